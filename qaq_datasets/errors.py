@@ -1,0 +1,58 @@
+"""The library's exception types.
+
+Every error the library raises on bad input or configuration is one of these. They subclass the
+built-in ``ValueError``/``TypeError``/``ImportError`` so callers that already catch those keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class QAQError(Exception):
+    """Base class of every qaq-datasets error."""
+
+
+class ConfigError(QAQError, ValueError):
+    """A bad argument or configuration value (raised before any model loads)."""
+
+
+class ConfigTypeError(QAQError, TypeError):
+    """An argument of the wrong type."""
+
+
+class ColumnError(QAQError, ValueError):
+    """A column the step needs is missing from the dataset, or has the wrong type."""
+
+    def __init__(self, message: str, *, column: str | None = None, available: Iterable[str] = ()):
+        self.column = column
+        self.available = list(available)
+        if self.available:
+            message = f"{message} Available columns: {', '.join(self.available)}."
+        super().__init__(message)
+
+
+class ModelNotFoundError(QAQError, ValueError):
+    """A model spec that resolves to nothing: unknown alias, missing package or file."""
+
+
+class MissingDependencyError(QAQError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class PublishError(QAQError, RuntimeError):
+    """Publishing to the Hub failed; nothing half-written was left behind."""
+
+
+def require(module: str, *, extra: str, package: str | None = None):
+    """Import ``module`` lazily, or raise :class:`MissingDependencyError` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - exercised via monkeypatching in tests
+        pkg = package or module.split(".")[0]
+        raise MissingDependencyError(
+            f"{pkg!r} is needed for this feature but is not installed. "
+            f"Install it with: pip install 'qaq-datasets[{extra}]'"
+        ) from exc

@@ -1,0 +1,156 @@
+"""Loading a model for scoring: resolve the spec, convert GGUF once, dispatch with accelerate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .cache import converted_dir, is_complete, save_converted
+from .spec import ResolvedSpec, resolve_spec
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float16": "float16", "fp16": "float16"}
+
+
+def dtype_name(dtype: Any) -> str | None:
+    """Normalise a dtype given as a string or ``torch.dtype`` to ``float32``/``bfloat16``/``float16``."""
+    if dtype is None or dtype == "auto":
+        return None
+    name = str(dtype).replace("torch.", "")
+    if name not in _DTYPES:
+        raise ConfigError(f"Unsupported dtype {dtype!r}; use one of float32, bfloat16, float16 or 'auto'.")
+    return _DTYPES[name]
+
+
+def auto_dtype(device: str) -> str:
+    """bf16 where the hardware does it well (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32."""
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+@dataclass
+class QAQModel:
+    """A loaded causal LM, its tokenizer, and where it came from (for fingerprints and cards).
+
+    Attributes:
+        model: the ``transformers`` causal LM, in eval mode.
+        tokenizer: its tokenizer.
+        source: the resolved spec (``None`` for a model passed in directly).
+        dtype: the compute dtype name.
+    """
+
+    model: Any
+    tokenizer: Any
+    source: ResolvedSpec | None
+    dtype: str
+    extra: dict = field(default_factory=dict)
+
+    def identity(self) -> dict:
+        """What identifies these weights and this numeric set-up, for fingerprints and cards."""
+        if self.source is not None:
+            return {"spec": self.source.spec, "name": self.source.name, "kind": self.source.kind,
+                    "identity": self.source.identity, "revision": self.source.revision, "dtype": self.dtype}
+        return {"spec": None, "name": getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__,
+                "kind": "object", "identity": weights_digest(self.model), "revision": None, "dtype": self.dtype}
+
+    @property
+    def device(self):
+        return self.model.device
+
+
+def weights_digest(model) -> str:
+    """A digest of a model's weights: every byte for small models, a sample for large ones."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256(type(model).__name__.encode())
+    total = sum(p.numel() for p in model.parameters())
+    for name, p in model.state_dict().items():
+        h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
+        t = p.detach().to("cpu").contiguous().view(-1)
+        if total > 20_000_000:
+            t = t[:4096]
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def _gguf_to_folder(src: ResolvedSpec) -> Path:
+    """Dequantise a GGUF file once into the cache and return the plain transformers folder."""
+    folder = converted_dir(src.identity)
+    if is_complete(folder):
+        return folder
+    from ..errors import require
+
+    require("gguf", extra="models", package="gguf")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(src.location)
+    logger.info("Converting %s once (dequantising the GGUF); later loads use %s", path.name, folder)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype="float32")
+    return save_converted(model, tokenizer, src.identity, str(path))
+
+
+def load_model(spec: str, *, device_map: Any = "auto", dtype: Any = None, revision: str | None = None) -> QAQModel:
+    """Load a causal LM for scoring.
+
+    Args:
+        spec: a built-in alias (``smollm2-135m``, ``gemma3-270m``), a ``.gguf`` file, a model folder, or a
+            Hugging Face Hub id.
+        device_map: passed to ``from_pretrained`` and dispatched by accelerate (``"auto"``: GPU(s), CPU,
+            disk offload; ``"cpu"``; ``"cuda:1"``; or an explicit map).
+        dtype: ``None``/``"auto"`` picks bf16 where the hardware does it well, fp32 otherwise.
+        revision: the Hub revision for Hub ids.
+
+    Returns:
+        A :class:`QAQModel` (model in eval mode, gradients off, tokenizer, identity).
+
+    Examples:
+        >>> import qaq_datasets as qaq
+        >>> weak = qaq.load_model("smollm2-135m", dtype="float32")  # doctest: +SKIP
+    """
+    name = dtype_name(dtype)
+    src = resolve_spec(spec, revision=revision)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    location = str(_gguf_to_folder(src)) if src.is_gguf else src.location
+    if name is None:
+        wants_cuda = torch.cuda.is_available() and device_map not in ("cpu", {"": "cpu"})
+        name = auto_dtype("cuda" if wants_cuda else "cpu")
+    kwargs = {"revision": src.revision} if src.kind == "hub" and src.revision else {}
+    if device_map == "auto" and not torch.cuda.is_available():
+        device_map = "cpu"  # accelerate's auto map adds nothing on a CPU-only machine
+    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        location, dtype=getattr(torch, name), device_map=device_map, **kwargs
+    )
+    model.eval()
+    model.requires_grad_(False)
+    return QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)
+
+
+def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:
+    """Wrap a ``transformers`` model (and tokenizer) passed in directly by the user."""
+    if isinstance(model, QAQModel):
+        return model
+    if tokenizer is None:
+        raise ConfigError(
+            "score_fn got a bare model without a tokenizer: pass tokenizer=..., or load it with qaq.load_model()."
+        )
+    model.eval()
+    dtype = str(next(model.parameters()).dtype).replace("torch.", "")
+    return QAQModel(model=model, tokenizer=tokenizer, source=None, dtype=dtype)

@@ -1,0 +1,164 @@
+"""The dataset card: YAML front matter, qaq: block, generated body, merging with an existing card."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import DatasetCard, DatasetCardData
+from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, scored_ds
+
+from qaq_datasets import __version__
+from qaq_datasets.publishing import publish
+from qaq_datasets.publishing import bundle as bundle_mod
+from qaq_datasets.publishing.card import BEGIN, END, generated_section, merge_card, size_category
+
+
+@pytest.fixture(scope="module")
+def dry(tmp_path_factory):
+    ds = scored_ds()
+    sel = StandInSelection(ds)
+    out = tmp_path_factory.mktemp("dry") / "repo"
+    publish("me/demo-curated", ds, sel, dry_run=out, source="org/source-ds", license="mit", metadata=METADATA)
+    return out, ds, sel
+
+
+def test_front_matter_parses_and_round_trips(dry):
+    out, ds, sel = dry
+    text = (out / "README.md").read_text(encoding="utf-8")
+    data = yaml.safe_load(front_matter(text))
+    assert isinstance(data, dict)
+    # DatasetCardData round trip keeps every key, ours and datasets'
+    assert DatasetCardData(**data).to_dict() == data
+    assert DatasetCard(text).data.to_dict() == data
+    assert data["license"] == "mit"
+    assert data["task_categories"] == ["text-generation"]
+    assert data["size_categories"] == ["n<1K"]
+    assert data["source_datasets"] == ["org/source-ds"]
+    assert set(data["tags"]) >= {"qaq", "data-selection", "synthetic", "code"}
+    configs = {c["config_name"]: c for c in data["configs"]}
+    assert set(configs) == {"scored", "curated"}
+    assert configs["curated"]["data_files"] == [{"split": "train", "path": "curated/train-*"}]
+    infos = {i["config_name"]: i for i in data["dataset_info"]}
+    assert infos["scored"]["splits"][0]["num_examples"] == len(ds)
+    assert infos["curated"]["splits"][0]["num_examples"] == int(sel.keep.sum())
+
+
+def test_qaq_block_holds_what_reproduces_it(dry):
+    out, ds, sel = dry
+    qaq = yaml.safe_load(front_matter((out / "README.md").read_text(encoding="utf-8")))["qaq"]
+    assert qaq["library_version"] == __version__
+    assert qaq["scorers"] == SCORERS
+    assert qaq["selection"] == sel.plan
+    assert qaq["seed"] == 0
+    assert qaq["source"] == {"dataset": "org/source-ds", "license": "mit"}
+    assert yaml.safe_load((out / "qaq_plan.yaml").read_text()) == sel.plan
+
+
+def test_body_funnel_bins_figures_examples_howto(dry):
+    out, ds, sel = dry
+    body = DatasetCard((out / "README.md").read_text(encoding="utf-8")).text
+    section = generated_section(body)
+    assert section is not None
+    assert body.count(BEGIN) == 1 and body.count(END) == 1
+    rows_kept = int(sel.keep.sum())
+    assert f"| rows in | {len(ds)} | {len(ds)} |" in section
+    left = len(ds)
+    for reason, count in sel.report["drop_reasons"].items():  # in the plan's order, with the rows left
+        left -= count
+        assert f"| dropped: `{reason}` | −{count} | {left} |" in section
+    assert left == rows_kept
+    assert f"| **kept** | **{rows_kept}** |" in section
+    for b in sel.report["bins"]:
+        assert f"| {b['rows']} | {b['kept']} | {b['dropped']} |" in section
+    for rel in ("figures/qaq_rmi.png", "figures/qaq_ifd.png"):
+        assert f"]({rel})" in section
+        assert (out / rel).read_bytes()[:4] == b"\x89PNG"
+    assert "### Highest RMI" in section and "### Lowest RMI" in section
+    assert "more characters]" in section  # long answers are cut
+    assert 'load_dataset("me/demo-curated", "curated")' in section
+    assert "qaq score org/source-ds" in section and "qaq select" in section
+
+
+def test_merge_keeps_human_text_and_foreign_yaml():
+    first = merge_card(None, fields={"tags": ["qaq"]}, qaq={"seed": 0}, section="generated v1", title="T")
+    card = DatasetCard(first)
+    card.data["language"] = ["en"]
+    card.data["configs"] = [{"config_name": "x", "data_files": "x/*"}]
+    edited = str(card).replace(END, END + "\n\n## Notes from a human\n\nKeep me.\n")
+    edited = edited.replace("# T\n", "# T\n\nIntro by a human.\n")
+    second = merge_card(edited, fields={"tags": ["qaq", "code"], "license": None}, qaq={"seed": 1},
+                        section="generated v2", title="T")
+    card2 = DatasetCard(second)
+    assert "Keep me." in card2.text and "Intro by a human." in card2.text
+    assert generated_section(card2.text) == "generated v2"
+    assert "generated v1" not in second
+    assert card2.data["language"] == ["en"]
+    assert card2.data["configs"] == [{"config_name": "x", "data_files": "x/*"}]
+    assert card2.data["tags"] == ["qaq", "code"]
+    assert card2.data["qaq"] == {"seed": 1}
+
+
+def test_merge_into_a_card_without_markers_appends_the_section():
+    human = "---\nlicense: apache-2.0\n---\n# Mine\n\nHand-written.\n"
+    merged = DatasetCard(merge_card(human, fields={}, qaq={}, section="gen", title="ignored"))
+    assert merged.text.startswith("# Mine\n\nHand-written.")
+    assert generated_section(merged.text) == "gen"
+    assert merged.data["license"] == "apache-2.0"
+
+
+def test_size_categories():
+    assert size_category(0) == "n<1K"
+    assert size_category(1000) == "1K<n<10K"
+    assert size_category(2_500_000) == "1M<n<10M"
+
+
+def test_no_figures_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setattr(bundle_mod.figures_mod, "available", lambda: False)
+    ds = scored_ds(20)
+    with pytest.warns(UserWarning, match="figures"):
+        publish("me/nofig", ds, StandInSelection(ds), dry_run=tmp_path, metadata=METADATA)
+    assert not (tmp_path / "figures").exists()
+    assert "qaq-datasets[figures]" in (tmp_path / "README.md").read_text()
+
+
+def test_figures_false_and_no_selection(tmp_path):
+    ds = scored_ds(20)
+    publish("me/scored-only", ds, dry_run=tmp_path, metadata=METADATA, figures=False)
+    text = (tmp_path / "README.md").read_text()
+    data = yaml.safe_load(front_matter(text))
+    assert [c["config_name"] for c in data["configs"]] == ["scored"]
+    assert "selection" not in data["qaq"]
+    assert not (tmp_path / "qaq_plan.yaml").exists() and not (tmp_path / "figures").exists()
+    assert "curated" not in generated_section(DatasetCard(text).text).split("## How to load it")[1]
+
+
+def test_matplotlib_is_imported_lazily():
+    code = "import sys, qaq_datasets.publishing; assert 'matplotlib' not in sys.modules, 'imported eagerly'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_card_from_the_real_selector(tmp_path):
+    qs = pytest.importorskip("qaq_datasets.selection")
+    ds = scored_ds(120, prefixes=("strong_", "weak_"))
+    selection = qs.preset("default").fit(ds)
+    meta = {"scorers": {"strong": {"prefix": "strong_"}, "weak": {"prefix": "weak_"}}, "seed": 0}
+    publish("me/real", ds, selection, dry_run=tmp_path, metadata=meta)
+    text = (tmp_path / "README.md").read_text()
+    data = yaml.safe_load(front_matter(text))
+    assert data["qaq"]["selection"] == selection.plan
+    assert qs.Selector.from_dict(yaml.safe_load((tmp_path / "qaq_plan.yaml").read_text())).fit(ds).keep.tolist() \
+        == selection.keep.tolist()
+    section = generated_section(DatasetCard(text).text)
+    for reason, count in selection.report["drop_reasons"].items():
+        assert f"| dropped: `{reason}` | −{count} |" in section
+    assert "of `weak_nll_q`" in section and "(ppl " in section
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "strong_ifd.png", "strong_rmi.png", "weak_ifd.png", "weak_rmi.png"]
+    from datasets import load_dataset
+
+    curated = load_dataset(str(tmp_path), "curated")["train"]
+    assert curated["output"] == selection.apply(ds)["output"] and "qaq_gap" in curated.column_names

@@ -1,0 +1,227 @@
+"""Invariants of QAQ scoring on a tiny random model (fast, offline)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+
+import qaq_datasets as qaq
+from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError, ModelNotFoundError
+
+ROWS = {
+    "instruction": ["Write a Python function that returns the sum of a list.", "How do I reverse a string?",
+                    "Create a SQL query that selects all rows from the users table.", "Add two numbers.",
+                    "Print the numbers from 0 to n."],
+    "input": ["", "s = 'abc'", None, "", ""],
+    "output": ["def total(xs):\n    return sum(xs)", "s[::-1]", "SELECT * FROM users;", "def add(a, b):\n    return a + b",
+               "for (let i = 0; i < n; i++) { console.log(i); }"],
+}
+
+
+def manual_nll(model, ids, span):
+    """Reference: full logits, log_softmax, mean over the span — computed independently."""
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+    logp = torch.log_softmax(logits, -1)
+    s, e = span
+    return float(np.mean([-logp[t - 1, ids[t]].item() for t in range(s, e)]))
+
+
+@pytest.fixture()
+def scorer(tiny_model, tiny_tokenizer):
+    return qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
+
+
+def test_scores_match_hand_computation_from_encode(scorer, tiny_model):
+    ds = Dataset.from_dict(ROWS)
+    out = ds.map(scorer, batched=True)
+    for i in range(len(ds)):
+        q = "\n\n".join(x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x)
+        enc = scorer.encode(q, ROWS["output"][i])
+        f, r, sp = enc["forward_ids"], enc["reverse_ids"], enc["spans"]
+        # Q ids identical in both passes; A ids identical in both passes
+        assert f[sp["q"][0]:sp["q"][1]] == r[sp["q_given_a"][0]:sp["q_given_a"][1]]
+        assert f[sp["a_given_q"][0]:sp["a_given_q"][1]] == r[sp["a"][0]:sp["a"][1]]
+        nq, nqa = manual_nll(tiny_model, f, sp["q"]), manual_nll(tiny_model, r, sp["q_given_a"])
+        na, naq = manual_nll(tiny_model, r, sp["a"]), manual_nll(tiny_model, f, sp["a_given_q"])
+        row = out[i]
+        assert row["qaq_status"] == "ok"
+        assert row["qaq_nll_q"] == pytest.approx(nq, abs=1e-4)
+        assert row["qaq_nll_q_given_a"] == pytest.approx(nqa, abs=1e-4)
+        assert row["qaq_nll_a"] == pytest.approx(na, abs=1e-4)
+        assert row["qaq_nll_a_given_q"] == pytest.approx(naq, abs=1e-4)
+        assert row["qaq_rmi"] == pytest.approx(row["qaq_nll_q"] - row["qaq_nll_q_given_a"], abs=1e-12)
+        assert row["qaq_ifd"] == pytest.approx(math.exp(row["qaq_nll_a_given_q"] - row["qaq_nll_a"]), rel=1e-9)
+        assert row["qaq_q_tokens"] == sp["q"][1] - sp["q"][0]
+        assert row["qaq_a_tokens"] == sp["a"][1] - sp["a"][0]
+
+
+def test_exactly_two_forward_passes_per_row(scorer, tiny_model):
+    calls = []
+    handle = tiny_model.model.register_forward_hook(lambda m, a, k, o: calls.append(k["input_ids"].shape[0]),
+                                                    with_kwargs=True)
+    try:
+        Dataset.from_dict(ROWS).map(scorer, batched=True, load_from_cache_file=False)
+    finally:
+        handle.remove()
+    assert sum(calls) == 2 * len(ROWS["output"])
+
+
+@pytest.mark.parametrize("batch_size,token_budget", [(1, 8192), (2, 64), (5, 10_000), (3, 1)])
+def test_scores_independent_of_batching_order_and_padding(tiny_model, tiny_tokenizer, batch_size, token_budget):
+    ds = Dataset.from_dict(ROWS)
+    ref = ds.map(qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"],
+                              token_budget=100_000), batched=True, batch_size=len(ds))
+    sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"], token_budget=token_budget)
+    order = [4, 2, 0, 3, 1]
+    got = ds.select(order).map(sc, batched=True, batch_size=batch_size)
+    for col in ("qaq_nll_q", "qaq_nll_q_given_a", "qaq_nll_a", "qaq_nll_a_given_q", "qaq_rmi"):
+        a = np.array(ref[col])[order]
+        b = np.array(got[col])
+        assert np.max(np.abs(a - b)) < 1e-4, col
+
+
+def test_bad_rows_get_nan_and_a_status(scorer):
+    ds = Dataset.from_dict({
+        "instruction": ["ok question", "", None, "   ", "question", "question", "question"],
+        "input": ["", "", "", "", "", "", ""],
+        "output": ["answer", "answer", "answer", "answer", "", None, "   "],
+    })
+    out = ds.map(scorer, batched=True)
+    assert out["qaq_status"] == ["ok", "empty_question", "empty_question", "empty_question",
+                                 "empty_answer", "empty_answer", "empty_answer"]
+    for i in range(1, 7):
+        for col in ("qaq_nll_q", "qaq_nll_q_given_a", "qaq_nll_a", "qaq_nll_a_given_q", "qaq_rmi", "qaq_ifd"):
+            assert math.isnan(out[i][col])
+        assert out[i]["qaq_q_tokens"] == 0
+    assert not math.isnan(out[0]["qaq_rmi"])
+
+
+def test_non_string_cells_are_flagged(scorer):
+    batch = {"instruction": ["q", 5, "q"], "input": ["", "", ["x"]], "output": ["a", "a", "a"]}
+    out = scorer(batch)
+    assert out["qaq_status"] == ["ok", "not_a_string", "not_a_string"]
+    assert math.isnan(out["qaq_rmi"][1])
+
+
+def test_text_that_tokenizes_to_nothing(tiny_model, tiny_tokenizer):
+    class EmptyForX:
+        """A tokenizer wrapper that yields no ids for the text 'X' (as some tokenizers do for odd input)."""
+
+        def __init__(self, tok):
+            self.tok = tok
+            self.bos_token_id, self.eos_token_id = tok.bos_token_id, tok.eos_token_id
+            self.chat_template = tok.chat_template
+            self.apply_chat_template = tok.apply_chat_template
+
+        def __call__(self, text, add_special_tokens=False):
+            if isinstance(text, list):
+                return {"input_ids": [[] if t == "X" else self.tok(t, add_special_tokens=False)["input_ids"] for t in text]}
+            return {"input_ids": [] if text == "X" else self.tok(text, add_special_tokens=False)["input_ids"]}
+
+    sc = qaq.score_fn(tiny_model, tokenizer=EmptyForX(tiny_tokenizer))
+    out = sc({"instruction": ["X", "fine"], "output": ["a", "b"]})
+    assert out["qaq_status"] == ["no_tokens", "ok"]
+    assert math.isnan(out["qaq_rmi"][0])
+
+
+def test_truncation_is_flagged_and_uses_same_ids(tiny_model, tiny_tokenizer):
+    sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, max_length=100)
+    long_q = "Write a Python function that returns the sum of a list. " * 10
+    out = sc({"instruction": [long_q, "short"], "output": ["def add(a, b):\n    return a + b " * 10, "x"]})
+    assert out["qaq_status"] == ["truncated", "ok"]
+    enc = sc.encode(long_q, "def add(a, b):\n    return a + b " * 10)
+    assert len(enc["forward_ids"]) <= 100 and len(enc["reverse_ids"]) <= 100
+    sp = enc["spans"]
+    assert enc["forward_ids"][slice(*sp["q"])] == enc["reverse_ids"][slice(*sp["q_given_a"])]
+    assert not math.isnan(out["qaq_rmi"][0])
+
+
+def test_raw_template_has_no_system_context(tiny_model, tiny_tokenizer):
+    std = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer)
+    raw = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, template="raw")
+    e_std, e_raw = std.encode("question", "answer"), raw.encode("question", "answer")
+    assert e_raw["spans"]["q"][0] == 1  # only a document-start token precedes Q
+    assert e_raw["forward_ids"][0] == tiny_tokenizer.bos_token_id
+    assert e_std["spans"]["q"][0] > 1
+    assert std.fingerprint != raw.fingerprint
+
+
+def test_custom_template(tiny_model, tiny_tokenizer):
+    t = qaq.Template("mine", "Q: ", "\nA: ", "A: ", "\nQ: ")
+    sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, template=t)
+    enc = sc.encode("question", "answer")
+    assert tiny_tokenizer.decode(enc["forward_ids"]) == "Q: question\nA: answer"
+    assert tiny_tokenizer.decode(enc["reverse_ids"]) == "A: answer\nQ: question"
+
+
+def test_missing_column_error_lists_available_before_model_load():
+    ds = Dataset.from_dict({"prompt": ["q"], "response": ["a"]})
+    sc = qaq.score_fn("tests-never-loaded/model-id")  # a Hub id: resolving it loads nothing
+    with pytest.raises(ColumnError) as err:
+        sc.check(ds)
+    assert "'instruction'" in str(err.value) and "prompt, response" in str(err.value)
+    with pytest.raises(ColumnError):
+        sc({"prompt": ["q"], "response": ["a"]})  # the map path fails the same way, still without loading
+    assert sc._qaq_model is None
+    with pytest.raises(ColumnError, match="must hold text"):
+        qaq.score_fn("tests-never-loaded/model-id", question="n", answer="response").check(
+            Dataset.from_dict({"n": [1], "response": ["a"]}))
+
+
+@pytest.mark.parametrize("kwargs,exc", [
+    ({"max_length": 2}, ConfigError), ({"token_budget": 0}, ConfigError), ({"template": "fancy"}, ConfigError),
+    ({"template": 3}, ConfigTypeError), ({"question": 3}, ConfigTypeError), ({"question": []}, ConfigError),
+    ({"prefix": 1}, ConfigTypeError), ({"dtype": "int8"}, ConfigError),
+])
+def test_bad_configuration_raises_before_loading(kwargs, exc):
+    with pytest.raises(exc):
+        qaq.score_fn("tests-never-loaded/model-id", **kwargs)
+
+
+def test_bad_model_specs():
+    with pytest.raises(ModelNotFoundError, match="smollm2-135m"):
+        qaq.score_fn("no-such-alias")
+    with pytest.raises(ModelNotFoundError):
+        qaq.score_fn("/nonexistent/model.gguf")
+    with pytest.raises(ConfigError):
+        qaq.score_fn(None)
+    assert issubclass(ModelNotFoundError, ValueError)
+
+
+def test_fingerprint_is_stable_and_pickles_small(tiny_model_dir):
+    a = qaq.score_fn(tiny_model_dir, dtype="float32")
+    b = pickle.loads(pickle.dumps(a))
+    assert a.fingerprint == b.fingerprint
+    assert len(pickle.dumps(a)) < 4096
+    c = qaq.score_fn(tiny_model_dir, dtype="float32", prefix="weak_")
+    assert c.fingerprint != a.fingerprint
+
+
+def test_map_cache_is_reused(tiny_model_dir, tmp_path):
+    ds = Dataset.from_dict(ROWS)
+    ds.save_to_disk(tmp_path / "ds")
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(tmp_path / "ds"))
+    sc = qaq.score_fn(tiny_model_dir, dtype="float32", question=["instruction", "input"])
+    first = ds.map(sc, batched=True)
+    sc2 = qaq.score_fn(tiny_model_dir, dtype="float32", question=["instruction", "input"])
+    second = ds.map(sc2, batched=True)
+    assert first.cache_files == second.cache_files  # same fingerprint → datasets reused the cache file
+
+
+def test_spec_scorer_loads_lazily_and_matches_object(tiny_model_dir):
+    from qaq_datasets.models import load_model
+
+    sc = qaq.score_fn(tiny_model_dir, dtype="float32", device_map="cpu")
+    assert sc._qaq_model is None
+    out = sc({"instruction": ["How do I reverse a string?"], "output": ["s[::-1]"]})
+    m = load_model(tiny_model_dir, dtype="float32", device_map="cpu")
+    out2 = qaq.score_fn(m)({"instruction": ["How do I reverse a string?"], "output": ["s[::-1]"]})
+    assert out["qaq_rmi"][0] == pytest.approx(out2["qaq_rmi"][0], abs=1e-6)

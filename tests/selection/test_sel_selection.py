@@ -1,0 +1,67 @@
+"""The Selection object: keep / reasons / indices, apply, annotate, as_filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sel_helpers import scored
+
+from qaq_datasets.selection import preset
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return scored(300)
+
+
+@pytest.fixture(scope="module")
+def sel(ds):
+    return preset("default").fit(ds)
+
+
+def test_keep_reasons_indices(sel):
+    assert sel.keep.dtype == bool and len(sel.keep) == 300
+    assert sel.indices.tolist() == np.flatnonzero(sel.keep).tolist()
+    assert all(isinstance(r, str) for r, k in zip(sel.reasons, sel.keep) if not k)
+    with pytest.raises(ValueError):
+        sel.keep[0] = not sel.keep[0]  # read-only
+    assert "rows_kept=75" in repr(sel)
+
+
+def test_apply(ds, sel):
+    curated = sel.apply(ds)
+    assert len(curated) == 75
+    assert curated["instruction"][:] == [ds["instruction"][i] for i in sel.indices.tolist()]
+    for name in ("weak_rmi_rank", "strong_rmi_rank", "qaq_gap", "qaq_gap_strong_rank", "qaq_gap_weak_rank"):
+        np.testing.assert_array_equal(np.asarray(curated[name][:]), sel.columns[name][sel.indices])
+    assert set(ds.column_names) < set(curated.column_names)
+    # applying again to the curated columns' source replaces same-named columns
+    again = sel.apply(sel.annotate(ds))
+    assert again.column_names.count("qaq_gap") == 1
+
+
+def test_annotate(ds, sel):
+    annotated = sel.annotate(ds)
+    assert len(annotated) == 300
+    assert annotated["qaq_keep"][:] == sel.keep.tolist()
+    assert annotated["qaq_drop_reason"][:] == sel.reasons
+    assert annotated.features["qaq_drop_reason"].dtype == "string"
+    gap = np.asarray(annotated["qaq_gap"][:], dtype=float)
+    np.testing.assert_array_equal(np.isnan(gap), np.isnan(sel.columns["qaq_gap"]))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_as_filter(ds, sel, batched):
+    filtered = ds.filter(sel.as_filter(), with_indices=True, batched=batched)
+    assert filtered["instruction"][:] == sel.apply(ds)["instruction"][:]
+
+
+def test_dataset_with_an_indices_mapping(ds):
+    shuffled = ds.shuffle(seed=3)
+    sel = preset("default").fit(shuffled)
+    flat = preset("default").fit(shuffled.flatten_indices())
+    np.testing.assert_array_equal(sel.keep, flat.keep)
+    assert sel.apply(shuffled)["instruction"][:] == flat.apply(shuffled.flatten_indices())["instruction"][:]
+    # same rows as fitting the unshuffled data: the selection depends on the rows, not their order
+    base = preset("default").fit(ds)
+    assert sorted(sel.apply(shuffled)["instruction"][:]) == sorted(base.apply(ds)["instruction"][:])
