@@ -27,21 +27,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import ColumnError, ConfigError
+from ..scoring.columns import FLOAT_FIELDS, INT_FIELDS, STATUS_FIELD
 
 #: The key of the block in the card's YAML front matter.
 QAQ_KEY = "qaq"
 
 #: Score columns one scorer adds (suffix after the prefix) and the kind of type each must have.
+#: (``scoring.columns`` is the single source of the names; it imports no torch.)
 SCORE_COLUMNS: dict[str, str] = {
-    "nll_q": "float",
-    "nll_q_given_a": "float",
-    "nll_a": "float",
-    "nll_a_given_q": "float",
-    "rmi": "float",
-    "ifd": "float",
-    "q_tokens": "int",
-    "a_tokens": "int",
-    "status": "string",
+    **{f: "float" for f in FLOAT_FIELDS},
+    **{f: "int" for f in INT_FIELDS},
+    STATUS_FIELD: "string",
 }
 
 _KIND_DTYPES = {

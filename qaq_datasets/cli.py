@@ -1,0 +1,138 @@
+"""``qaq``: the command line. Thin: it parses arguments and calls the library (same code as the Python API)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import QAQError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("qaq_demo_output"),
+    rows: Annotated[int, typer.Option(help="Clean HumanEval rows.")] = 64,
+    broken: Annotated[int, typer.Option(help="Broken pairs of each kind (misaligned, echo, filler).")] = 6,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 (default: bf16 where fast).")] = None,
+):
+    """Score HumanEval plus broken pairs with both default models, select, and write a Hub-ready folder."""
+    from .demo import run_demo
+
+    run_demo(out, n_clean=rows, n_each_defect=broken, dtype=dtype)
+
+
+@app.command()
+def score(
+    dataset: Annotated[str, typer.Argument(help="A data file (json, jsonl, parquet, csv), a folder or a Hub id.")],
+    out: Annotated[Path, typer.Option(help="Output folder (Hub layout: parquet + README.md).")],
+    question: Annotated[list[str], typer.Option(help="Question column(s); repeat to join several.")] = ["instruction"],  # noqa: B006
+    answer: Annotated[str, typer.Option(help="Answer column.")] = "output",
+    model: Annotated[Optional[list[str]], typer.Option(
+        help="NAME=SPEC (repeatable); columns get the prefix NAME_. Default: strong=gemma3-270m weak=smollm2-135m.")] = None,
+    split: Annotated[str, typer.Option(help="Split to score.")] = "train",
+    max_rows: Annotated[Optional[int], typer.Option(help="Score only the first N rows.")] = None,
+    template: Annotated[str, typer.Option(help="standard | raw")] = "standard",
+    max_length: Annotated[int, typer.Option(help="Token budget of one pass.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Rows per map batch.")] = 64,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: auto).")] = None,
+    num_proc: Annotated[Optional[int], typer.Option(help="Worker processes (one model copy each).")] = None,
+    shard_rows: Annotated[Optional[int], typer.Option(
+        help="Resumable sharded run: rows per shard, finished shards are kept under OUT/shards.")] = None,
+    distributed: Annotated[bool, typer.Option(
+        help="Run as one rank of torchrun/accelerate launch: each rank scores its own shards.")] = False,
+):
+    """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
+    from .inputs import load_input
+    from .scoring.multi import build_scorers, parse_model_args, score_all
+
+    models = parse_model_args(model)
+    scorers = build_scorers(models, question=question, answer=answer, template=template, max_length=max_length,
+                            dtype=dtype)  # resolves every spec and validates the config: nothing loads yet
+    ds = load_input(dataset, split=split, max_rows=max_rows)
+    if shard_rows or distributed:
+        from .runner import run_sharded_job
+
+        run_sharded_job(ds, scorers, out, shard_rows=shard_rows, distributed=distributed, source=dataset,
+                        batch_size=batch_size)
+        return
+    from .publishing import save_folder
+
+    scored, metadata, stats = score_all(ds, scorers, batch_size=batch_size, num_proc=num_proc)
+    metadata["source"] = str(dataset)
+    save_folder(out, {"scored": scored}, metadata)
+    for name, s in stats.items():
+        typer.echo(f"{name}: {s['status']} in {s['seconds']:.1f} s ({s['scored_tokens'] / s['seconds']:.0f} tokens/s)")
+    typer.echo(f"Wrote {len(scored)} scored rows to {out}")
+
+
+@app.command()
+def select(
+    scored_dir: Annotated[str, typer.Argument(help="A folder (or Hub repo) written by `qaq score`.")],
+    out: Annotated[Path, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
+    plan: Annotated[str, typer.Option(help="A preset name or a plan YAML file.")] = "default",
+    fraction: Annotated[Optional[float], typer.Option(help="Budget: fraction of rows (or N>1: a row count).")] = None,
+):
+    """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
+    from .publishing import load_scored, save_folder
+    from .publishing.serialize import PLAN_FILE, REPORT_FILE, plan_bytes, report_bytes
+    from .selection import load_plan
+
+    budget = None if fraction is None else (int(fraction) if fraction > 1 else fraction)
+    selector = load_plan(plan, fraction=budget)  # bad plan/fraction fails before any data loads
+    scored, metadata = load_scored(scored_dir)
+    if not hasattr(scored, "select"):  # a DatasetDict: select on train
+        scored = scored["train"]
+    selection = selector.fit(scored)
+    curated = selection.apply(scored)
+    save_folder(out, {"curated": curated}, {**metadata, "selection": selection.plan})
+    (out / PLAN_FILE).write_bytes(plan_bytes(selection.plan))
+    (out / REPORT_FILE).write_bytes(report_bytes(selection.report))
+    rep = selection.report
+    typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
+    typer.echo(f"Wrote {out}")
+
+
+@app.command()
+def publish(
+    scored_dir: Annotated[str, typer.Argument(help="A folder written by `qaq score`.")],
+    repo_id: Annotated[str, typer.Argument(help="The Hub dataset repo, e.g. me/curated-code.")],
+    selection: Annotated[Optional[str], typer.Option(help="A folder written by `qaq select`.")] = None,
+    private: Annotated[bool, typer.Option(help="Create the repo private.")] = False,
+    dry_run: Annotated[Optional[str], typer.Option(help="Write the repo layout to this folder instead.")] = None,
+):
+    """Push scored (and curated) configs, card, plan, report and figures to the Hub (token: HF_TOKEN or login)."""
+    from .publishing import publish_folder
+
+    where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)
+    typer.echo(f"Published to {where}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except QAQError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except (typer.Abort, KeyboardInterrupt):
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

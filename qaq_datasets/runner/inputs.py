@@ -1,0 +1,88 @@
+"""What a run reads: the input dataset (a ``Dataset`` or a path) and the scorers (one or several, named)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import ColumnError, ConfigError, ConfigTypeError
+
+_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+
+
+def load_input(dataset_or_path, *, split: str = "train"):
+    """A ``datasets.Dataset`` from a ``Dataset``, a ``DatasetDict`` (``split``), or a path.
+
+    Paths: a ``save_to_disk`` folder, a ``.parquet``/``.json``/``.jsonl``/``.csv``/``.arrow`` file, a folder
+    of data files, or a Hub dataset id (``load_dataset(path, split=split)``).
+    """
+    from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+
+    obj = dataset_or_path
+    if isinstance(obj, (str, os.PathLike)):
+        p = Path(obj).expanduser()
+        if p.is_dir() and ((p / "state.json").exists() or (p / "dataset_dict.json").exists()):
+            obj = load_from_disk(str(p))
+        elif p.is_file() and p.suffix == ".arrow":
+            obj = Dataset.from_file(str(p))
+        elif p.is_file():
+            if p.suffix not in _BUILDERS:
+                raise ConfigError(f"Cannot read {p}: use a .parquet, .json, .jsonl, .csv or .arrow file, "
+                                  "a save_to_disk folder or a Hub dataset id.")
+            obj = load_dataset(_BUILDERS[p.suffix], data_files=str(p), split="train")
+        else:
+            obj = load_dataset(str(obj), split=split)
+    if isinstance(obj, DatasetDict):
+        if split not in obj:
+            raise ConfigError(f"The dataset has splits {', '.join(obj)}; pass split= to pick one (got {split!r}).")
+        obj = obj[split]
+    if not isinstance(obj, Dataset):
+        raise ConfigTypeError(f"Expected a datasets.Dataset or a path, got {type(obj).__name__}.")
+    return obj
+
+
+def scorer_name(prefix: str) -> str:
+    """The name of a scorer in metadata: its prefix without the trailing ``_`` (``qaq`` for ``qaq_``)."""
+    return prefix[:-1] if prefix.endswith("_") else prefix
+
+
+def as_scorers(scorers) -> dict:
+    """``{name: Scorer}`` from one scorer, a sequence of scorers, or a mapping ``{name: scorer}``.
+
+    Names default to the prefix without its trailing ``_``. Prefixes (hence output columns) must be distinct.
+    """
+    from ..scoring import Scorer
+
+    if isinstance(scorers, Scorer):
+        named = {scorer_name(scorers.prefix): scorers}
+    elif isinstance(scorers, Mapping):
+        named = dict(scorers)
+    elif isinstance(scorers, Sequence) and not isinstance(scorers, str):
+        named = {scorer_name(s.prefix) if isinstance(s, Scorer) else str(i): s for i, s in enumerate(scorers)}
+        if len(named) != len(scorers):
+            raise ConfigError("Several scorers share a prefix; give each its own prefix= (e.g. 'strong_', 'weak_').")
+    else:
+        raise ConfigTypeError(f"scorers must be a Scorer, a list of Scorers or a {{name: Scorer}} dict, "
+                              f"got {type(scorers).__name__}.")
+    if not named:
+        raise ConfigError("No scorer given.")
+    for name, s in named.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigTypeError(f"Scorer names must be non-empty strings, got {name!r}.")
+        if not isinstance(s, Scorer):
+            raise ConfigTypeError(f"Scorer {name!r} is a {type(s).__name__}, not a qaq Scorer (use qaq.score_fn(...)).")
+    prefixes = [s.prefix for s in named.values()]
+    if len(set(prefixes)) != len(prefixes):
+        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
+    return named
+
+
+def check_inputs(dataset, scorers: dict) -> None:
+    """Every scorer's input columns are present and text; no output column exists already."""
+    for s in scorers.values():
+        s.check(dataset)
+        clash = [c for c in s.output_columns if c in dataset.column_names]
+        if clash:
+            raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
+                              "prefix.", column=clash[0], available=dataset.column_names)

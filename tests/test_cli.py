@@ -1,0 +1,96 @@
+"""The `qaq` command line, end to end on tiny local models (score → select → publish --dry-run)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from datasets import load_dataset
+
+from qaq_datasets.cli import main
+
+ROWS = [
+    {"instruction": "Write a Python function that returns the sum of a list.", "input": "",
+     "output": "def total(xs):\n    return sum(xs)"},
+    {"instruction": "How do I reverse a string?", "input": "s = 'abc'", "output": "s[::-1]"},
+    {"instruction": "Create a SQL query that selects all rows from the users table.", "input": "",
+     "output": "SELECT * FROM users;"},
+    {"instruction": "Add two numbers.", "input": "", "output": "def add(a, b):\n    return a + b"},
+] * 6
+
+
+@pytest.fixture()
+def data_file(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(dict(r, id=i)) for i, r in enumerate(ROWS)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def second_model_dir(tiny_tokenizer, tmp_path_factory):
+    from fixtures_models import build_model
+
+    folder = tmp_path_factory.mktemp("tiny_model_2")
+    build_model(tiny_tokenizer, seed=1).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_score_select_publish_dry_run(data_file, tmp_path, tiny_model_dir, second_model_dir):
+    out = tmp_path / "scored"
+    main(["score", str(data_file), "--out", str(out), "--question", "instruction", "--question", "input",
+          "--model", f"strong={second_model_dir}", "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
+    scored = load_dataset(str(out), "scored", split="train")
+    assert len(scored) == len(ROWS)
+    assert scored["id"] == list(range(len(ROWS)))  # other columns pass through, order kept
+    for p in ("strong_", "weak_"):
+        assert set(scored[p + "status"]) == {"ok"}
+        assert all(x == x for x in scored[p + "rmi"])  # no NaN
+    assert scored["strong_rmi"] != scored["weak_rmi"]
+
+    sel = tmp_path / "selected"
+    main(["select", str(out), "--out", str(sel), "--plan", "gap", "--fraction", "0.5"])
+    curated = load_dataset(str(sel), "curated", split="train")
+    assert len(curated) == len(ROWS) // 2
+    report = json.loads((sel / "qaq_report.json").read_text())
+    assert report["rows_kept"] == len(curated) and report["rows_in"] == len(ROWS)
+    assert (sel / "qaq_plan.yaml").exists()
+
+    hub = tmp_path / "hub"
+    main(["publish", str(out), "me/tiny", "--selection", str(sel), "--dry-run", str(hub)])
+    again = load_dataset(str(hub), "curated", split="train")
+    assert sorted(again["id"]) == sorted(curated["id"])
+
+
+def test_missing_column_fails_before_loading(data_file, tmp_path, tiny_model_dir, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", str(data_file), "--out", str(tmp_path / "x"), "--answer", "response",
+              "--model", "weak=tests-never-loaded/model-id"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'response'" in err and "instruction" in err and "output" in err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--model", "weak"], "NAME=SPEC"),
+    (["--model", "weak=no-such-alias"], "smollm2-135m"),
+    (["--model", "a=x/y", "--model", "a=x/z"], "twice"),
+    (["--template", "fancy", "--model", "weak=x/y"], "template"),
+])
+def test_bad_configuration(data_file, tmp_path, capsys, args, needle):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", str(data_file), "--out", str(tmp_path / "x"), *args])
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_select_unknown_plan(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["select", str(tmp_path), "--out", str(tmp_path / "o"), "--plan", "nope"])
+    assert "default" in capsys.readouterr().err
+
+
+def test_missing_input_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"), "--model", "w=x/y"])
+    assert exc.value.code == 2 and "does not exist" in capsys.readouterr().err
