@@ -36,16 +36,19 @@ REFUSALS = ["I'm sorry, but I cannot help with that request.",
 REWORD = ["Sure! ", "The task is: ", "", "Answer: "]
 
 
-def build_rows(n_clean: int, per_defect: int, seed: int = 0) -> list[dict]:
+def build_rows(n_clean: int, per_defect: int, seed: int = 0, offset: int = 0) -> list[dict]:
+    """Rows ``offset .. offset+need`` of Code Alpaca (answers of >= 20 chars), the last ones made defective."""
     rng = random.Random(seed)
     rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
     kinds = ["misaligned", "echo", "refusal", "truncated", "looping"]
     need = n_clean + per_defect * len(kinds)
-    picked = rows[:need]
+    if offset + need > len(rows):
+        raise SystemExit(f"only {len(rows)} usable rows; offset {offset} + {need} is too many")
+    picked = rows[offset: offset + need]
     out = [dict(instruction=r["instruction"], input=r["input"], output=r["output"], defect="none")
            for r in picked[:n_clean]]
     spare = picked[n_clean:]
-    donors = rows[need:]
+    donors = rows[:offset] + rows[offset + need:]  # misaligned answers come from rows not in the set
     for k, r in enumerate(spare):
         kind = kinds[k // per_defect]
         q = question_of(r)
@@ -87,14 +90,17 @@ def plan_order(selection, final: np.ndarray, ascending: bool) -> np.ndarray:
     return np.where(filtered, 2.0, score)
 
 
-def score_rows(rows, dtype):
+def score_rows(rows, dtype, raw: bool = True):
     from datasets import Dataset, load_from_disk
 
     import qaq_datasets as qaq
     from qaq_datasets.scoring.multi import build_scorers, score_all
 
-    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:12]
-    key = f"quality-{len(rows)}-{digest}-{dtype}"
+    from qaq_datasets.scoring import score_columns
+
+    schema = json.dumps([rows, score_columns("")], sort_keys=True)  # new score columns: score again
+    digest = hashlib.sha256(schema.encode()).hexdigest()[:12]
+    key = f"quality-{len(rows)}-{digest}-{dtype}{'' if raw else '-noraw'}"
     folder = CACHE / key
     if (folder / "dataset_info.json").exists():
         meta = json.loads((folder / "qaq_meta.json").read_text())
@@ -102,10 +108,12 @@ def score_rows(rows, dtype):
     ds = Dataset.from_list(rows)
     scorers = build_scorers({"strong": "gemma3-270m", "weak": "smollm2-135m"},
                             question=["instruction", "input"], answer="output", dtype=dtype)
-    std_scored, metadata, stats = score_all(ds, scorers, batch_size=64)
-    raw = build_scorers({"rawweak": "smollm2-135m"}, question=["instruction", "input"], answer="output",
-                        template="raw", dtype=dtype)
-    scored, _, raw_stats = score_all(std_scored, raw, batch_size=64)
+    scored, metadata, stats = score_all(ds, scorers, batch_size=64)
+    raw_stats = {}
+    if raw:  # the weak model again with the raw template (no system context), for the notebook's figure
+        raw_scorer = build_scorers({"rawweak": "smollm2-135m"}, question=["instruction", "input"], answer="output",
+                                   template="raw", dtype=dtype)
+        scored, _, raw_stats = score_all(scored, raw_scorer, batch_size=64)
     meta = {"stats": {**stats, **raw_stats}, "version": qaq.__version__}
     scored.save_to_disk(str(folder))
     (folder / "qaq_meta.json").write_text(json.dumps(meta))
@@ -120,7 +128,7 @@ STRATEGIES = {
     "Superfiltering (weak IFD)": ("superfiltering", None, False),
     "RMI sweet spot (strong)": ("sweet-spot", "qaq_center_distance", True),
     "gap (paper headline)": ("gap", "qaq_gap", False),
-    "default plan (extremes both models, then gap)": ("default", "qaq_gap", False),
+    "default plan (RMI extremes of both models, cut-off answers, then gap)": ("default", "qaq_gap", False),
 }
 
 
@@ -130,13 +138,16 @@ def main():
     ap.add_argument("--per-defect", type=int, default=20)
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--offset", type=int, default=0, help="first Code Alpaca row used (1000: the held-out set)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-raw", action="store_true", help="skip the raw-template scoring")
     args = ap.parse_args()
 
     import qaq_datasets.selection as qs
 
-    rows = build_rows(args.clean, args.per_defect)
+    rows = build_rows(args.clean, args.per_defect, seed=args.seed, offset=args.offset)
     t0 = time.perf_counter()
-    scored, meta = score_rows(rows, None if args.dtype == "auto" else args.dtype)
+    scored, meta = score_rows(rows, None if args.dtype == "auto" else args.dtype, raw=not args.no_raw)
     print(f"scored {len(scored)} rows in {time.perf_counter() - t0:.0f} s (0 if cached); stats: {meta['stats']}")
     defect = np.asarray(scored["defect"])
     is_defect = defect != "none"
@@ -176,11 +187,11 @@ def main():
                          "per_kind": dict(zip(kinds, per_kind))}
         print(f"| {name} | {int(keep.sum())} | {rate:.1%} | {auc:.3f} | " + " | ".join(map(str, per_kind)) + " |")
 
-    # standard vs raw RMI (weak model): raw drops the system context and inflates PPL(Q)
-    nq_std, nq_raw = np.asarray(scored["weak_nll_q"]), np.asarray(scored["rawweak_nll_q"])
-    print(f"\nmean NLL(Q) weak model: standard {np.nanmean(nq_std):.3f}, raw {np.nanmean(nq_raw):.3f} nats "
-          f"(raw inflates PPL(Q) x{np.exp(np.nanmean(nq_raw) - np.nanmean(nq_std)):.2f})")
-    (CACHE / "selection_quality_results.json").write_text(json.dumps(results, indent=2))
+    if "rawweak_nll_q" in scored.column_names:  # standard vs raw: raw drops the system context, inflating PPL(Q)
+        nq_std, nq_raw = np.asarray(scored["weak_nll_q"]), np.asarray(scored["rawweak_nll_q"])
+        print(f"\nmean NLL(Q) weak model: standard {np.nanmean(nq_std):.3f}, raw {np.nanmean(nq_raw):.3f} nats "
+              f"(raw inflates PPL(Q) x{np.exp(np.nanmean(nq_raw) - np.nanmean(nq_std)):.2f})")
+    (CACHE / f"selection_quality_results-offset{args.offset}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

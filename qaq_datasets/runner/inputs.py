@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 
-_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
-
 
 def load_input(dataset_or_path, *, split: str = "train"):
-    """A ``datasets.Dataset`` from a ``Dataset``, a ``DatasetDict`` (``split``), or a path.
+    """A ``datasets.Dataset`` from a ``Dataset``, a ``DatasetDict`` (``split``), or a path / Hub id.
 
-    Paths: a ``save_to_disk`` folder, a ``.parquet``/``.json``/``.jsonl``/``.csv``/``.arrow`` file, a folder
-    of data files, or a Hub dataset id (``load_dataset(path, split=split)``).
+    Paths are read as the CLI reads them (:func:`qaq_datasets.inputs.load_input`): a ``.parquet``/``.json``/
+    ``.jsonl``/``.csv``/``.arrow`` file, a ``save_to_disk`` folder, a folder of data files, or a Hub dataset id.
     """
-    from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+    from datasets import Dataset, DatasetDict
 
     obj = dataset_or_path
     if isinstance(obj, (str, os.PathLike)):
-        p = Path(obj).expanduser()
-        if p.is_dir() and ((p / "state.json").exists() or (p / "dataset_dict.json").exists()):
-            obj = load_from_disk(str(p))
-        elif p.is_file() and p.suffix == ".arrow":
-            obj = Dataset.from_file(str(p))
-        elif p.is_file():
-            if p.suffix not in _BUILDERS:
-                raise ConfigError(f"Cannot read {p}: use a .parquet, .json, .jsonl, .csv or .arrow file, "
-                                  "a save_to_disk folder or a Hub dataset id.")
-            obj = load_dataset(_BUILDERS[p.suffix], data_files=str(p), split="train")
-        else:
-            obj = load_dataset(str(obj), split=split)
+        from ..inputs import load_input as load_source
+
+        obj = load_source(obj, split=split)
     if isinstance(obj, DatasetDict):
         if split not in obj:
             raise ConfigError(f"The dataset has splits {', '.join(obj)}; pass split= to pick one (got {split!r}).")

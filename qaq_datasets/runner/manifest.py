@@ -28,6 +28,7 @@ from .files import read_json, write_json_atomic
 
 FORMAT = "qaq-sharded-run/1"
 DEFAULT_SHARD_ROWS = 1000
+HEAD_ROWS = 1000  # rows hashed into the manifest's dataset identity (each shard's own rows go into its marker)
 MANIFEST = "manifest.json"
 SHARDS = "shards"
 MERGED_PARQUET = "scored.parquet"
@@ -133,11 +134,11 @@ def compare(old: dict, new: dict, out_dir: Path) -> None:
     if od["columns"] != nd["columns"] or od["features"] != nd["features"]:
         raise ResumeMismatchError(f"{where} over a dataset with columns {od['columns']}; this dataset has "
                                   f"{nd['columns']} (or other column types).{hint}")
-    if od["head_sha256"] != nd["head_sha256"]:
-        raise ResumeMismatchError(f"{where} over a different dataset: the rows of its first shard differ "
-                                  f"(same length, other content).{hint}")
     if old["plan"] != new["plan"]:
         raise ResumeMismatchError(f"{where} with shard plan {old['plan']}; this call asks for {new['plan']}.{hint}")
+    if od["head_sha256"] != nd["head_sha256"]:
+        raise ResumeMismatchError(f"{where} over a different dataset: its first {HEAD_ROWS} rows differ "
+                                  f"(same length, other content).{hint}")
     if _scorer_ids(old) != _scorer_ids(new):
         lines = [f"{k}: prefix={v[0]!r} fingerprint={v[1][:12]}" for k, v in sorted(_scorer_ids(old).items())]
         now = [f"{k}: prefix={v[0]!r} fingerprint={v[1][:12]}" for k, v in sorted(_scorer_ids(new).items())]

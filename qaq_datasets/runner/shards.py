@@ -23,7 +23,7 @@ from ..scoring import status as st
 from .files import read_json, sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
 from .inputs import as_scorers, check_inputs, load_input
 from .manifest import (
-    MANIFEST, SHARDS, ResumeMismatchError, ShardPlan, build_manifest, ensure_manifest, read_manifest, rows_digest,
+    HEAD_ROWS, MANIFEST, SHARDS, ResumeMismatchError, ShardPlan, build_manifest, ensure_manifest, read_manifest, rows_digest,
     shard_path,
 )
 from .progress import Progress
@@ -42,7 +42,7 @@ class ShardedRun:
         shards_scored: shards scored by this call; shards_skipped: finished earlier and verified.
         rows: rows in this rank's shards; seconds: wall time of this call.
         statuses: ``{scorer name: {status: count}}`` over this rank's shards, or over all shards once merged.
-        merged: the :class:`~qaq_datasets.runner.merge.MergeResult` when this call merged the run, else None.
+        merged: the :class:`~qaq_datasets.runner.merging.MergeResult` when this call merged the run, else None.
     """
 
     out_dir: Path
@@ -95,12 +95,13 @@ def format_statuses(statuses: dict) -> str:
     return "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()) for name, counts in statuses.items())
 
 
-def score_table(base, scorers: dict, features, *, batch_size: int = 64, device_index: int | None = None,
+def score_table(base, scorers: dict, features=None, *, batch_size: int = 64, device_index: int | None = None,
                 progress: Progress | None = None):
     """Score the rows of a ``pyarrow.Table``: returns (table with the score columns appended, statuses).
 
     Each scorer sees the rows in batches of ``batch_size`` (as ``Dataset.map(batched=True)`` would give
-    them); the input columns pass through untouched, as Arrow.
+    them); the input columns pass through untouched, as Arrow. ``features``: the output features (the
+    table is cast to them, metadata included); None appends the score columns with their own types.
     """
     import pyarrow as pa
 
@@ -116,9 +117,13 @@ def score_table(base, scorers: dict, features, *, batch_size: int = 64, device_i
             tokens += 2 * (sum(res[s.prefix + "q_tokens"]) + sum(res[s.prefix + "a_tokens"]))
         if progress is not None:
             progress.update(len(batch[cols[0]]), tokens)
-    schema = features.arrow_schema
-    arrays = list(base.columns) + [pa.array(outs[c], type=schema.field(c).type) for c in outs]
-    table = pa.Table.from_arrays(arrays, names=list(base.column_names) + list(outs)).cast(schema)
+    types = {}
+    for s in scorers.values():
+        types.update({f.name: f.type for f in s.features().arrow_schema})
+    arrays = list(base.columns) + [pa.array(outs[c], type=types[c]) for c in outs]
+    table = pa.Table.from_arrays(arrays, names=list(base.column_names) + list(outs))
+    if features is not None:
+        table = table.cast(features.arrow_schema)
     statuses = {name: count_statuses(outs[s.prefix + "status"]) for name, s in scorers.items()}
     return table, statuses
 
@@ -215,7 +220,7 @@ def run_sharded(dataset_or_path, scorers, out_dir, *, shard_rows: int | None = N
     else:
         plan = ShardPlan.make(len(ds), shard_rows, num_shards)
     arrow = ds.with_format("arrow")
-    head = rows_digest(arrow[slice(*plan.bounds(0))] if plan.num_shards else arrow[0:0])
+    head = rows_digest(arrow[0:min(HEAD_ROWS, len(ds))])
     features = output_features(ds, named)
     ensure_manifest(out_dir, build_manifest(ds, named, plan, head))
 
@@ -264,8 +269,8 @@ def run_sharded(dataset_or_path, scorers, out_dir, *, shard_rows: int | None = N
             statuses = add_statuses(statuses, shard_statuses)
     run.statuses = statuses
     if merge and rank == 0:
-        from .merge import IncompleteRunError
-        from .merge import merge as merge_run
+        from .merging import IncompleteRunError
+        from .merging import merge as merge_run
 
         try:
             run.merged = merge_run(out_dir)

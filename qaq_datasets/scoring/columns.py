@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 
-FLOAT_FIELDS = ("nll_q", "nll_q_given_a", "nll_a", "nll_a_given_q", "rmi", "ifd")
+FLOAT_FIELDS = ("nll_q", "nll_q_given_a", "nll_a", "nll_a_given_q", "rmi", "ifd", "nll_end")
 INT_FIELDS = ("q_tokens", "a_tokens")
 STATUS_FIELD = "status"
 

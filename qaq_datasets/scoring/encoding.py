@@ -7,6 +7,9 @@ Truncation policy (one policy, the same budget in both passes): with ``budget = 
 (the longer of the two passes' template tokens), a pair whose Q and A together exceed the budget keeps
 the head of Q, up to ``max(budget // 2, budget - len(A))`` tokens, and the head of A in what is left.
 Both passes use the same truncated ids; the row is scored and its status is ``truncated``.
+
+The forward pass ends with the first token that closes the answer (the chat template's end of turn, or
+EOS): its NLL, ``nll_end``, says whether the answer is complete (a cut-off answer makes it unlikely).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from .templates import Template
 class EncodedPair:
     """The two sequences fed to the model and the half-open target spans scored in each."""
 
-    forward_ids: list[int]  # template + Q + sep + A
+    forward_ids: list[int]  # template + Q + sep + A + end-of-answer token
     reverse_ids: list[int]  # template + A + sep + Q
-    spans: dict  # q, a_given_q index forward_ids; a, q_given_a index reverse_ids
+    spans: dict  # q, a_given_q, a_end index forward_ids; a, q_given_a index reverse_ids
     truncated: bool
 
     def as_dict(self) -> dict:
@@ -47,7 +50,11 @@ class PairEncoder:
             self.a_prefix = self._start_ids()
         self.qa_sep = self.ids(template.qa_sep)
         self.aq_sep = self.ids(template.aq_sep)
-        overhead = max(len(self.q_prefix) + len(self.qa_sep), len(self.a_prefix) + len(self.aq_sep))
+        end = self.ids(template.a_end)[:1] if template.a_end else []
+        if not end and tokenizer.eos_token_id is not None:
+            end = [int(tokenizer.eos_token_id)]
+        self.a_end = end  # may be empty: then nll_end is NaN
+        overhead = max(len(self.q_prefix) + len(self.qa_sep) + len(self.a_end), len(self.a_prefix) + len(self.aq_sep))
         self.budget = max_length - overhead
         if self.budget < 2:
             raise ConfigError(
@@ -80,10 +87,11 @@ class PairEncoder:
         fa0 = fq0 + len(q) + len(self.qa_sep)
         ra0 = len(self.a_prefix)
         rq0 = ra0 + len(a) + len(self.aq_sep)
+        fe0 = fa0 + len(a)
         return EncodedPair(
-            forward_ids=self.q_prefix + q + self.qa_sep + a,
+            forward_ids=self.q_prefix + q + self.qa_sep + a + self.a_end,
             reverse_ids=self.a_prefix + a + self.aq_sep + q,
-            spans={"q": (fq0, fq0 + len(q)), "a_given_q": (fa0, fa0 + len(a)),
+            spans={"q": (fq0, fq0 + len(q)), "a_given_q": (fa0, fe0), "a_end": (fe0, fe0 + len(self.a_end)),
                    "a": (ra0, ra0 + len(a)), "q_given_a": (rq0, rq0 + len(q))},
             truncated=truncated,
         )

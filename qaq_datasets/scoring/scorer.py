@@ -42,6 +42,7 @@ class Scorer:
     Output columns (``{prefix}`` = ``prefix``):
         ``{prefix}nll_q``, ``{prefix}nll_q_given_a``, ``{prefix}nll_a``, ``{prefix}nll_a_given_q`` (mean NLL in
         nats per token), ``{prefix}rmi`` = nll_q - nll_q_given_a, ``{prefix}ifd`` = exp(nll_a_given_q - nll_a),
+        ``{prefix}nll_end`` (NLL of the token closing the answer: high for cut-off answers; NaN when we truncated A),
         ``{prefix}q_tokens``, ``{prefix}a_tokens`` (tokens scored) and ``{prefix}status`` (``ok``,
         ``truncated``, or why the scores are NaN). Other columns pass through.
 
@@ -239,7 +240,7 @@ class Scorer:
                 p = enc.pair(q, a)
                 pairs[i] = (p, len(seqs))
                 seqs += [p.forward_ids, p.reverse_ids]
-                spans += [[p.spans["q"], p.spans["a_given_q"]], [p.spans["a"], p.spans["q_given_a"]]]
+                spans += [[p.spans["q"], p.spans["a_given_q"], p.spans["a_end"]], [p.spans["a"], p.spans["q_given_a"]]]
         if not seqs:
             return
         nlls, fails = self._span_scorer.run(seqs, spans)
@@ -249,11 +250,12 @@ class Scorer:
             if fail:
                 status[i] = fail
                 continue
-            (nq, naq), (na, nqa) = nlls[k], nlls[k + 1]
+            (nq, naq, nend), (na, nqa) = nlls[k], nlls[k + 1]
             result[px + "nll_q"][i], result[px + "nll_a_given_q"][i] = nq, naq
             result[px + "nll_a"][i], result[px + "nll_q_given_a"][i] = na, nqa
             result[px + "rmi"][i] = nq - nqa
             result[px + "ifd"][i] = math.exp(naq - na)
+            result[px + "nll_end"][i] = math.nan if p.truncated else nend  # a cut answer has no real end
             result[px + "q_tokens"][i] = p.spans["q"][1] - p.spans["q"][0]
             result[px + "a_tokens"][i] = p.spans["a"][1] - p.spans["a"][0]
             status[i] = st.TRUNCATED if p.truncated else st.OK

@@ -33,6 +33,8 @@ class Template:
         a_prefix: text before A in the reverse pass (its context for NLL(A)).
         aq_sep: text between A and Q in the reverse pass.
         add_bos: put the tokenizer's BOS token (or EOS if it has none) first in both passes.
+        a_end: text that closes the answer in the forward pass (the chat template's end of turn); its first
+            token is scored as ``nll_end``, the answer's completeness. Empty: the tokenizer's EOS token.
 
     Examples:
         >>> Template("alpaca", "### Q:\\n", "\\n### A:\\n", "### A:\\n", "\\n### Q:\\n")  # doctest: +ELLIPSIS
@@ -45,6 +47,7 @@ class Template:
     a_prefix: str
     aq_sep: str
     add_bos: bool = False
+    a_end: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,12 +82,12 @@ def chat_template(tokenizer, system: str = DEFAULT_SYSTEM) -> Template | None:
     if fwd.count(_SQ) != 1 or fwd.count(_SA) != 1 or rev.count(_SQ) != 1 or rev.count(_SA) != 1:
         return None
     q_prefix, rest = fwd.split(_SQ)
-    qa_sep, _ = rest.split(_SA)
+    qa_sep, a_end = rest.split(_SA)
     a_prefix, rest = rev.split(_SA)
     aq_sep, _ = rest.split(_SQ)
     if _SA in q_prefix or _SQ in a_prefix:
         return None
-    return Template("standard-chat", q_prefix, qa_sep, a_prefix, aq_sep, add_bos=False)
+    return Template("standard-chat", q_prefix, qa_sep, a_prefix, aq_sep, add_bos=False, a_end=a_end.strip())
 
 
 def resolve_template(template, tokenizer) -> Template:

@@ -4,7 +4,8 @@
 name               models   plan
 =================  =======  ==================================================================
 ``default``        2        drop not-ok rows; weak-RMI extremes and strong-RMI extremes
-                            (each ranked within its own model's nll_q bins); keep the top
+                            (each ranked within its own model's nll_q bins); the least likely
+                            answer ends (weak ``nll_end``: cut-off answers); keep the top
                             ``fraction`` by cognitive gap r_strong − r_weak
 ``gap``            2        drop not-ok rows; keep the top ``fraction`` by cognitive gap
                             (the paper's headline: top 25% by Diff)
@@ -36,8 +37,12 @@ from .selector import Selector
 DEFAULT_PARAMS = {
     "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q)
     "min_rows": 2,  # smaller bins are merged into a neighbour
-    "weak_extremes": (0.1, 0.95),  # drop weak-model within-bin RMI ranks below / above these
-    "strong_extremes": (0.1, 0.95),  # same for the strong model
+    "weak_extremes": (0.2, 0.95),  # drop weak-model within-bin RMI ranks below / above these
+    "strong_extremes": (0.2, 0.95),  # same for the strong model
+    # incomplete answers (cut off by a generation limit): the least likely ends of answer, by the weak
+    # (instruction-tuned, real end-of-turn token) model's nll_end, ranked within the same PPL(Q) bins
+    "end_model": "weak",
+    "end_high": 0.9,
 }
 
 #: knobs of the ``sweet-spot`` plan
@@ -64,6 +69,8 @@ def _default(strong: str, weak: str, fraction, seed) -> Selector:
     sel = _status_ok(Selector(), strong, weak)
     for p, (low, high) in ((weak, k["weak_extremes"]), (strong, k["strong_extremes"])):
         sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{p}rmi").drop_extremes(low, high)
+    e = weak if k["end_model"] == "weak" else strong
+    sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{e}nll_end").drop_extremes(0.0, k["end_high"])
     return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(fraction)
 
 

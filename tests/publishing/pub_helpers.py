@@ -36,14 +36,16 @@ def scored_ds(n: int = 40, prefixes=("qaq_",), seed: int = 0, long_text: bool = 
         nqa = nq - rng.normal(0.5, 0.5, n)
         na = rng.normal(2, 0.5, n)
         naq = na - rng.normal(0.3, 0.2, n)
+        nend = rng.exponential(2.0, n)
         status = ["ok"] * n
         status[0] = "empty_answer"
         status[1] = "truncated"
-        for arr in (nq, nqa, na, naq):
+        for arr in (nq, nqa, na, naq, nend):
             arr[0] = np.nan
+        nend[1] = np.nan  # a truncated row has no real end
         d.update({
             f"{p}nll_q": nq, f"{p}nll_q_given_a": nqa, f"{p}nll_a": na, f"{p}nll_a_given_q": naq,
-            f"{p}rmi": nq - nqa, f"{p}ifd": np.exp(naq - na),
+            f"{p}rmi": nq - nqa, f"{p}ifd": np.exp(naq - na), f"{p}nll_end": nend,
             f"{p}q_tokens": [10 + i for i in range(n)], f"{p}a_tokens": [20 + i for i in range(n)],
             f"{p}status": status,
         })

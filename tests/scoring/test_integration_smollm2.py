@@ -45,12 +45,21 @@ def test_echo_raises_rmi_and_swap_lowers_it(smollm2, rows):
     assert np.median(rmi[2]) > -0.5
 
 
+def test_cut_off_answer_has_an_unlikely_end(smollm2, rows):
+    full = [r["output"] for r in rows]
+    cut = [a[: len(a) // 3] for a in full]
+    ds = Dataset.from_dict({"instruction": [r["instruction"] for r in rows] * 2, "output": full + cut})
+    out = ds.map(qaq.score_fn(smollm2), batched=True)
+    end = np.array(out["qaq_nll_end"]).reshape(2, -1)
+    assert (end[1] > end[0]).mean() >= 0.8 and np.median(end[1]) > np.median(end[0]) + 3
+
+
 def test_encode_matches_chat_template(smollm2):
     sc = qaq.score_fn(smollm2)
     enc = sc.encode("Reverse a string in Python.", "s[::-1]")
     tok = smollm2.tokenizer
     text = tok.decode(enc["forward_ids"])
     assert text.startswith("<|im_start|>system\n") and "<|im_start|>user\nReverse a string in Python." in text
-    assert text.endswith("<|im_start|>assistant\ns[::-1]")
+    assert text.endswith("<|im_start|>assistant\ns[::-1]<|im_end|>")  # the end of turn is scored as nll_end
     rev = tok.decode(enc["reverse_ids"])
     assert rev.endswith("<|im_start|>assistant\ns[::-1]<|im_end|>\n<|im_start|>user\nReverse a string in Python.")

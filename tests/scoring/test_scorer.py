@@ -37,7 +37,7 @@ def scorer(tiny_model, tiny_tokenizer):
     return qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
 
 
-def test_scores_match_hand_computation_from_encode(scorer, tiny_model):
+def test_scores_match_hand_computation_from_encode(scorer, tiny_model, tiny_tokenizer):
     ds = Dataset.from_dict(ROWS)
     out = ds.map(scorer, batched=True)
     for i in range(len(ds)):
@@ -49,12 +49,15 @@ def test_scores_match_hand_computation_from_encode(scorer, tiny_model):
         assert f[sp["a_given_q"][0]:sp["a_given_q"][1]] == r[sp["a"][0]:sp["a"][1]]
         nq, nqa = manual_nll(tiny_model, f, sp["q"]), manual_nll(tiny_model, r, sp["q_given_a"])
         na, naq = manual_nll(tiny_model, r, sp["a"]), manual_nll(tiny_model, f, sp["a_given_q"])
+        nend = manual_nll(tiny_model, f, sp["a_end"])
+        assert f[sp["a_end"][0]:] == tiny_tokenizer("<|im_end|>", add_special_tokens=False)["input_ids"][:1]
         row = out[i]
         assert row["qaq_status"] == "ok"
         assert row["qaq_nll_q"] == pytest.approx(nq, abs=1e-4)
         assert row["qaq_nll_q_given_a"] == pytest.approx(nqa, abs=1e-4)
         assert row["qaq_nll_a"] == pytest.approx(na, abs=1e-4)
         assert row["qaq_nll_a_given_q"] == pytest.approx(naq, abs=1e-4)
+        assert row["qaq_nll_end"] == pytest.approx(nend, abs=1e-4)
         assert row["qaq_rmi"] == pytest.approx(row["qaq_nll_q"] - row["qaq_nll_q_given_a"], abs=1e-12)
         assert row["qaq_ifd"] == pytest.approx(math.exp(row["qaq_nll_a_given_q"] - row["qaq_nll_a"]), rel=1e-9)
         assert row["qaq_q_tokens"] == sp["q"][1] - sp["q"][0]
@@ -135,6 +138,7 @@ def test_truncation_is_flagged_and_uses_same_ids(tiny_model, tiny_tokenizer):
     long_q = "Write a Python function that returns the sum of a list. " * 10
     out = sc({"instruction": [long_q, "short"], "output": ["def add(a, b):\n    return a + b " * 10, "x"]})
     assert out["qaq_status"] == ["truncated", "ok"]
+    assert math.isnan(out["qaq_nll_end"][0]) and not math.isnan(out["qaq_nll_end"][1])  # a cut answer has no end
     enc = sc.encode(long_q, "def add(a, b):\n    return a + b " * 10)
     assert len(enc["forward_ids"]) <= 100 and len(enc["reverse_ids"]) <= 100
     sp = enc["spans"]
@@ -156,7 +160,8 @@ def test_custom_template(tiny_model, tiny_tokenizer):
     t = qaq.Template("mine", "Q: ", "\nA: ", "A: ", "\nQ: ")
     sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, template=t)
     enc = sc.encode("question", "answer")
-    assert tiny_tokenizer.decode(enc["forward_ids"]) == "Q: question\nA: answer"
+    assert tiny_tokenizer.decode(enc["forward_ids"]) == "Q: question\nA: answer</s>"  # + EOS closing the answer
+    assert enc["spans"]["a_end"] == (len(enc["forward_ids"]) - 1, len(enc["forward_ids"]))
     assert tiny_tokenizer.decode(enc["reverse_ids"]) == "A: answer\nQ: question"
 
 

@@ -19,6 +19,7 @@ def score_columns(prefix: str, n: int, rng: np.random.Generator) -> dict[str, np
         f"{prefix}nll_a_given_q": nll_a_given_q,
         f"{prefix}rmi": nll_q - nll_q_given_a,
         f"{prefix}ifd": np.exp(nll_a_given_q - nll_a),
+        f"{prefix}nll_end": rng.exponential(2.0, n),
         f"{prefix}status": np.array(["ok"] * n, dtype=object),
     }
 

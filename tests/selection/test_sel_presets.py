@@ -34,12 +34,16 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_drops_both_models_extremes_then_ranks_by_gap(ds):
+def test_default_drops_both_models_extremes_and_cut_answers_then_ranks_by_gap(ds):
     sel = preset("default").fit(ds)
     kinds = [s["step"] for s in sel.report["steps"]]
     assert kinds == ["drop_where", "drop_where", "stratify", "rank", "drop_extremes",
-                     "stratify", "rank", "drop_extremes", "gap", "keep_top"]
-    assert {"rmi_low", "rmi_high", "below_cut", "not_ok_status"} == set(sel.report["drop_reasons"])
+                     "stratify", "rank", "drop_extremes", "stratify", "rank", "drop_extremes", "gap", "keep_top"]
+    assert {"rmi_low", "rmi_high", "weak_nll_end_high", "below_cut", "not_ok_status"} == set(sel.report["drop_reasons"])
+    # the end step ranks the weak model's nll_end and drops only its high end
+    end_step = sel.report["steps"][10]
+    assert end_step["params"] == {"low": 0.0, "high": presets.DEFAULT_PARAMS["end_high"]}
+    assert "weak_nll_end_low" not in sel.report["drop_reasons"]
     gap = sel.columns["qaq_gap"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
     assert gap[sel.keep].min() >= gap[below].max()
@@ -49,7 +53,7 @@ def test_default_parameters_live_in_one_place(monkeypatch):
     monkeypatch.setitem(presets.DEFAULT_PARAMS, "bins", 5)
     monkeypatch.setitem(presets.DEFAULT_PARAMS, "weak_extremes", (0.2, 0.8))
     steps = preset("default").steps
-    assert [s["bins"] for s in steps if "bins" in s] == [5, 5, 5]
+    assert [s["bins"] for s in steps if "bins" in s] == [5, 5, 5, 5]
     assert steps[4] == {"step": "drop_extremes", "low": 0.2, "high": 0.8}
 
 

@@ -16,6 +16,7 @@ def test_fit_one_million_rows():
         nll_q = rng.uniform(0.5, 8.0, n)
         data[f"{p}nll_q"] = nll_q
         data[f"{p}rmi"] = rng.normal(0.0, 1.0, n) * nll_q
+        data[f"{p}nll_end"] = rng.exponential(2.0, n)
         data[f"{p}status"] = np.where(rng.random(n) < 0.999, "ok", "oom")
     ds = Dataset.from_dict(data)
     sel = preset("default").fit(ds)

@@ -65,8 +65,12 @@ def status(out_dir) -> dict:
 
 
 def _load(parquet: Path, folder: Path | None):
-    from datasets import Dataset, load_from_disk
+    import pyarrow.parquet as pq
+    from datasets import Dataset, Features, load_from_disk
 
+    if pq.ParquetFile(str(parquet)).metadata.num_rows == 0:  # datasets cannot load an empty save_to_disk folder
+        schema = pq.read_schema(str(parquet))
+        return Dataset.from_dict({c: [] for c in schema.names}, features=Features.from_arrow_schema(schema))
     return load_from_disk(str(folder)) if folder is not None else Dataset.from_parquet(str(parquet))
 
 
@@ -95,9 +99,11 @@ def merge(out_dir, *, folder: bool = True) -> MergeResult:
     old = read_json(out_dir / SUMMARY)
     if (old and old.get("shards_sha256") == shards_digest and parquet_path.exists()
             and parquet_path.stat().st_size == old.get("parquet_bytes")
-            and (folder_path is None or (folder_path / "state.json").exists())):
+            and (folder_path is None or not old.get("rows") or (folder_path / "state.json").exists())):
         return MergeResult(_load(parquet_path, folder_path), parquet_path, folder_path, old)
 
+    for stale in [*out_dir.glob(".scored*.tmp"), out_dir / f".{MERGED_FOLDER}.old"]:  # left by a killed merge
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     tmp_parquet = tmp_name(parquet_path)
     tmp_arrow = tmp_name(out_dir / "scored.arrow")
     statuses: dict = {}
@@ -126,7 +132,7 @@ def merge(out_dir, *, folder: bool = True) -> MergeResult:
             os.fsync(fh.fileno())
         os.replace(tmp_parquet, parquet_path)
         fsync_dir(out_dir)
-        if folder:
+        if folder and rows:
             _save_folder(tmp_arrow, folder_path)
     finally:
         tmp_parquet.unlink(missing_ok=True)
