@@ -1,8 +1,9 @@
 """Several processes or machines: ``torchrun`` / ``accelerate launch`` entry point.
 
 Each rank (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` from the launcher's environment) scores its own shards
-(shard i belongs to rank ``i % world_size``) on ``cuda:{LOCAL_RANK % n}`` and writes them into the shared
-``out_dir``; no scores travel between ranks. The process group (gloo by default, also across machines)
+(shard i belongs to rank ``i % world_size``) on ``cuda:{LOCAL_RANK % n}`` (with one rank per node,
+``LOCAL_WORLD_SIZE=1``, the scorers' ``device_map`` instead) and writes them into the shared ``out_dir``;
+no scores travel between ranks. The process group (gloo by default, also across machines)
 only carries barriers: after one, rank 0 merges the shards in order.
 
 Examples::
@@ -70,7 +71,7 @@ def run_distributed(dataset_or_path, scorers, out_dir, *, shard_rows: int | None
     import torch
     import torch.distributed as dist
 
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and os.environ.get("LOCAL_WORLD_SIZE") != "1":
         torch.cuda.set_device(local % torch.cuda.device_count())
     own_group = not dist.is_initialized()
     if own_group:
@@ -79,7 +80,10 @@ def run_distributed(dataset_or_path, scorers, out_dir, *, shard_rows: int | None
         if dist.get_rank() != rank or dist.get_world_size() != world:
             raise ConfigError(f"The process group (rank {dist.get_rank()}/{dist.get_world_size()}) disagrees with "
                               f"RANK={rank}, WORLD_SIZE={world}.")
-        run = run_sharded(dataset_or_path, scorers, out_dir, rank=rank, world_size=world, device_index=local,
+        # one rank per GPU: cuda:LOCAL_RANK; one rank per node: keep the scorers' device_map ("auto" spreads a
+        # model too large for one GPU over all of the node's GPUs)
+        device_index = None if os.environ.get("LOCAL_WORLD_SIZE") == "1" else local
+        run = run_sharded(dataset_or_path, scorers, out_dir, rank=rank, world_size=world, device_index=device_index,
                           merge=False, **kwargs)
         dist.barrier()
         if merge and rank == 0:
