@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..publishing.metadata import scorer_name
 
 
 def load_input(dataset_or_path, *, split: str = "train"):
@@ -28,11 +29,6 @@ def load_input(dataset_or_path, *, split: str = "train"):
     if not isinstance(obj, Dataset):
         raise ConfigTypeError(f"Expected a datasets.Dataset or a path, got {type(obj).__name__}.")
     return obj
-
-
-def scorer_name(prefix: str) -> str:
-    """The name of a scorer in metadata: its prefix without the trailing ``_`` (``qaq`` for ``qaq_``)."""
-    return prefix[:-1] if prefix.endswith("_") else prefix
 
 
 def as_scorers(scorers) -> dict:

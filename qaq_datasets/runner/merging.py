@@ -142,7 +142,8 @@ def merge(out_dir, *, folder: bool = True) -> MergeResult:
                "scorers": {k: v["prefix"] for k, v in manifest["scorers"].items()},
                "shards_sha256": shards_digest, "parquet_bytes": parquet_path.stat().st_size}
     write_json_atomic(out_dir / SUMMARY, summary)
-    logger.info("Merged %d shards (%d rows) into %s: %s", plan.num_shards, rows, parquet_path, format_statuses(statuses))
+    logger.info("Merged %d shards (%d rows) into %s: %s", plan.num_shards, rows, parquet_path,
+                format_statuses(statuses))
     return MergeResult(_load(parquet_path, folder_path), parquet_path, folder_path, summary)
 
 

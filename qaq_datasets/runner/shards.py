@@ -23,8 +23,8 @@ from ..scoring import status as st
 from .files import read_json, sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
 from .inputs import as_scorers, check_inputs, load_input
 from .manifest import (
-    HEAD_ROWS, MANIFEST, SHARDS, ResumeMismatchError, ShardPlan, build_manifest, ensure_manifest, read_manifest, rows_digest,
-    shard_path,
+    HEAD_ROWS, MANIFEST, SHARDS, ResumeMismatchError, ShardPlan, build_manifest, ensure_manifest, read_manifest,
+    rows_digest, shard_path,
 )
 from .progress import Progress
 
@@ -92,7 +92,8 @@ def add_statuses(total: dict, part: dict) -> dict:
 
 
 def format_statuses(statuses: dict) -> str:
-    return "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()) for name, counts in statuses.items())
+    return "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+                     for name, counts in statuses.items())
 
 
 def score_table(base, scorers: dict, features=None, *, batch_size: int = 64, device_index: int | None = None,

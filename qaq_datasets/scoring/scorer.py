@@ -280,12 +280,21 @@ def _rebuild(core: dict, token_budget: int, device_map, from_loaded: bool) -> Sc
                       stacklevel=2)
     model = core["model"]
     if model.get("spec") is None:
-        raise ConfigError("This scorer was built from a model object without a spec; it cannot be rebuilt in "
-                          "another process. Load the model with qaq.load_model(spec) or pass the spec string.")
+        return _NoSpecScorer()
     return Scorer(model["spec"], question=core["question"], answer=core["answer"], prefix=core["prefix"],
                   template=core["template"], max_length=core["max_length"], token_budget=token_budget,
                   question_sep=core["question_sep"], device_map=device_map, dtype=model["dtype"],
                   revision=model.get("revision"))
+
+
+class _NoSpecScorer:
+    """What a worker process gets for a scorer built from a bare model object: it fails on its first batch,
+    so ``map(num_proc>1)`` reports this message instead of "a subprocess has abruptly died"."""
+
+    def __call__(self, batch, rank=None):
+        raise ConfigError("This scorer was built from a model object without a spec, so a worker process "
+                          "(map with num_proc > 1) cannot load it. Load the model with qaq.load_model(spec) or "
+                          "pass the spec string to score_fn.")
 
 
 def score_fn(model, **kwargs) -> Scorer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ from datasets import Dataset
 
 import qaq_datasets as qaq
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "code_alpaca_2k.json"
+# ../shared/data beside the checkout (as in CI); QAQ_TEST_DATA points elsewhere
+DATA = Path(os.environ.get("QAQ_TEST_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+DATA = DATA / "code_alpaca_2k.json"
 pytestmark = pytest.mark.integration
 
 

@@ -230,3 +230,11 @@ def test_spec_scorer_loads_lazily_and_matches_object(tiny_model_dir):
     m = load_model(tiny_model_dir, dtype="float32", device_map="cpu")
     out2 = qaq.score_fn(m)({"instruction": ["How do I reverse a string?"], "output": ["s[::-1]"]})
     assert out["qaq_rmi"][0] == pytest.approx(out2["qaq_rmi"][0], abs=1e-6)
+
+
+def test_bare_model_scorer_fails_clearly_in_a_worker(tiny_model, tiny_tokenizer):
+    sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer)
+    with pytest.warns(UserWarning, match="re-loads the model"):
+        in_worker = pickle.loads(pickle.dumps(sc))  # what map(num_proc>1) sends to a worker
+    with pytest.raises(ConfigError, match="without a spec"):
+        in_worker({"instruction": ["q"], "output": ["a"]})
