@@ -106,3 +106,19 @@ def test_custom_prefixes_for_two_model_presets():
     ds = scored(300, prefixes=("big_", "small_"))
     sel = preset("default", strong="big_", weak="small_").fit(ds)
     assert sel.report["rows_kept"] == 75
+
+
+def test_readme_spells_out_the_default_plan():
+    """The plan the README recommends (with the benchmark numbers) is the one the preset builds."""
+    import re
+    from pathlib import Path
+
+    from qaq_datasets.selection import Selector
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"The recommended plan, as the `default` preset builds it.*?```python\n(.*?)```", readme, re.S)
+    assert block, "README lost its recommended-plan block"
+    namespace = {"qaq": __import__("qaq_datasets")}
+    exec(block.group(1), namespace)  # noqa: S102 - our own README
+    assert isinstance(namespace["plan"], Selector)
+    assert namespace["plan"] == preset("default")
