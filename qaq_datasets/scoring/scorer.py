@@ -145,10 +145,7 @@ class Scorer:
                 import torch
 
                 device_map = f"cuda:{rank % torch.cuda.device_count()}"
-            if self.model_recipe.get("spec") is None:
-                raise ConfigError("This scorer was built from a model object, which cannot be re-loaded in a worker "
-                                  "process; load it with qaq.load_model(spec) or pass the spec string.")
-            self._qaq_model = _loaded_model(self.model_recipe, device_map)
+            self._qaq_model = _loaded_model(self.model_recipe, device_map)  # spec scorers only: others hold a model
         if self._encoder is None:
             from .forward import SpanScorer
 
