@@ -32,7 +32,7 @@ def main():
     from datasets import Dataset
 
     import qaq_datasets as qaq
-    from qaq_datasets.scoring.forward import PAD_MULTIPLE, micro_batches
+    from qaq_datasets.scoring.forward import micro_batches, padded_width
 
     rows = code_alpaca(args.rows)
     ds = Dataset.from_dict({"q": [question_of(r) for r in rows], "a": [r["output"] for r in rows]})
@@ -53,7 +53,7 @@ def main():
         def go():
             with torch.inference_mode():
                 for group in micro_batches([len(s) for s in seqs], args.token_budget):
-                    width = -(-max(len(seqs[i]) for i in group) // PAD_MULTIPLE) * PAD_MULTIPLE
+                    width = padded_width(max(len(seqs[i]) for i in group))
                     ids = torch.zeros((len(group), width), dtype=torch.long)
                     for b, i in enumerate(group):
                         ids[b, : len(seqs[i])] = torch.tensor(seqs[i])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..scoring import status as st
+from ..scoring.status import count_statuses, ordered_counts
 from .files import read_json, sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
 from .inputs import as_scorers, check_inputs, load_input
 from .manifest import (
@@ -70,24 +70,13 @@ def output_features(dataset, scorers: dict):
     return features
 
 
-def _ordered(c: Counter) -> dict:
-    """``{status: count}`` in the canonical status order, unknown statuses last."""
-    out = {k: c.pop(k) for k in st.ALL if k in c}
-    out.update(sorted(c.items(), key=lambda kv: str(kv[0])))
-    return out
-
-
-def count_statuses(statuses) -> dict:
-    return _ordered(Counter(statuses))
-
-
 def add_statuses(total: dict, part: dict) -> dict:
     """``{scorer: {status: count}}`` summed over two such dicts."""
     out = {}
     for name in dict.fromkeys([*total, *part]):
         c = Counter(total.get(name, {}))
         c.update(part.get(name, {}))
-        out[name] = _ordered(c)
+        out[name] = ordered_counts(c)
     return out
 
 

@@ -40,13 +40,18 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
+def padded_width(length: int) -> int:
+    """``length`` rounded up to a multiple of ``PAD_MULTIPLE`` (the width a micro-batch is padded to)."""
+    return -(-length // PAD_MULTIPLE) * PAD_MULTIPLE
+
+
 def micro_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
     """Indices grouped longest-first so that ``len(group) * padded_longest <= token_budget`` (at least one each)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     groups: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        longest = -(-lengths[current[0] if current else i] // PAD_MULTIPLE) * PAD_MULTIPLE
+        longest = padded_width(lengths[current[0] if current else i])
         if current and (len(current) + 1) * longest > token_budget:
             groups.append(current)
             current = []
@@ -111,7 +116,7 @@ class SpanScorer:
         if self.forward_hook is not None:
             self.forward_hook(seqs)
         device = self.input_device
-        width = -(-max(len(s) for s in seqs) // PAD_MULTIPLE) * PAD_MULTIPLE
+        width = padded_width(max(len(s) for s in seqs))
         ids = torch.zeros((len(seqs), width), dtype=torch.long)
         rows, pos, seg = [], [], []
         seg_id = 0

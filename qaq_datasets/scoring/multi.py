@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from ..errors import ConfigError
 from .apply import score
 from .columns import check_columns
 from .scorer import Scorer
+from .status import count_statuses
 
 
 def parse_model_args(items: list[str] | None) -> dict[str, str]:
@@ -55,6 +55,6 @@ def score_all(dataset, scorers: Mapping[str, Scorer], *, batch_size: int = 64, n
         seconds = time.perf_counter() - t0
         p = sc.prefix
         tokens = 2 * (sum(dataset[p + "q_tokens"]) + sum(dataset[p + "a_tokens"]))
-        stats[name] = {"seconds": seconds, "scored_tokens": tokens, "status": dict(Counter(dataset[p + "status"]))}
+        stats[name] = {"seconds": seconds, "scored_tokens": tokens, "status": count_statuses(dataset[p + "status"])}
     metadata = {"scorers": {name: sc.recipe() for name, sc in scorers.items()}}
     return dataset, metadata, stats

@@ -11,3 +11,18 @@ ERROR = "error"  # the tokenizer or model raised on this row
 
 SCORED = frozenset({OK, TRUNCATED})
 ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, OOM, ERROR)
+
+
+def ordered_counts(counter) -> dict:
+    """``{status: count}`` from a ``Counter``, in the order of :data:`ALL`, unknown statuses last."""
+    counter = dict(counter)
+    out = {k: counter.pop(k) for k in ALL if k in counter}
+    out.update(sorted(counter.items(), key=lambda kv: str(kv[0])))
+    return out
+
+
+def count_statuses(statuses) -> dict:
+    """How many rows have each status, in canonical order."""
+    from collections import Counter
+
+    return ordered_counts(Counter(statuses))
