@@ -37,7 +37,9 @@ def scorer(tiny_model, tiny_tokenizer):
     return qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
 
 
-def test_scores_match_hand_computation_from_encode(scorer, tiny_model, tiny_tokenizer):
+@pytest.mark.parametrize("min_share", [0.0, 1.0])  # with and without the cache of the shared prefix
+def test_scores_match_hand_computation_from_encode(scorer, tiny_model, tiny_tokenizer, monkeypatch, min_share):
+    monkeypatch.setattr("qaq_datasets.scoring.forward.PREFIX_CACHE_MIN_SHARE", min_share)
     ds = Dataset.from_dict(ROWS)
     out = ds.map(scorer, batched=True)
     for i in range(len(ds)):
@@ -64,22 +66,72 @@ def test_scores_match_hand_computation_from_encode(scorer, tiny_model, tiny_toke
         assert row["qaq_a_tokens"] == sp["a"][1] - sp["a"][0]
 
 
-def test_exactly_two_forward_passes_per_row(scorer, tiny_model):
-    calls = []
-    handle = tiny_model.model.register_forward_hook(lambda m, a, k, o: calls.append(k["input_ids"].shape[0]),
-                                                    with_kwargs=True)
+@pytest.mark.parametrize("min_share,prefix_passes", [(0.0, 1), (1.0, 0)])
+def test_exactly_two_forward_passes_per_row(scorer, tiny_model, monkeypatch, min_share, prefix_passes):
+    monkeypatch.setattr("qaq_datasets.scoring.forward.PREFIX_CACHE_MIN_SHARE", min_share)
+    calls = []  # (batch size, fed width, whether a key/value cache of the shared prefix was passed)
+
+    def hook(module, args, kwargs, out):
+        calls.append((kwargs["input_ids"].shape[0], kwargs["input_ids"].shape[1],
+                      kwargs.get("cache", kwargs.get("past_key_values")) is not None))
+
+    handle = tiny_model.model.register_forward_hook(hook, with_kwargs=True)
     try:
         Dataset.from_dict(ROWS).map(scorer, batched=True, load_from_cache_file=False)
     finally:
         handle.remove()
-    assert sum(calls) == 2 * len(ROWS["output"])
+    # with the prefix cache on, the system context both passes share runs once first, as one sequence
+    assert all(not c[2] and c[0] == 1 for c in calls[:prefix_passes])
+    row_passes = calls[prefix_passes:]
+    assert all(c[2] == bool(prefix_passes) for c in row_passes)
+    assert sum(b for b, _, _ in row_passes) == 2 * len(ROWS["output"])
 
 
+def test_shared_prefix_stops_before_the_first_scored_token():
+    from qaq_datasets.scoring.forward import shared_prefix
+
+    seqs = [[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 9], [1, 2, 3, 4, 5, 6, 8, 8]]
+    assert shared_prefix(seqs, [[(6, 7)], [(5, 6)], [(7, 8)]]) == (1, 2, 3, 4)  # token 5 predicts seq 2's first
+    assert shared_prefix(seqs, [[(6, 7)], [(6, 6), (6, 6)], [(7, 8)]]) == (1, 2, 3, 4, 5)  # empty spans: no limit
+    assert shared_prefix(seqs, [[(3, 7)], [(5, 6)], [(7, 8)]]) == ()  # too short to be worth a cache
+    assert shared_prefix([[1, 2, 3, 4, 5, 6], [7, 2, 3, 4, 5, 6]], [[(6, 6)], [(6, 6)]]) == ()
+    assert shared_prefix([], []) == ()
+
+
+@pytest.mark.parametrize("min_share", [0.0, 1.0])  # with and without the cache of the shared prefix
+def test_exact_with_sliding_window_and_softcap(tiny_tokenizer, monkeypatch, min_share):
+    """Gemma 3 style model: sliding-window layers shorter than the rows, logit softcapping."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    monkeypatch.setattr("qaq_datasets.scoring.forward.PREFIX_CACHE_MIN_SHARE", min_share)
+    torch.manual_seed(0)
+    cfg = Gemma3TextConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                           num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=8,
+                           layer_types=["sliding_attention", "full_attention"] * 2, final_logit_softcapping=5.0,
+                           max_position_embeddings=512, bos_token_id=tiny_tokenizer.bos_token_id,
+                           eos_token_id=tiny_tokenizer.eos_token_id, pad_token_id=tiny_tokenizer.pad_token_id)
+    model = Gemma3ForCausalLM(cfg).eval()
+    sc = qaq.score_fn(model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
+    out = Dataset.from_dict(ROWS).map(sc, batched=True)
+    for i in range(len(ROWS["output"])):
+        q = "\n\n".join(x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x)
+        enc = sc.encode(q, ROWS["output"][i])
+        f, r, sp = enc["forward_ids"], enc["reverse_ids"], enc["spans"]
+        assert len(f) > 2 * cfg.sliding_window
+        assert out[i]["qaq_nll_q_given_a"] == pytest.approx(manual_nll(model, r, sp["q_given_a"]), abs=1e-4)
+        assert out[i]["qaq_nll_a_given_q"] == pytest.approx(manual_nll(model, f, sp["a_given_q"]), abs=1e-4)
+        assert out[i]["qaq_nll_q"] == pytest.approx(manual_nll(model, f, sp["q"]), abs=1e-4)
+
+
+@pytest.mark.parametrize("min_share", [0.0, 1.0])
 @pytest.mark.parametrize("batch_size,token_budget", [(1, 8192), (2, 64), (5, 10_000), (3, 1)])
-def test_scores_independent_of_batching_order_and_padding(tiny_model, tiny_tokenizer, batch_size, token_budget):
+def test_scores_independent_of_batching_order_and_padding(tiny_model, tiny_tokenizer, batch_size, token_budget,
+                                                          monkeypatch, min_share):
+    monkeypatch.setattr("qaq_datasets.scoring.forward.PREFIX_CACHE_MIN_SHARE", min_share)
     ds = Dataset.from_dict(ROWS)
     ref = ds.map(qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"],
                               token_budget=100_000), batched=True, batch_size=len(ds))
+    monkeypatch.setattr("qaq_datasets.scoring.forward.PREFIX_CACHE_MIN_SHARE", 1 - min_share)  # the other way
     sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, question=["instruction", "input"], token_budget=token_budget)
     order = [4, 2, 0, 3, 1]
     got = ds.select(order).map(sc, batched=True, batch_size=batch_size)
