@@ -13,7 +13,9 @@ Prints, from one run on one machine, rows/s and scored tokens/s of:
   same micro-batches (the limit the issue names), and the decoder alone without any LM head.
 It also prints the arithmetic each method does in its linear layers (2 FLOPs per weight per token; the LM
 head at every position for the reference, at the scored positions for score_fn): on a compute-bound device
-(a CPU) the reference cannot be much slower than that ratio, whatever the batching.
+(a CPU) the reference cannot be much slower than that ratio, whatever the batching. And it prints a floor:
+score_fn's arithmetic at this machine's measured bf16/fp32 matmul rate (a large LM-head-shaped matmul), as if
+everything else (attention, norms, activations, Python) took no time.
 
 `--prefix-ab` adds an A/B of the shared-prefix cache (the system context both passes share, run once):
 `score_fn` without it on the default template, and with and without it on a ~110-token system context.
@@ -45,6 +47,21 @@ def race(methods: dict, repeats: int) -> tuple[dict, dict]:
             outs[name] = fn()
             times[name].append(time.perf_counter() - t0)
     return times, outs
+
+
+def matmul_rate(weight, rows: int = 4096, repeats: int = 5) -> float:
+    """FLOP/s of a large matmul against ``weight`` (the LM head's): about the best this device does."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(rows, weight.shape[1], dtype=weight.dtype, device=weight.device)
+    with torch.inference_mode():
+        F.linear(x, weight)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            F.linear(x, weight)
+        dt = (time.perf_counter() - t0) / repeats
+    return 2 * rows * weight.numel() / dt
 
 
 def main():
@@ -161,6 +178,10 @@ def main():
           f"({ref_tokens / fed:.2f}x); scored target tokens: "
           f"{scored_tokens}; linear-layer arithmetic: reference {flops_ref / 1e12:.1f} TFLOP, score_fn "
           f"{flops_ours / 1e12:.1f} TFLOP ({flops_ref / flops_ours:.2f}x)")
+    rate = matmul_rate(model.model.get_output_embeddings().weight)
+    floor = flops_ours / rate
+    print(f"matmul rate here: {rate / 1e12:.2f} TFLOP/s -> score_fn's floor if only its matmuls took time: "
+          f"{floor:.1f} s ({t_ref / floor:.2f}x the reference)")
     print(f"fastest of {args.repeats} interleaved runs after a warm-up; spread = slowest / fastest\n")
     print("| method | seconds | spread | rows/s | scored tokens/s | vs reference | vs bare model forward |")
     print("|---|---|---|---|---|---|---|")

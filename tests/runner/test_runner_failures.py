@@ -28,7 +28,8 @@ def oom():
     return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test)")
 
 
-def test_oom_halves_the_micro_batch_and_scores_match(tiny_model, tiny_tokenizer):
+def test_oom_halves_the_micro_batch_and_scores_match(tiny_model, tiny_tokenizer, monkeypatch):
+    monkeypatch.setattr("qaq_datasets.scoring.batching.CALL_COST_TOKENS", 10**9)  # one micro-batch while it fits
     batch = batch_of(12)
     ref = make_scorer(tiny_model, tiny_tokenizer)(batch)
     sc = make_scorer(tiny_model, tiny_tokenizer)
