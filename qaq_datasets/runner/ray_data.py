@@ -71,8 +71,6 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
         rds = ray.data.from_arrow(source.with_format("arrow")[:])
     else:
         rds = ray.data.read_parquet(source if isinstance(source, (list, tuple)) else os.fspath(source))
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = preserve_order
     if rows_per_block:
         rds = rds.repartition(target_num_rows_per_block=rows_per_block)
     if num_gpus_per_actor is None:
@@ -87,5 +85,8 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     scored = rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
                              batch_size=batch_size, batch_format="pyarrow", concurrency=num_actors,
                              num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None, **remote)
+    # a Dataset runs with the context copied when it was created, not the process-wide one: set it on the
+    # dataset that executes (setting DataContext.get_current() here only sometimes took effect)
+    scored.context.execution_options.preserve_order = preserve_order
     scored.write_parquet(os.fspath(output_path))
     return os.fspath(output_path)
