@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "code_alpaca_2k.json"
+# ../shared/data beside the checkout; QAQ_BENCH_DATA points elsewhere (a machine where it was copied)
+DATA = Path(os.environ.get("QAQ_BENCH_DATA")
+            or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "code_alpaca_2k.json")
 
 
 def code_alpaca(n: int | None = None, path: Path = DATA) -> list[dict]:

@@ -46,6 +46,7 @@ def race(methods: dict, repeats: int) -> tuple[dict, dict]:
             t0 = time.perf_counter()
             outs[name] = fn()
             times[name].append(time.perf_counter() - t0)
+            print(f"  {name}: {times[name][-1]:.2f} s", flush=True)
     return times, outs
 
 
@@ -54,12 +55,18 @@ def matmul_rate(weight, rows: int = 4096, repeats: int = 5) -> float:
     import torch
     import torch.nn.functional as F
 
+    cuda = weight.device.type == "cuda"
+    rows, repeats = (rows * 4, repeats * 10) if cuda else (rows, repeats)
     x = torch.randn(rows, weight.shape[1], dtype=weight.dtype, device=weight.device)
     with torch.inference_mode():
         F.linear(x, weight)
+        if cuda:
+            torch.cuda.synchronize(weight.device)
         t0 = time.perf_counter()
         for _ in range(repeats):
             F.linear(x, weight)
+        if cuda:
+            torch.cuda.synchronize(weight.device)
         dt = (time.perf_counter() - t0) / repeats
     return 2 * rows * weight.numel() / dt
 
@@ -87,6 +94,12 @@ def main():
     model = qaq.load_model(args.model, dtype=None if args.dtype == "auto" else args.dtype)
     scorer = qaq.score_fn(model, question="q", answer="a", token_budget=args.token_budget)
 
+    device = model.model.get_input_embeddings().weight.device
+
+    def sync():  # CUDA runs asynchronously: a timed method ends when its kernels have
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     scorer({"q": ds["q"][:2], "a": ds["a"][:2]})  # builds the encoder
     enc = scorer._encoder
     pairs = [enc.pair(enc.ids(q), enc.ids(a)) for q, a in zip(ds["q"], ds["a"])]
@@ -107,13 +120,14 @@ def main():
                                           dtype=torch.long)
                         for b, i in enumerate(group):
                             ids[b, : len(chunk[i])] = torch.tensor(chunk[i])
-                        module(input_ids=ids)
+                        module(input_ids=ids.to(device))
+                sync()
         return go
 
     def loss(ids, span):
         labels = torch.full((1, len(ids)), -100)
         labels[0, span[0]: span[1]] = torch.tensor(ids[span[0]: span[1]])
-        return model.model(torch.tensor([ids]), labels=labels).loss.item()
+        return model.model(torch.tensor([ids], device=device), labels=labels.to(device)).loss.item()
 
     def run_ref():
         out = []
@@ -171,8 +185,10 @@ def main():
             skipped += len(prefix) * (len(chunk) - 1)
     flops_ours = (fed - skipped) * per_token + scored_tokens * head
     n = len(ds)
+    hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                else f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"\nQAQ speed benchmark — {args.rows} Code Alpaca rows, {args.model}, dtype={model.dtype}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__}, {hardware}, "
           f"map batch {args.batch_size} rows, token budget {args.token_budget}")
     print(f"tokens fed: score_fn {fed} ({fed - skipped} after its shared-prefix cache), reference {ref_tokens} "
           f"({ref_tokens / fed:.2f}x); scored target tokens: "
