@@ -1,7 +1,7 @@
 """Speed of QAQ scoring vs a one-row-at-a-time four-pass reference and the bare forward pass.
 
 Usage: python benchmarks/speed.py [--rows 200] [--model smollm2-135m] [--dtype auto|float32|bfloat16]
-                                  [--batch-size 64] [--token-budget 8192] [--long-system]
+                                  [--batch-size 64] [--token-budget 8192] [--prefix-ab] [--call-cost-ab 64,4096]
 
 Every method runs once to warm up, then `--repeats` times, interleaved round-robin so that a noisy
 neighbour slows all methods alike; the fastest run of each is reported (as `timeit` does), with the spread.
@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--token-budget", type=int, default=8192)
     ap.add_argument("--prefix-ab", action="store_true", help="also A/B the shared-prefix cache")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--call-cost-ab", default="", help="also time score_fn with these per-call costs, e.g. 64,4096")
     args = ap.parse_args()
 
     import torch
@@ -87,7 +88,8 @@ def main():
 
     import qaq_datasets as qaq
     import qaq_datasets.scoring.forward as forward
-    from qaq_datasets.scoring.batching import micro_batches, padded_width
+    import qaq_datasets.scoring.batching as batching
+    from qaq_datasets.scoring.batching import call_cost_for, micro_batches, padded_width
 
     rows = code_alpaca(args.rows)
     ds = Dataset.from_dict({"q": [question_of(r) for r in rows], "a": [r["output"] for r in rows]})
@@ -115,7 +117,8 @@ def main():
             with torch.inference_mode():
                 for start in range(0, len(seqs), 2 * args.batch_size):
                     chunk = seqs[start: start + 2 * args.batch_size]
-                    for group in micro_batches([len(s) for s in chunk], args.token_budget):
+                    for group in micro_batches([len(s) for s in chunk], args.token_budget,
+                                               call_cost_for(device.type)):
                         ids = torch.zeros((len(group), padded_width(max(len(chunk[i]) for i in group))),
                                           dtype=torch.long)
                         for b, i in enumerate(group):
@@ -163,6 +166,15 @@ def main():
             f"score_fn, {n_sys}-token system context, shared-prefix cache on": lambda: run_ours(long),
             f"score_fn, {n_sys}-token system context, shared-prefix cache off": without_prefix_cache(
                 lambda: run_ours(long))})
+    for cost in [int(c) for c in args.call_cost_ab.split(",") if c]:
+        def with_call_cost(cost=cost):
+            saved = batching.CALL_COST_TOKENS, batching.ACCELERATOR_CALL_COST_TOKENS
+            batching.CALL_COST_TOKENS = batching.ACCELERATOR_CALL_COST_TOKENS = cost
+            try:
+                return run_ours()
+            finally:
+                batching.CALL_COST_TOKENS, batching.ACCELERATOR_CALL_COST_TOKENS = saved
+        methods[f"score_fn, call cost {cost} tokens (default {call_cost_for(device.type)})"] = with_call_cost
     times, outs = race(methods, args.repeats)
     best = {name: min(ts) for name, ts in times.items()}
     names = list(methods)

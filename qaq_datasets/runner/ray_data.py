@@ -53,7 +53,8 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
         num_cpus_per_actor: CPUs reserved per actor. Keep it fractional on small machines: actors holding
             every CPU leave none for the read and write tasks and the pipeline stalls.
         rows_per_block: re-block the input into blocks of this many rows (``repartition``) so several
-            actors get work on small inputs.
+            actors get work on small inputs. One actor call scores one block, in batches of
+            ``batch_size`` rows, so this also bounds the work (and the work lost) of one Ray task.
         preserve_order: keep input row order in the output (Ray's ``preserve_order``).
 
     Returns:
@@ -65,6 +66,19 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     from .inputs import as_scorers
 
     named = as_scorers(scorers)
+    # every Dataset copies the current context when it is created: set preserve_order before the read and the
+    # repartition are built (they reorder blocks too), and again on the dataset that executes
+    context = ray.data.DataContext.get_current()
+    saved, context.execution_options.preserve_order = context.execution_options.preserve_order, preserve_order
+    try:
+        return _score(ray, source, named, output_path, batch_size, num_actors, num_cpus_per_actor,
+                      num_gpus_per_actor, rows_per_block, preserve_order, ray_remote_args)
+    finally:
+        context.execution_options.preserve_order = saved
+
+
+def _score(ray, source, named, output_path, batch_size, num_actors, num_cpus_per_actor, num_gpus_per_actor,
+           rows_per_block, preserve_order, ray_remote_args) -> str:
     if isinstance(source, ray.data.Dataset):
         rds = source
     elif hasattr(source, "features") and hasattr(source, "with_format"):  # a datasets.Dataset
@@ -82,11 +96,11 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
                            "and the pipeline can stall. Lower num_cpus_per_actor (e.g. 0.5).", num_actors,
                            num_cpus_per_actor, cpus)
     remote: dict[str, Any] = dict(ray_remote_args or {})
+    # one call per block (the actor scores it in sub-batches of batch_size rows): when Ray cut blocks into
+    # batch_size batches itself, batches of one block could come out of order despite preserve_order
     scored = rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
-                             batch_size=batch_size, batch_format="pyarrow", concurrency=num_actors,
+                             batch_size=None, batch_format="pyarrow", concurrency=num_actors,
                              num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None, **remote)
-    # a Dataset runs with the context copied when it was created, not the process-wide one: set it on the
-    # dataset that executes (setting DataContext.get_current() here only sometimes took effect)
     scored.context.execution_options.preserve_order = preserve_order
     scored.write_parquet(os.fspath(output_path))
     return os.fspath(output_path)

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 
 PAD_MULTIPLE = 8  # widths are rounded up to this (tensor-core friendly shapes on GPU)
-CALL_COST_TOKENS = 64  # the fixed cost of one forward call, in padded tokens (cf. benchmarks/speed.py)
+# The fixed cost of one forward call, in padded tokens (benchmarks/speed.py --call-cost-ab). On a CPU it is
+# small (64: A/B of 16/64/256 with SmolLM2). On a GPU a call's kernel launches and host work cost far more
+# than padding: on an H200 with SmolLM2, 64 / 1024 / 4096 scored 384 rows in 1.35 / 0.47 / 0.39 s.
+CALL_COST_TOKENS = 64
+ACCELERATOR_CALL_COST_TOKENS = 4096
+
+
+def call_cost_for(device_type: str) -> int:
+    """The per-call cost to partition with on a device of this type (``"cpu"``, ``"cuda"``, ...)."""
+    return CALL_COST_TOKENS if device_type == "cpu" else ACCELERATOR_CALL_COST_TOKENS
 
 
 def padded_width(length: int) -> int:

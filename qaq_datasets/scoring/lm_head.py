@@ -40,7 +40,9 @@ def token_nll(lm_head, hidden, targets, softcap: float | None = None):
             new_max = torch.maximum(run_max, logits.amax(-1))
             run_sum = run_sum * torch.exp(run_max - new_max) + torch.exp(logits - new_max[:, None]).sum(-1)
             run_max = new_max
-            here = ((t >= v) & (t < v + logits.shape[1])).nonzero()[:, 0]
-            target_logit[here] = logits[here, t[here] - v]
+            # the target's logit, where it falls in this tile: a gather and a select, no host sync (GPU)
+            in_tile = (t >= v) & (t < v + logits.shape[1])
+            picked = logits.gather(1, (t - v).clamp(0, logits.shape[1] - 1)[:, None])[:, 0]
+            target_logit = torch.where(in_tile, picked, target_logit)
         out[r : r + rows] = run_max + torch.log(run_sum) - target_logit
     return out

@@ -121,3 +121,33 @@ def _sequences(sc, batch):
             e = sc.encode(question({"instruction": q, "input": i}), a)
             seqs += [e["forward_ids"], e["reverse_ids"]]
     return seqs
+
+
+def test_a_device_error_that_surfaces_when_results_are_collected_fails_only_its_micro_batch(
+        tiny_model, tiny_tokenizer, monkeypatch):
+    # results stay on the device until the whole map batch has run; an asynchronous CUDA error shows up when
+    # they are copied back: that micro-batch's rows become errors, the others keep their scores
+    import qaq_datasets.scoring.forward as forward
+
+    batch = batch_of(12)
+    ref = make_scorer(tiny_model, tiny_tokenizer, token_budget=64)(batch)
+    real, calls = forward.span_means, []
+
+    def flaky(nll, seg, spans):
+        calls.append(len(spans))
+        if len(calls) == 2:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered (injected by the test)")
+        return real(nll, seg, spans)
+
+    monkeypatch.setattr(forward, "span_means", flaky)
+    out = make_scorer(tiny_model, tiny_tokenizer, token_budget=64)(batch)
+    assert len(calls) > 2  # several micro-batches, one failed
+    errors = [i for i, s in enumerate(out["qaq_status"]) if s == "error"]
+    assert 1 <= len(errors) <= calls[1]
+    for i, s in enumerate(out["qaq_status"]):
+        if i in errors:
+            assert all(math.isnan(out[c][i]) for c in SCORE_COLS)
+        else:
+            assert s == ref["qaq_status"][i]
+            for c in SCORE_COLS:
+                np.testing.assert_allclose(out[c][i], ref[c][i], atol=1e-5, rtol=0, err_msg=c)
