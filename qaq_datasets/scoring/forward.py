@@ -3,9 +3,9 @@
 Sequences are grouped into micro-batches under a token budget (padded tokens, see ``batching``).
 Only the hidden states that predict a scored token go through the LM head, tile by tile (see
 ``lm_head``), so the ``[batch, seq, vocab]`` logits tensor is never built (Gemma's vocabulary has 262k
-entries); the log-softmax is always computed in fp32. Sequences are right-padded and no padding mask is passed: under causal attention a
-real token only ever attends to the real tokens before it, so its computation is the same as unpadded
-(tested), and attention can take the faster pure-causal kernel.
+entries); the log-softmax is always computed in fp32. Sequences are right-padded and no padding mask is
+passed: under causal attention a real token only ever attends to the real tokens before it, so its
+computation is the same as unpadded (tested), and attention can take the faster pure-causal kernel.
 
 The token prefix every sequence of a batch shares (the template's system context, in both passes) can run
 once: its keys and values are cached and each micro-batch starts after it. Causal attention makes this
@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import status as st
 from .batching import call_cost_for, micro_batches, padded_width
 from .lm_head import token_nll
 
@@ -68,6 +69,15 @@ def shared_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[t
     return tuple(first[:n]) if n >= MIN_SHARED_PREFIX else ()
 
 
+def cached_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
+    """The :func:`shared_prefix` that runs once and is cached, or ``()`` when it is too small a share of the
+    tokens fed (under ``PREFIX_CACHE_MIN_SHARE``) to pay for the masked attention kernel it brings."""
+    prefix = shared_prefix(sequences, spans)
+    if len(prefix) * len(sequences) < PREFIX_CACHE_MIN_SHARE * sum(len(s) for s in sequences):
+        return ()
+    return prefix
+
+
 class SpanScorer:
     """Computes per-span mean NLLs for token sequences with one causal LM."""
 
@@ -90,9 +100,7 @@ class SpanScorer:
         """Return (nlls, statuses): nlls[i][k] is the mean NLL of span k of sequence i (NaN on failure)."""
         out = [[float("nan")] * len(s) for s in spans]
         status: list[str | None] = [None] * len(sequences)
-        prefix = shared_prefix(sequences, spans)
-        if len(prefix) * len(sequences) < PREFIX_CACHE_MIN_SHARE * sum(len(s) for s in sequences):
-            prefix = ()
+        prefix = cached_prefix(sequences, spans)
         lengths = [len(s) - len(prefix) for s in sequences]
         pending = []  # (group, token NLLs still on the device, span id of each token)
         for group in micro_batches(lengths, self.token_budget, call_cost_for(self.input_device.type)):
@@ -104,7 +112,7 @@ class SpanScorer:
             except Exception as exc:  # noqa: BLE001 - an asynchronous device error surfaces here
                 logger.warning("A micro-batch of %d sequences failed on the device: %r", len(group), exc)
                 for i in group:
-                    status[i] = "error"
+                    status[i] = st.ERROR
                 continue
             for i, vals in zip(group, means):
                 out[i] = vals
@@ -118,7 +126,7 @@ class SpanScorer:
             if oom:
                 self._free_cache()
             if len(group) == 1:
-                status[group[0]] = "oom" if oom else "error"
+                status[group[0]] = st.OOM if oom else st.ERROR
                 logger.warning("A sequence of %d tokens could not be scored (%s): %r",
                                len(sequences[group[0]]), status[group[0]], exc)
                 return
@@ -172,7 +180,8 @@ class SpanScorer:
         with torch.inference_mode():
             cache = self._prefix_cache(prefix, len(seqs)) if skip else None
             kwargs = {self._cache_kwarg: cache, "use_cache": True} if skip else {}
-            hidden = self.decoder(input_ids=ids.to(device), **kwargs).last_hidden_state  # right padding: causal mask suffices
+            ids = ids.to(device)  # once: the decoder's input and the targets
+            hidden = self.decoder(input_ids=ids, **kwargs).last_hidden_state  # right padding: causal mask suffices
             del cache, kwargs
             r = torch.tensor(rows, dtype=torch.long, device=hidden.device)
             p = torch.tensor(pos, dtype=torch.long, device=hidden.device)

@@ -98,6 +98,18 @@ def test_shared_prefix_stops_before_the_first_scored_token():
     assert shared_prefix([], []) == ()
 
 
+def test_the_prefix_is_cached_only_when_it_is_a_real_share_of_the_tokens():
+    from qaq_datasets.scoring.forward import PREFIX_CACHE_MIN_SHARE, cached_prefix
+
+    head = [1, 2, 3, 4, 5]
+    short = [head + [6, 7], head + [8, 9]]  # the prefix is most of the tokens
+    assert cached_prefix(short, [[(6, 7)], [(6, 7)]]) == tuple(head)
+    n = int(len(head) / PREFIX_CACHE_MIN_SHARE)  # the prefix just under the minimum share
+    long = [head + [6] * n, head + [7] * n]
+    assert cached_prefix(long, [[(6, 7)], [(6, 7)]]) == ()
+    assert cached_prefix([], []) == ()
+
+
 @pytest.mark.parametrize("min_share", [0.0, 1.0])  # with and without the cache of the shared prefix
 def test_exact_with_sliding_window_and_softcap(tiny_tokenizer, monkeypatch, min_share):
     """Gemma 3 style model: sliding-window layers shorter than the rows, logit softcapping."""
