@@ -66,19 +66,6 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     from .inputs import as_scorers
 
     named = as_scorers(scorers)
-    # every Dataset copies the current context when it is created: set preserve_order before the read and the
-    # repartition are built (they reorder blocks too), and again on the dataset that executes
-    context = ray.data.DataContext.get_current()
-    saved, context.execution_options.preserve_order = context.execution_options.preserve_order, preserve_order
-    try:
-        return _score(ray, source, named, output_path, batch_size, num_actors, num_cpus_per_actor,
-                      num_gpus_per_actor, rows_per_block, preserve_order, ray_remote_args)
-    finally:
-        context.execution_options.preserve_order = saved
-
-
-def _score(ray, source, named, output_path, batch_size, num_actors, num_cpus_per_actor, num_gpus_per_actor,
-           rows_per_block, preserve_order, ray_remote_args) -> str:
     if isinstance(source, ray.data.Dataset):
         rds = source
     elif hasattr(source, "features") and hasattr(source, "with_format"):  # a datasets.Dataset
@@ -101,6 +88,7 @@ def _score(ray, source, named, output_path, batch_size, num_actors, num_cpus_per
     scored = rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
                              batch_size=None, batch_format="pyarrow", concurrency=num_actors,
                              num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None, **remote)
+    # a Dataset runs with the context copied when it was created: set the option on the one that executes
     scored.context.execution_options.preserve_order = preserve_order
     scored.write_parquet(os.fspath(output_path))
     return os.fspath(output_path)
