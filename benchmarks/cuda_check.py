@@ -99,10 +99,10 @@ def main() -> int:
         check("fp32 GPU, one row per batch vs batched, max |diff| nats",
               lambda: difference(scores(gpu32, ds, batch_size=1), batched), 1e-4)
         del gpu32
-        folder = resolve_spec(args.model).location
-        if not resolve_spec(args.model).is_gguf:
+        src = resolve_spec(args.model)
+        if not src.is_gguf:
             def split():
-                device_map = split_map(folder)
+                device_map = split_map(src.location)
                 model = qaq.load_model(args.model, device_map=device_map, dtype="float32")
                 where = sorted({str(p.device) for p in model.model.parameters()})
                 print(f"  split model over {where}; LM head on {model.model.get_output_embeddings().weight.device}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from unittest import mock
 
 import numpy as np
 
@@ -151,11 +152,8 @@ def main():
 
         def without_prefix_cache(fn):
             def go():
-                share, forward.PREFIX_CACHE_MIN_SHARE = forward.PREFIX_CACHE_MIN_SHARE, 2.0  # never
-                try:
+                with mock.patch.object(forward, "PREFIX_CACHE_MIN_SHARE", 2.0):  # never
                     return fn()
-                finally:
-                    forward.PREFIX_CACHE_MIN_SHARE = share
             return go
 
         long = qaq.score_fn(model, question="q", answer="a", token_budget=args.token_budget,
@@ -168,12 +166,9 @@ def main():
                 lambda: run_ours(long))})
     for cost in [int(c) for c in args.call_cost_ab.split(",") if c]:
         def with_call_cost(cost=cost):
-            saved = batching.CALL_COST_TOKENS, batching.ACCELERATOR_CALL_COST_TOKENS
-            batching.CALL_COST_TOKENS = batching.ACCELERATOR_CALL_COST_TOKENS = cost
-            try:
+            with mock.patch.object(batching, "CALL_COST_TOKENS", cost), \
+                    mock.patch.object(batching, "ACCELERATOR_CALL_COST_TOKENS", cost):
                 return run_ours()
-            finally:
-                batching.CALL_COST_TOKENS, batching.ACCELERATOR_CALL_COST_TOKENS = saved
         methods[f"score_fn, call cost {cost} tokens (default {call_cost_for(device.type)})"] = with_call_cost
     times, outs = race(methods, args.repeats)
     best = {name: min(ts) for name, ts in times.items()}
@@ -192,9 +187,8 @@ def main():
     first_spans = [[sp] for p in pairs for sp in (p.spans["q"], p.spans["a"])]  # earliest scored span per sequence
     for start in range(0, len(seqs), 2 * args.batch_size):
         chunk = seqs[start: start + 2 * args.batch_size]
-        prefix = forward.shared_prefix(chunk, first_spans[start: start + 2 * args.batch_size])
-        if len(prefix) * len(chunk) >= forward.PREFIX_CACHE_MIN_SHARE * sum(len(x) for x in chunk):
-            skipped += len(prefix) * (len(chunk) - 1)
+        prefix = forward.cached_prefix(chunk, first_spans[start: start + 2 * args.batch_size])
+        skipped += len(prefix) * (len(chunk) - 1)
     flops_ours = (fed - skipped) * per_token + scored_tokens * head
     n = len(ds)
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"

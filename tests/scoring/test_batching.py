@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from qaq_datasets.scoring.batching import micro_batches, padded_width
+from qaq_datasets.scoring import batching
+from qaq_datasets.scoring.batching import call_cost_for, micro_batches, padded_width
 
 
 def cost(lengths, groups, call_cost):
@@ -37,3 +38,15 @@ def test_long_sequences_run_alone_and_order_is_deterministic():
     assert micro_batches([500, 3, 3, 700], 100, 0) == [[3], [0], [1], [2]]
     assert micro_batches([5, 5, 5, 5], 100, 1000) == [[0, 1, 2, 3]]  # calls cost more than padding
     assert micro_batches([], 100) == []
+
+
+@pytest.mark.parametrize("device_type", ["cuda", "mps", "xpu", "meta"])
+def test_accelerators_charge_more_per_call_and_get_fewer_wider_micro_batches(device_type):
+    assert call_cost_for("cpu") == batching.CALL_COST_TOKENS
+    assert call_cost_for(device_type) == batching.ACCELERATOR_CALL_COST_TOKENS > batching.CALL_COST_TOKENS
+    lengths = list(np.random.default_rng(0).integers(20, 900, 512))  # a spread like Code Alpaca's
+    on_cpu = micro_batches(lengths, 65536, call_cost_for("cpu"))
+    on_gpu = micro_batches(lengths, 65536, call_cost_for(device_type))
+    assert len(on_gpu) < len(on_cpu)
+    for groups in (on_cpu, on_gpu):
+        assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
