@@ -13,7 +13,7 @@ exact up to float rounding (tested against full-sequence logits). It saves the p
 compute but makes attention take a masked kernel, so it is skipped when the prefix is a small share of the
 tokens. Measured on CPU with SmolLM2 (benchmarks/speed.py): the default template's 13-token prefix (12% of
 the tokens) is as fast with the cache as without (within run-to-run noise); a 113-token system context
-(~50% of the tokens) is 1.65x faster with it.
+(~50% of the tokens) is ~1.7x faster with it.
 
 Token NLLs stay on the device until every micro-batch of the map batch has been launched, and come back to
 the host once: a GPU then never idles while Python prepares the next micro-batch (the LM head likewise
