@@ -23,7 +23,7 @@ import io
 import numpy as np
 
 from ..errors import require
-from .metadata import scorer_name
+from ..scoring.schema import scorer_name
 
 _COLORS = {"kept": "#2a9d8f", "dropped": "#e76f51", "all rows": "#457b9d"}
 _METRICS = {"rmi": "RMI = NLL(Q) − NLL(Q | A)", "ifd": "IFD = exp(NLL(A | Q) − NLL(A))"}

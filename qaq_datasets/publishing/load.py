@@ -23,7 +23,8 @@ from datasets import Dataset, DatasetDict
 
 from ..errors import ColumnError, ConfigError
 from .card import read_card_data
-from .metadata import check_score_columns, inferred_scorers, metadata_from_card_data, prefixes_for
+from ..scoring.schema import check_score_columns
+from .metadata import inferred_scorers, metadata_from_card_data, prefixes_for
 from .repo_id import check_repo_id
 
 README = "README.md"

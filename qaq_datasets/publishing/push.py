@@ -38,7 +38,8 @@ from ..errors import ConfigError, PublishError, QAQError
 from .bundle import README, Publication, build_files, qaq_block, render_assets
 from .card import card_fields
 from .folder import as_dataset_dict, write_data
-from .metadata import check_score_columns, prefixes_for, validate_metadata
+from ..scoring.schema import check_score_columns
+from .metadata import prefixes_for, validate_metadata
 from .repo_id import check_repo_id
 from .selection_data import SelectionData
 

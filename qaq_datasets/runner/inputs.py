@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
-from ..publishing.metadata import scorer_name
+from ..scoring.schema import scorer_name
 
 
 def load_input(dataset_or_path, *, split: str = "train"):

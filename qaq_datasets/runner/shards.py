@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..scoring.status import count_statuses, ordered_counts
+from ..scoring.schema import count_statuses
 from .files import read_json, sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
 from .inputs import as_scorers, check_inputs, load_input
 from .manifest import (
@@ -76,7 +76,7 @@ def add_statuses(total: dict, part: dict) -> dict:
     for name in dict.fromkeys([*total, *part]):
         c = Counter(total.get(name, {}))
         c.update(part.get(name, {}))
-        out[name] = ordered_counts(c)
+        out[name] = count_statuses(c.elements())
     return out
 
 

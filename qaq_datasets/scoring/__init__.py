@@ -1,6 +1,6 @@
 """QAQ scoring: templates, pair encoding, the span-NLL forward pass and the ``Scorer``."""
 
-from .columns import score_columns, score_features
+from .schema import score_columns, score_features
 from .encoding import EncodedPair, PairEncoder
 from .scorer import Scorer, score_fn
 from .templates import Template, format_template, raw_template

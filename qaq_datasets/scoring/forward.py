@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import status as st
+from . import schema as st
 from .batching import call_cost_for, micro_batches, padded_width
 from .lm_head import token_nll
 

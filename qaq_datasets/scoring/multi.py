@@ -8,9 +8,9 @@ from typing import Any
 
 from ..errors import ConfigError
 from .apply import score
-from .columns import check_columns
+from .schema import check_columns
 from .scorer import Scorer
-from .status import count_statuses
+from .schema import count_statuses
 
 
 def parse_model_args(items: list[str] | None) -> dict[str, str]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from .. import _version
 from ..errors import ConfigError, ConfigTypeError
-from . import status as st
-from .columns import as_column_list, check_columns, score_columns, score_features
+from . import schema as st
+from .schema import as_column_list, check_columns, score_columns, score_features
 from .encoding import PairEncoder
 from .templates import check_template_arg, resolve_template
 

@@ -18,28 +18,6 @@ NUMERIC = "numeric"
 STRING = "string"
 ANY = "any"  # numeric or string
 
-#: score-column names of the scoring contract, longest first (see docs/architecture.md)
-SCORE_SUFFIXES = (
-    "nll_q_given_a",
-    "nll_a_given_q",
-    "q_tokens",
-    "a_tokens",
-    "status",
-    "nll_q",
-    "nll_a",
-    "rmi",
-    "ifd",
-)
-
-
-def split_prefix(column: str) -> tuple[str, str] | None:
-    """``"weak_rmi"`` → ``("weak_", "rmi")``; None when the column is no contract score column."""
-    for suffix in SCORE_SUFFIXES:
-        if column.endswith(suffix):
-            return column[: -len(suffix)], suffix
-    return None
-
-
 def _kind(feature) -> str | None:
     dtype = getattr(feature, "dtype", None)
     if dtype is None:

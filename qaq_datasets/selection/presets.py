@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ConfigError, ConfigTypeError
+from ..scoring.schema import OK_STATUSES
 from .selector import Selector
 
 #: tuning knobs of the ``default`` plan (change them here; benchmarks decide the values)
@@ -47,10 +48,6 @@ DEFAULT_PARAMS = {
 
 #: knobs of the ``sweet-spot`` plan
 SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "model": "strong"}
-
-#: statuses whose scores are real (see the score-columns contract)
-OK_STATUSES = ["ok", "truncated"]
-
 
 def _prefix(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .columns import NUMERIC, split_prefix
+from ..scoring.schema import split_prefix
+from .columns import NUMERIC
 from .ranking import quantile_bins, within_bin_rank
 from .state import FitState, Ranked, Score
 from .steps import Context, Step, check_column_name, check_int, check_unit, register

@@ -37,7 +37,8 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from ..errors import ConfigError, ConfigTypeError
-from .columns import ColumnReader, check_column, split_prefix
+from ..scoring.schema import split_prefix
+from .columns import ColumnReader, check_column
 from .filtering import DropExtremes, DropWhere, KeepTop
 from .report import build_report
 from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify

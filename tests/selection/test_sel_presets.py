@@ -39,7 +39,7 @@ def test_default_drops_both_models_extremes_and_cut_answers_then_ranks_by_gap(ds
     kinds = [s["step"] for s in sel.report["steps"]]
     assert kinds == ["drop_where", "drop_where", "stratify", "rank", "drop_extremes",
                      "stratify", "rank", "drop_extremes", "stratify", "rank", "drop_extremes", "gap", "keep_top"]
-    assert {"rmi_low", "rmi_high", "weak_nll_end_high", "below_cut", "not_ok_status"} == set(sel.report["drop_reasons"])
+    assert {"rmi_low", "rmi_high", "nll_end_high", "below_cut", "not_ok_status"} == set(sel.report["drop_reasons"])
     # the end step ranks the weak model's nll_end and drops only its high end
     end_step = sel.report["steps"][10]
     assert end_step["params"] == {"low": 0.0, "high": presets.DEFAULT_PARAMS["end_high"]}

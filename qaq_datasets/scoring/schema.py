@@ -1,0 +1,155 @@
+"""The one contract of the score columns, used by scoring, selection, publishing and the runner.
+
+A scorer with prefix ``p`` adds the float columns :data:`FLOAT_FIELDS`, the int columns :data:`INT_FIELDS`
+and the string column ``{p}status``. A status in :data:`SCORED` means the row has real scores; any other
+status says why the scores are NaN. Nothing here imports torch.
+
+Examples:
+    >>> score_columns("weak_")[:2]
+    ['weak_nll_q', 'weak_nll_q_given_a']
+    >>> split_prefix("weak_nll_q_given_a")
+    ('weak_', 'nll_q_given_a')
+    >>> infer_prefixes(["x", "qaq_rmi", "qaq_nll_q", "qaq_status"])
+    ['qaq_']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..errors import ColumnError, ConfigError, ConfigTypeError
+
+FLOAT_FIELDS = ("nll_q", "nll_q_given_a", "nll_a", "nll_a_given_q", "rmi", "ifd", "nll_end")
+INT_FIELDS = ("q_tokens", "a_tokens")
+STATUS_FIELD = "status"
+#: suffix -> kind of type ("float", "int", "string"), in column order
+FIELDS: dict[str, str] = {**{f: "float" for f in FLOAT_FIELDS}, **{f: "int" for f in INT_FIELDS},
+                          STATUS_FIELD: "string"}
+
+# -- statuses -------------------------------------------------------------------------------------
+OK = "ok"
+TRUNCATED = "truncated"  # scored, but Q and/or A were cut to fit max_length
+EMPTY_QUESTION = "empty_question"
+EMPTY_ANSWER = "empty_answer"
+NOT_A_STRING = "not_a_string"
+NO_TOKENS = "no_tokens"
+NO_ASSISTANT_TURN = "no_assistant_turn"  # a conversation whose last turn is not the assistant's
+NO_USER_TURN = "no_user_turn"  # a conversation with no user turn before the answer
+BAD_MESSAGES = "bad_messages"  # a conversation cell that is not a list of {role, content} turns
+OOM = "oom"  # a single row did not fit in accelerator memory
+ERROR = "error"  # the tokenizer or model raised on this row
+
+SCORED = frozenset({OK, TRUNCATED})
+OK_STATUSES = [OK, TRUNCATED]
+ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, NO_ASSISTANT_TURN, NO_USER_TURN,
+       BAD_MESSAGES, OOM, ERROR)
+
+_KIND_DTYPES = {
+    "float": {"float16", "float32", "float64", "double", "float"},
+    "int": {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"},
+    "string": {"string", "large_string"},
+}
+
+
+def count_statuses(statuses) -> dict:
+    """``{status: count}`` in the order of :data:`ALL`, unknown statuses last."""
+    counter = dict(Counter(statuses))
+    out = {k: counter.pop(k) for k in ALL if k in counter}
+    out.update(sorted(counter.items(), key=lambda kv: str(kv[0])))
+    return out
+
+
+# -- names ----------------------------------------------------------------------------------------
+def score_columns(prefix: str) -> list[str]:
+    """All columns a scorer with this prefix writes, in order."""
+    return [prefix + f for f in FIELDS]
+
+
+def score_features(prefix: str):
+    """The ``datasets.Features`` of the score columns."""
+    from datasets import Features, Value
+
+    kinds = {"float": "float64", "int": "int64", "string": "string"}
+    return Features({prefix + f: Value(kinds[k]) for f, k in FIELDS.items()})
+
+
+def split_prefix(column: str) -> tuple[str, str] | None:
+    """``"weak_rmi"`` → ``("weak_", "rmi")``; None when the column is no score column."""
+    for suffix in sorted(FIELDS, key=len, reverse=True):
+        if column.endswith(suffix):
+            return column[: -len(suffix)], suffix
+    return None
+
+
+def scorer_name(prefix: str) -> str:
+    """A scorer's name: its prefix without the trailing ``_`` (``qaq_`` → ``qaq``)."""
+    return prefix[:-1] if prefix.endswith("_") else prefix
+
+
+def infer_prefixes(columns: Iterable[str]) -> list[str]:
+    """Prefixes ``p`` for which ``{p}rmi``, ``{p}nll_q`` and ``{p}status`` are all columns."""
+    cols = list(columns)
+    colset = set(cols)
+    found: list[str] = []
+    for col in cols:
+        if col.endswith("rmi"):
+            p = col[: -len("rmi")]
+            if f"{p}nll_q" in colset and f"{p}status" in colset and p not in found:
+                found.append(p)
+    return found
+
+
+def as_column_list(columns: str | Sequence[str], what: str = "question") -> list[str]:
+    """A column name or a list of them, as a non-empty list."""
+    if isinstance(columns, str):
+        cols = [columns]
+    elif isinstance(columns, Sequence) and all(isinstance(c, str) for c in columns):
+        cols = list(columns)
+    else:
+        raise ConfigTypeError(f"{what} must be a column name or a list of column names, got {columns!r}.")
+    if not cols:
+        raise ConfigError(f"{what} names no column.")
+    return cols
+
+
+# -- checks ---------------------------------------------------------------------------------------
+def kind_of(feature) -> str | None:
+    """``"float"``, ``"int"``, ``"string"`` or None (anything else) for a ``datasets`` feature."""
+    dtype = getattr(feature, "dtype", None)
+    for kind, names in _KIND_DTYPES.items():
+        if dtype in names:
+            return kind
+    return None
+
+
+def check_columns(available: Iterable[str], needed: Iterable[str], features=None) -> None:
+    """Raise :class:`ColumnError` naming the first missing column (listing the available ones), or a column
+    whose feature cannot hold text at all (numbers, lists). A column of mixed cells (``Json``) passes: a cell
+    that is not text gets the status ``not_a_string`` on its own row.
+    """
+    available = list(available)
+    for col in needed:
+        if col not in available:
+            raise ColumnError(f"Column {col!r} is not in the dataset.", column=col, available=available)
+        feat = None if features is None else features[col]
+        dtype = getattr(feat, "dtype", None)
+        if feat is not None and (isinstance(feat, (list, dict)) or (dtype is not None and kind_of(feat) != "string"
+                                                                        and dtype not in ("null", "json"))):
+            raise ColumnError(f"Column {col!r} must hold text, but its feature is {feat}.", column=col,
+                              available=available)
+
+
+def check_score_columns(features: Mapping, prefixes: Iterable[str], *, where: str = "the dataset") -> None:
+    """Raise :class:`ColumnError` unless every score column of every prefix exists with the right type."""
+    available = list(features)
+    for p in prefixes:
+        for suffix, kind in FIELDS.items():
+            col = f"{p}{suffix}"
+            if col not in features:
+                raise ColumnError(f"Score column {col!r} (scorer prefix {p!r}) is missing from {where}.",
+                                  column=col, available=available)
+            if kind_of(features[col]) != kind:
+                dtype = getattr(features[col], "dtype", type(features[col]).__name__)
+                raise ColumnError(f"Score column {col!r} in {where} has type {dtype}, expected a {kind} column.",
+                                  column=col, available=available)
