@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import QAQError
+from .errors import ConfigError, QAQError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
@@ -31,19 +31,19 @@ def demo(
 @app.command()
 def score(
     dataset: Annotated[str, typer.Argument(help="A data file (json, jsonl, parquet, csv), a folder or a Hub id.")],
-    out: Annotated[Path, typer.Option(help="Output folder (Hub layout: parquet + README.md).")],
+    out: Annotated[str, typer.Option(help="Output folder (Hub layout: parquet + README.md).")],
     question: Annotated[list[str], typer.Option(help="Question column(s); repeat to join several.")] = ["instruction"],  # noqa: B006
     answer: Annotated[str, typer.Option(help="Answer column.")] = "output",
     model: Annotated[Optional[list[str]], typer.Option(
         help="NAME=SPEC (repeatable); columns get the prefix NAME_. Default: strong=gemma3-270m weak=smollm2-135m.")] = None,
     split: Annotated[str, typer.Option(help="Split to score.")] = "train",
-    max_rows: Annotated[Optional[int], typer.Option(help="Score only the first N rows.")] = None,
+    max_rows: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N rows.")] = None,
     template: Annotated[str, typer.Option(help="standard | raw")] = "standard",
-    max_length: Annotated[int, typer.Option(help="Token budget of one pass.")] = 2048,
-    batch_size: Annotated[int, typer.Option(help="Rows per map batch.")] = 64,
+    max_length: Annotated[int, typer.Option(min=4, help="Token budget of one pass.")] = 2048,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per map batch.")] = 64,
     dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: auto).")] = None,
-    num_proc: Annotated[Optional[int], typer.Option(help="Worker processes (one model copy each).")] = None,
-    shard_rows: Annotated[Optional[int], typer.Option(
+    num_proc: Annotated[Optional[int], typer.Option(min=1, help="Worker processes (one model copy each).")] = None,
+    shard_rows: Annotated[Optional[int], typer.Option(min=1,
         help="Resumable sharded run: rows per shard, finished shards are kept under OUT/shards.")] = None,
     distributed: Annotated[bool, typer.Option(
         help="Run as one rank of torchrun/accelerate launch: each rank scores its own shards.")] = False,
@@ -52,6 +52,7 @@ def score(
     from .inputs import load_input
     from .scoring.multi import build_scorers, parse_model_args, score_all
 
+    out_dir = check_out(out)
     models = parse_model_args(model)
     scorers = build_scorers(models, question=question, answer=answer, template=template, max_length=max_length,
                             dtype=dtype)  # resolves every spec and validates the config: nothing loads yet
@@ -59,14 +60,14 @@ def score(
     if shard_rows or distributed:
         from .runner import run_sharded_job
 
-        run_sharded_job(ds, scorers, out, shard_rows=shard_rows, distributed=distributed, source=dataset,
+        run_sharded_job(ds, scorers, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
                         batch_size=batch_size)
         return
     from .publishing import save_folder
 
     scored, metadata, stats = score_all(ds, scorers, batch_size=batch_size, num_proc=num_proc)
     metadata["source"] = str(dataset)
-    save_folder(out, {"scored": scored}, metadata)
+    save_folder(out_dir, {"scored": scored}, metadata)
     for name, s in stats.items():
         typer.echo(f"{name}: {s['status']} in {s['seconds']:.1f} s ({s['scored_tokens'] / s['seconds']:.0f} tokens/s)")
     typer.echo(f"Wrote {len(scored)} scored rows to {out}")
@@ -75,7 +76,7 @@ def score(
 @app.command()
 def select(
     scored_dir: Annotated[str, typer.Argument(help="A folder (or Hub repo) written by `qaq score`.")],
-    out: Annotated[Path, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
+    out: Annotated[str, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
     plan: Annotated[str, typer.Option(help="A preset name or a plan YAML file.")] = "default",
     fraction: Annotated[Optional[float], typer.Option(help="Budget: fraction of rows (or N>1: a row count).")] = None,
 ):
@@ -84,6 +85,7 @@ def select(
     from .publishing.serialize import PLAN_FILE, REPORT_FILE, plan_bytes, report_bytes
     from .selection import load_plan
 
+    out_dir = check_out(out)
     budget = None if fraction is None else (int(fraction) if fraction > 1 else fraction)
     selector = load_plan(plan, fraction=budget)  # bad plan/fraction fails before any data loads
     scored, metadata = load_scored(scored_dir)
@@ -91,9 +93,9 @@ def select(
         scored = scored["train"]
     selection = selector.fit(scored)
     curated = selection.apply(scored)
-    save_folder(out, {"curated": curated}, {**metadata, "selection": selection.plan})
-    (out / PLAN_FILE).write_bytes(plan_bytes(selection.plan))
-    (out / REPORT_FILE).write_bytes(report_bytes(selection.report))
+    save_folder(out_dir, {"curated": curated}, {**metadata, "selection": selection.plan})
+    (out_dir / PLAN_FILE).write_bytes(plan_bytes(selection.plan))
+    (out_dir / REPORT_FILE).write_bytes(report_bytes(selection.report))
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
     typer.echo(f"Wrote {out}")
@@ -110,14 +112,26 @@ def publish(
     """Push scored (and curated) configs, card, plan, report and figures to the Hub (token: HF_TOKEN or login)."""
     from .publishing import publish_folder
 
+    if dry_run is not None:
+        check_out(dry_run, "--dry-run")
     where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)
     typer.echo(f"Published to {where}")
+
+
+def check_out(out: str, what: str = "--out") -> Path:
+    """Refuse an empty output path or one that is an existing file, before any work."""
+    if not out.strip():
+        raise ConfigError(f"{what} is empty: give the folder to write.")
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {out!r} is a file: give a folder.")
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, prog_name="qaq")
     except QAQError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
@@ -125,13 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+    except typer.TyperException as exc:  # usage errors: one line, as every other error
+        message = exc.format_message()
+        if message:  # (no message: `qaq` alone, the help was printed)
+            ctx = getattr(exc, "ctx", None)
+            typer.echo(f"error: {message} (see {ctx.command_path if ctx else 'qaq'} --help)", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
 
 
 if __name__ == "__main__":

@@ -94,3 +94,79 @@ def test_missing_input_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["score", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"), "--model", "w=x/y"])
     assert exc.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def _one_line_error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["select"], "scored_dir"),
+    (["score", "x.jsonl", "--bogus"], "--bogus"),
+    (["select", "d", "--out", "o", "--fraction", "abc"], "--fraction"),
+    (["score", "x.jsonl", "--out", "o", "--batch-size", "0"], "--batch-size"),
+    (["score", "x.jsonl", "--out", "o", "--num-proc", "-3"], "--num-proc"),
+])
+def test_usage_errors_are_one_line_exit_2(capsys, argv, needle):
+    assert needle in _one_line_error(capsys, argv)
+
+
+def test_no_arguments_prints_help_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err and "score" in out.out + out.err
+
+
+@pytest.mark.parametrize("out,needle", [("", "empty"), ("A_FILE", "is a file")])
+def test_bad_out_refused_before_any_work(data_file, tmp_path, capsys, out, needle):
+    if out == "A_FILE":
+        out = str(tmp_path / "a_file")
+        (tmp_path / "a_file").write_text("x")
+    # the model spec would fail if anything got as far as resolving it
+    err = _one_line_error(capsys, ["score", str(data_file), "--out", out, "--model", "w=no-such-alias"])
+    assert needle in err
+    assert needle in _one_line_error(capsys, ["select", str(tmp_path), "--out", out])
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "is empty"),
+    (b'{"instruction": "a", "output": "b"}\n{"instruction": "c", "output"\n', "line 2 is not valid JSON"),
+    (b'{"instruction": "a", "output": "b"}\n{"instruction": "caf\xe9", "output": "b"}\n', "line 2 is not UTF-8"),
+])
+def test_bad_input_files_are_one_line_naming_the_file(tmp_path, capsys, content, needle):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(content)
+    err = _one_line_error(capsys, ["score", str(path), "--out", str(tmp_path / "o"), "--model", "w=x/y"])
+    assert needle in err and "rows.jsonl" in err
+
+
+@pytest.mark.parametrize("source", ["./missing_folder", "missing_folder/", "data/typo", "typo.jsonl"])
+def test_a_missing_local_path_is_never_sent_to_the_hub(tmp_path, capsys, monkeypatch, source):
+    import datasets
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail(f"sent to the Hub: {a}"))
+    err = _one_line_error(capsys, ["score", source,
+                                   "--out", "o", "--model", "w=x/y"])
+    assert "does not exist" in err
+
+
+def test_one_non_text_cell_flags_its_row_not_the_file(tmp_path, tiny_model_dir):
+    path = tmp_path / "rows.jsonl"
+    rows = [{"instruction": "Add two numbers.", "input": "", "output": "def add(a, b):\n    return a + b"},
+            {"instruction": "Double it.", "input": 5, "output": "def double(x):\n    return 2 * x"},
+            {"instruction": "Negate it.", "input": "x = 1", "output": "-x"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "scored"
+    main(["score", str(path), "--out", str(out), "--question", "instruction", "--question", "input",
+          "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
+    scored = load_dataset(str(out), "scored", split="train")
+    assert scored["weak_status"] == ["ok", "not_a_string", "ok"]
