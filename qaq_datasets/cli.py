@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import ConfigError, QAQError
+from .errors import QAQError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
@@ -50,9 +50,10 @@ def score(
 ):
     """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
     from .inputs import load_input
+    from .publishing import check_out_dir
     from .scoring.multi import build_scorers, parse_model_args, score_all
 
-    out_dir = check_out(out)
+    out_dir = check_out_dir(out, "--out folder")
     models = parse_model_args(model)
     scorers = build_scorers(models, question=question, answer=answer, template=template, max_length=max_length,
                             dtype=dtype)  # resolves every spec and validates the config: nothing loads yet
@@ -81,21 +82,17 @@ def select(
     fraction: Annotated[Optional[float], typer.Option(help="Budget: fraction of rows (or N>1: a row count).")] = None,
 ):
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
-    from .publishing import load_scored, save_folder
-    from .publishing.serialize import PLAN_FILE, REPORT_FILE, plan_bytes, report_bytes
+    from .publishing import check_out_dir, load_scored, save_selection
     from .selection import load_plan
 
-    out_dir = check_out(out)
+    check_out_dir(out, "--out folder")
     budget = None if fraction is None else (int(fraction) if fraction > 1 else fraction)
     selector = load_plan(plan, fraction=budget)  # bad plan/fraction fails before any data loads
     scored, metadata = load_scored(scored_dir)
-    if not hasattr(scored, "select"):  # a DatasetDict: select on train
-        scored = scored["train"]
+    if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
+        scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
     selection = selector.fit(scored)
-    curated = selection.apply(scored)
-    save_folder(out_dir, {"curated": curated}, {**metadata, "selection": selection.plan})
-    (out_dir / PLAN_FILE).write_bytes(plan_bytes(selection.plan))
-    (out_dir / REPORT_FILE).write_bytes(report_bytes(selection.report))
+    save_selection(out, scored, selection, metadata)
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
     typer.echo(f"Wrote {out}")
@@ -110,22 +107,12 @@ def publish(
     dry_run: Annotated[Optional[str], typer.Option(help="Write the repo layout to this folder instead.")] = None,
 ):
     """Push scored (and curated) configs, card, plan, report and figures to the Hub (token: HF_TOKEN or login)."""
-    from .publishing import publish_folder
+    from .publishing import check_out_dir, publish_folder
 
     if dry_run is not None:
-        check_out(dry_run, "--dry-run")
+        check_out_dir(dry_run, "--dry-run folder")
     where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)
     typer.echo(f"Published to {where}")
-
-
-def check_out(out: str, what: str = "--out") -> Path:
-    """Refuse an empty output path or one that is an existing file, before any work."""
-    if not out.strip():
-        raise ConfigError(f"{what} is empty: give the folder to write.")
-    path = Path(out).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{what} {out!r} is a file: give a folder.")
-    return path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except OSError as exc:  # a full disk, a folder we may not write: nothing was left under a final name
+        if exc.errno is None:
+            raise
+        typer.echo(f"error: {exc.strerror}: {exc.filename or ''} (nothing was left half-written)", err=True)
+        raise SystemExit(1) from None
     except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(130) from None
     except typer.TyperException as exc:  # usage errors: one line, as every other error

@@ -1,27 +1,36 @@
-"""Dataset-card data and the merge of a generated section into an existing card.
+"""The dataset card: ``huggingface_hub.DatasetCard`` YAML plus a body rendered from the Jinja templates in ``cards/``.
 
-The card is a ``huggingface_hub.DatasetCard``: YAML front matter (``DatasetCardData``) plus a Markdown
-body. The part of the body this library writes sits between :data:`BEGIN` and :data:`END`; everything
-outside the markers, and every YAML key it does not own (``configs``/``dataset_info`` written by
-``datasets``, keys a person added), is kept when the card is written again.
+The part of the body this library writes sits between :data:`BEGIN` and :data:`END`; everything outside
+the markers, and every YAML key it does not set (``configs``/``dataset_info`` written by ``datasets``,
+keys a person added), is kept when the card is written again.
+
+Input columns
+    ``{p}rmi`` (float), ``{p}status`` (string) and the question/answer text columns named by the scorer
+    recipe (else ``instruction``/``input``, ``question``, ``prompt`` and ``output``, ``answer``,
+    ``response``, ``completion``), for the example rows.
+
+Output columns
+    None.
 
 Examples
     >>> text = merge_card(None, fields={"license": "mit"}, qaq={"seed": 0}, section="hello", title="T")
     >>> card = DatasetCard(text)
     >>> card.data.license, card.data.qaq
     ('mit', {'seed': 0})
-    >>> "hello" in generated_section(card.text)
-    True
+    >>> generated_section(card.text)
+    'hello'
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
 
+import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
-
-from .metadata import QAQ_KEY
-from .templates import render
 
 BEGIN = "<!-- qaq:begin -->"
 END = "<!-- qaq:end -->"
@@ -29,99 +38,39 @@ END = "<!-- qaq:end -->"
 #: Tags every card this library writes carries.
 TAGS = ["qaq", "data-selection", "synthetic", "code"]
 
-#: YAML keys the ``datasets`` library owns; never rewritten here.
-DATASETS_KEYS = ("configs", "dataset_info")
+_SIZES = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
+_QUESTION_GUESSES = (("instruction", "input"), ("question",), ("prompt",))
+_ANSWER_GUESSES = ("output", "answer", "response", "completion")
 
-_SIZE_BOUNDS = [
-    (1_000, "n<1K"),
-    (10_000, "1K<n<10K"),
-    (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"),
-    (100_000_000, "10M<n<100M"),
-    (1_000_000_000, "100M<n<1B"),
-    (10_000_000_000, "1B<n<10B"),
-    (100_000_000_000, "10B<n<100B"),
-    (1_000_000_000_000, "100B<n<1T"),
-]
+
+def _template_text(name: str) -> str:
+    try:
+        return (resources.files("qaq_datasets.cards") / name).read_text(encoding="utf-8")
+    except ModuleNotFoundError:  # a source checkout that is not installed: cards/ sits at the repository root
+        return (Path(__file__).resolve().parents[2] / "cards" / name).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(_template_text), autoescape=False, trim_blocks=True,
+                             keep_trailing_newline=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["g"] = lambda x: "–" if x is None else f"{float(x):.4g}"
+    return env
+
+
+def render(name: str, **context) -> str:
+    """Render the template ``cards/<name>`` with ``context``."""
+    return _environment().get_template(name).render(**context)
 
 
 def size_category(n_rows: int) -> str:
     """The Hub's ``size_categories`` label for ``n_rows`` rows (``1234`` → ``"1K<n<10K"``)."""
-    for bound, label in _SIZE_BOUNDS:
-        if n_rows < bound:
-            return label
+    for i, name in enumerate(_SIZES):
+        if n_rows < 10 ** (i + 3):
+            return f"{_SIZES[i - 1]}<n<{name}" if i else f"n<{name}"
     return "n>1T"
-
-
-def card_fields(*, n_rows: int, license: str | None, source_datasets: list[str] | None) -> dict:
-    """The library-owned YAML fields of a card (besides ``qaq:``)."""
-    fields = {
-        "task_categories": ["text-generation"],
-        "size_categories": [size_category(n_rows)],
-        "tags": list(TAGS),
-    }
-    if license:
-        fields["license"] = license
-    if source_datasets:
-        fields["source_datasets"] = list(source_datasets)
-    return fields
-
-
-def strip_markers(text: str) -> str:
-    """Remove the generated-section markers from text that goes inside the section (e.g. example rows)."""
-    return text.replace(BEGIN, "").replace(END, "")
-
-
-def generated_section(body: str) -> str | None:
-    """The text between the markers of a card body, or None when the body has no generated section."""
-    start = body.find(BEGIN)
-    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
-    if start < 0 or end < 0:
-        return None
-    return body[start + len(BEGIN) : end].strip("\n")
-
-
-def _merge_body(body: str, section: str, title: str) -> str:
-    start = body.find(BEGIN)
-    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
-    if start >= 0 and end >= 0:
-        return f"{body[:start]}{BEGIN}\n{section.strip(chr(10))}\n{END}{body[end + len(END):]}"
-    skeleton = render("skeleton.md.j2", title=title, section=section.strip("\n"), begin_marker=BEGIN, end_marker=END)
-    if body.strip():
-        # a card a person wrote before this library touched it: keep it, add the section after it
-        return body.rstrip("\n") + "\n\n" + skeleton.split("\n", 2)[2].lstrip("\n")
-    return "\n" + skeleton
-
-
-def _merge_tags(existing, new: list[str]) -> list[str]:
-    tags = list(existing) if isinstance(existing, list) else ([existing] if isinstance(existing, str) else [])
-    return tags + [t for t in new if t not in tags]
-
-
-def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str) -> str:
-    """Return the card text: ``existing_text`` with ``fields``, the ``qaq:`` block and ``section`` merged in.
-
-    - ``configs``/``dataset_info`` and other YAML keys of the existing card are kept.
-    - ``tags`` are unioned; ``license``/``source_datasets`` only replace existing values when given.
-    - The body between the markers is replaced (or added); the rest of the body is kept verbatim.
-    """
-    card = DatasetCard(existing_text) if existing_text and existing_text.strip() else None
-    data: DatasetCardData = card.data if card is not None else DatasetCardData()
-    body = card.text if card is not None else ""
-    for key, value in fields.items():
-        if key in DATASETS_KEYS:
-            continue
-        if key == "tags":
-            data["tags"] = _merge_tags(data.get("tags"), list(value))
-        elif value is not None:
-            data[key] = value
-    data[QAQ_KEY] = dict(qaq)
-    if data.get("license") is None:
-        data["license"] = "unknown"
-    order = getattr(card, "_original_order", None) or []
-    yaml_text = data.to_yaml(original_order=order) if order else data.to_yaml()
-    return str(DatasetCard(f"---\n{yaml_text}\n---\n{_merge_body(body, section, title)}"))
 
 
 def read_card_data(text: str | None) -> DatasetCardData:
@@ -129,14 +78,88 @@ def read_card_data(text: str | None) -> DatasetCardData:
     return DatasetCard(text).data if text and text.strip() else DatasetCardData()
 
 
-def split_rows(card_text: str | None) -> list[dict]:
-    """``[{config, split, rows}]`` for every config and split in the card's ``dataset_info``."""
-    info = read_card_data(card_text).get("dataset_info") or []
-    if isinstance(info, dict):
-        info = [info]
-    rows = []
-    for entry in sorted(info, key=lambda e: str(e.get("config_name", "default"))):
-        for split in entry.get("splits") or []:
-            config = entry.get("config_name", "default")
-            rows.append({"config": config, "split": split.get("name"), "rows": split.get("num_examples")})
-    return rows
+def generated_section(body: str) -> str | None:
+    """The text between the markers of a card body, or None when the body has no generated section."""
+    start = body.find(BEGIN)
+    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
+    return body[start + len(BEGIN) : end].strip("\n") if start >= 0 and end >= 0 else None
+
+
+def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str) -> str:
+    """Return the card text: ``existing_text`` with ``fields``, the ``qaq:`` block and ``section`` merged in.
+
+    - YAML keys not in ``fields`` are kept; ``tags`` are unioned; a None field leaves the key as it is.
+    - The body between the markers is replaced (or added after a person's text); the rest is kept verbatim.
+    """
+    card = DatasetCard(existing_text if existing_text and existing_text.strip() else "---\n{}\n---\n")
+    for key, value in fields.items():
+        if key == "tags":
+            old = card.data.get("tags") or []
+            old = [old] if isinstance(old, str) else list(old)
+            card.data["tags"] = old + [t for t in value if t not in old]
+        elif value is not None:
+            card.data[key] = value
+    card.data["qaq"] = dict(qaq)
+    if card.data.get("license") is None:
+        card.data["license"] = "unknown"
+    body, section = card.text, f"{BEGIN}\n{section.strip(chr(10))}\n{END}"
+    start = body.find(BEGIN)
+    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
+    if start >= 0 and end >= 0:
+        card.text = body[:start] + section + body[end + len(END):]
+    elif body.strip():  # a card a person wrote before this library touched it: keep it, add the section after it
+        card.text = f"{body.rstrip(chr(10))}\n\n{section}\n"
+    else:
+        card.text = f"\n# {title}\n\n{section}\n"
+    return str(card)
+
+
+def card_fields(*, n_rows: int, license: str | None, source: str | None) -> dict:
+    """The library-owned YAML fields of a published card (besides ``qaq:``)."""
+    return {"task_categories": ["text-generation"], "size_categories": [size_category(n_rows)], "tags": TAGS,
+            "license": license, "source_datasets": [source] if source else None}
+
+
+def truncate(text, max_chars: int = 300, max_lines: int = 12) -> str:
+    """``text`` as a string, cut to ``max_chars`` characters and ``max_lines`` lines, with a length note."""
+    text = ("" if text is None else str(text)).replace(BEGIN, "").replace(END, "").strip()
+    cut = "\n".join(text[:max_chars].split("\n")[:max_lines]).rstrip()
+    return text if cut == text else f"{cut} … [{len(text) - len(cut)} more characters]"
+
+
+def _columns(recipe: Mapping, columns: list[str]) -> tuple[list[str], str | None]:
+    q, a = recipe.get("question"), recipe.get("answer")
+    q = [q] if isinstance(q, str) else q
+    if not (isinstance(q, list) and q and all(c in columns for c in q)):
+        q = next(([c for c in g if c in columns] for g in _QUESTION_GUESSES if any(c in columns for c in g)), [])
+    a = a if a in columns else next((c for c in _ANSWER_GUESSES if c in columns), None)
+    return q, a
+
+
+def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: int = 3) -> dict | None:
+    """``{column, groups: [{title, rows: [{score, status, question, answer, fence}]}]}`` or None.
+
+    The ``k`` highest- and lowest-``{prefix}rmi`` rows with a finite score.
+    """
+    col = f"{prefix}rmi"
+    values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64) if col in ds.column_names else np.zeros(0)
+    order = np.flatnonzero(np.isfinite(values))
+    if not order.size:
+        return None
+    order = order[np.argsort(values[order], kind="stable")]
+    k = min(k, (order.size + 1) // 2)
+    qcols, acol = _columns(recipe, ds.column_names)
+    status = f"{prefix}status" if f"{prefix}status" in ds.column_names else None
+    groups = []
+    for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k])):
+        rows = []
+        for i, row in zip(idx.tolist(), ds.select(idx.tolist())):
+            question = truncate("\n\n".join(str(row[c]) for c in qcols if row[c])) if qcols else "(no question column)"
+            answer = truncate(row[acol]) if acol else "(no answer column)"
+            notes = ([] if keep is None else ["kept" if keep[i] else "dropped"])
+            notes += [str(row[status])] if status and row[status] not in (None, "ok") else []
+            ticks = max((len(m) for m in re.findall(r"`+", question + answer)), default=0)
+            rows.append({"score": f"{values[i]:.4g}", "status": ", ".join(notes), "question": question,
+                         "answer": answer, "fence": "`" * max(3, ticks + 1)})
+        groups.append({"title": title, "rows": rows})
+    return {"column": col, "groups": groups}

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 
@@ -60,9 +61,7 @@ def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bin
         ax.legend(frameon=False)
     else:
         ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("rows")
+    ax.set(title=title, xlabel=xlabel, ylabel="rows")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     buf = io.BytesIO()
@@ -70,23 +69,25 @@ def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bin
     return buf.getvalue()
 
 
-def score_figures(columns: dict[str, np.ndarray], keep: np.ndarray | None, prefixes: list[str]) -> list[dict]:
-    """``[{path, alt, png}]``: RMI and IFD histograms per scorer prefix, kept vs dropped (or all rows).
+def score_figures(ds, keep: np.ndarray | None, prefixes: list[str], want: bool | None = None):
+    """``([{path, alt, png}], note)``: RMI and IFD histograms per scorer prefix, kept vs dropped (or all rows).
 
-    ``columns`` maps a column name to its values; prefixes whose columns are absent are skipped.
+    ``want``: False draws nothing; None draws when matplotlib is installed, else returns a note (and warns).
     """
+    if want is False:
+        return [], None
+    if want is None and not available():
+        note = "Histograms were not drawn: install `qaq-datasets[figures]` (matplotlib) and publish again."
+        warnings.warn(note, stacklevel=3)
+        return [], note
     out = []
-    for p in prefixes:
-        for metric, xlabel in _METRICS.items():
-            col = f"{p}{metric}"
-            if col not in columns:
-                continue
-            values = np.asarray(columns[col], dtype=np.float64)
-            if keep is not None:
-                groups = {"kept": values[keep], "dropped": values[~keep]}
-            else:
-                groups = {"all rows": values}
-            name = scorer_name(p)
-            png = histogram_png(groups, title=f"{col}: kept vs dropped" if keep is not None else col, xlabel=xlabel)
-            out.append({"path": f"figures/{name}_{metric}.png", "alt": f"{col} histogram", "png": png})
-    return out
+    for p, metric in ((p, m) for p in prefixes for m in _METRICS):
+        col = f"{p}{metric}"
+        if col not in ds.column_names:
+            continue
+        values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64)
+        groups = {"kept": values[keep], "dropped": values[~keep]} if keep is not None else {"all rows": values}
+        png = histogram_png(groups, title=f"{col}: kept vs dropped" if keep is not None else col,
+                            xlabel=_METRICS[metric])
+        out.append({"path": f"figures/{scorer_name(p)}_{metric}.png", "alt": f"{col} histogram", "png": png})
+    return out, None

@@ -1,14 +1,20 @@
-"""Write a local folder with the layout of a Hub dataset repo, readable by ``datasets.load_dataset``.
+"""Local folders with the layout of a Hub dataset repo, written with public APIs only and never half-written.
 
 The layout is the one ``DatasetDict.push_to_hub(repo_id, config_name=...)`` produces::
 
-    README.md                                   # YAML: configs, dataset_info, qaq; body
+    README.md                                   # YAML: configs, qaq; body
     <config>/<split>-00000-of-00001.parquet     # "data/<split>-..." for the config "default"
 
-so ``huggingface-cli upload REPO FOLDER`` / ``HfApi.upload_folder`` can push the folder as is.
+so ``datasets.load_dataset(FOLDER, CONFIG)`` reads it and ``hf upload REPO FOLDER --repo-type dataset`` pushes it
+as is. Every file goes to a temporary name in its folder first and is renamed into place (``os.replace``), so a
+full disk or a crash leaves the old file or none, never a truncated one.
+
+A selection folder (``qaq select --out``, :func:`save_selection`) holds the curated rows, ``qaq_plan.yaml``,
+``qaq_report.json`` and, in the card's ``qaq:`` block, ``fitted_on``: the :func:`rows_identity` of the scored
+rows the plan was fitted on. :func:`load_selection` re-fits the plan on scored rows after checking that identity.
 
 Input columns
-    Any; rows are written unchanged.
+    Any; rows are written unchanged. :func:`rows_identity` reads every score column of every scorer prefix.
 
 Output columns
     The same as the input.
@@ -24,159 +30,217 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+import yaml
 from datasets import Dataset, DatasetDict
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard
 
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
-from .card import merge_card, read_card_data, split_rows
-from .metadata import QAQ_KEY, validate_metadata
-from .templates import render
+from ..scoring.schema import infer_prefixes, score_columns
+from .card import merge_card, read_card_data, render
+from .metadata import to_builtin, validate_metadata
 
-README = "README.md"
-
-
-def data_dir_for(config_name: str) -> str:
-    """The folder ``datasets`` puts a config's shards in: ``data`` for ``default``, else the config name."""
-    return "data" if config_name == "default" else config_name
+README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
+_UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
-def as_dataset_dict(ds: Dataset | DatasetDict, *, what: str = "dataset") -> DatasetDict:
+def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -> Path:
+    """Return ``path`` as a Path if a folder can be written there; refuse ``""`` and existing files (ConfigError)."""
+    if path is None or not os.fspath(path).strip():
+        raise ConfigError(f"The {what} is empty; name a folder (e.g. --out out/).")
+    folder = Path(path).expanduser()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"The {what} {os.fspath(path)!r} cannot be created: {str(existing)!r} is a file.")
+    return folder
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def as_dataset_dict(ds, *, what: str = "dataset") -> DatasetDict:
     """A ``DatasetDict``: a ``Dataset`` becomes one split named after its ``split`` (``train`` when unset)."""
-    if isinstance(ds, DatasetDict):
-        if not ds:
-            raise ConfigError(f"The {what} is an empty DatasetDict (no splits).")
-        return ds
     if isinstance(ds, Dataset):
         return DatasetDict({str(ds.split) if ds.split is not None else "train": ds})
-    raise ConfigTypeError(f"The {what} must be a datasets.Dataset or DatasetDict, got {type(ds).__name__}.")
+    if not isinstance(ds, DatasetDict):
+        raise ConfigTypeError(f"The {what} must be a datasets.Dataset or DatasetDict, got {type(ds).__name__}.")
+    if not ds:
+        raise ConfigError(f"The {what} is an empty DatasetDict (no splits).")
+    return ds
 
 
-def normalize_configs(configs: Mapping[str, Dataset | DatasetDict]) -> dict[str, DatasetDict]:
-    """Check config names and turn every value into a ``DatasetDict``."""
-    if not isinstance(configs, Mapping) or not configs:
-        raise ConfigError("configs must be a non-empty mapping of config name -> Dataset or DatasetDict.")
+def _num_shards(ds: Dataset, max_shard_size) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]I?B)?\s*", str(max_shard_size or "500MB").upper())
+    if not m:
+        raise ConfigError(f"max_shard_size {max_shard_size!r}: expected a number of bytes or a size like '500MB'.")
+    nbytes = ds.data.nbytes * len(ds) / max(len(ds.data), 1)  # the rows' share of the Arrow table
+    return max(1, min(len(ds), int(nbytes / (int(m[1]) * _UNITS[m[2]])) + 1))
+
+
+def normalize_configs(configs: Mapping) -> dict[str, DatasetDict | None]:
+    """Check config names and splits, and turn every value into a ``DatasetDict`` (None: remove the config)."""
     out = {}
     for name, ds in configs.items():
         if not isinstance(name, str) or not name or name == "data" or "/" in name:
             raise ConfigError(f"Bad config name {name!r}: a non-empty name without '/', and not 'data'.")
-        out[name] = as_dataset_dict(ds, what=f"config {name!r}")
-        for split, part in out[name].items():
-            if len(part) == 0:  # datasets.load_dataset cannot read an empty split back
-                raise ConfigError(f"Split {split!r} of config {name!r} has no rows; an empty split cannot be loaded.")
+        out[name] = None if ds is None else as_dataset_dict(ds, what=f"config {name!r}")
+        if empty := [s for s, part in (out[name] or {}).items() if len(part) == 0]:  # load_dataset cannot read it
+            raise ConfigError(f"Split {empty[0]!r} of config {name!r} has no rows; an empty split cannot be loaded.")
     return out
 
 
-def _num_shards(ds: Dataset, max_shard_size) -> int:
-    from datasets import config
-    from datasets.utils.py_utils import convert_file_size_to_int
+def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[DatasetCard, dict]:
+    """Write the parquet shards of every config; return ``(README card with the new configs: YAML, {config: {split:
+    rows}})``. The README itself is not written: the caller merges its part in and writes it once.
 
-    nbytes = ds._estimate_nbytes() if hasattr(ds, "_estimate_nbytes") else ds.data.nbytes
-    n = int(nbytes / convert_file_size_to_int(max_shard_size or config.MAX_SHARD_SIZE)) + 1
-    return max(1, min(n, len(ds)))  # as push_to_hub, but never more shards than rows
-
-
-def write_config(folder: Path, config_name: str, dsdict: DatasetDict, *, max_shard_size=None):
-    """Write the parquet shards of one config (replacing that config's old files) and return its ``DatasetInfo``."""
-    from datasets.info import DatasetInfo
-    from datasets.splits import SplitDict, SplitInfo
-
-    data_dir = folder / data_dir_for(config_name)
-    features = None
-    for split, ds in dsdict.items():
-        if features is not None and ds.features != features:
-            raise ConfigError(f"The splits of config {config_name!r} have different features.")
-        features = ds.features
-    new_paths: set[Path] = set()
-    info = DatasetInfo(config_name=config_name, features=features, splits=SplitDict(), download_size=0, dataset_size=0)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    for split, ds in dsdict.items():
-        n = _num_shards(ds, max_shard_size)
-        for index in range(n):
-            path = data_dir / f"{split}-{index:05d}-of-{n:05d}.parquet"
-            ds.shard(num_shards=n, index=index, contiguous=True).to_parquet(str(path))
-            new_paths.add(path)
-            info.download_size += path.stat().st_size
-        nbytes = ds._estimate_nbytes() if hasattr(ds, "_estimate_nbytes") else ds.data.nbytes
-        info.splits.add(SplitInfo(name=split, num_bytes=nbytes, num_examples=len(ds)))
-        info.dataset_size += nbytes
-    info.size_in_bytes = info.download_size + info.dataset_size
-    for old in data_dir.iterdir():  # like DatasetDict.push_to_hub: the config's other files go
-        if old.is_file() and old not in new_paths:
-            old.unlink()
-    return info
-
-
-def update_card_yaml(card_text: str | None, infos: Mapping) -> str:
-    """Put each config's ``configs:`` entry and ``dataset_info`` into a card, as ``push_to_hub`` does."""
-    from datasets.info import DatasetInfosDict
-    from datasets.utils.metadata import MetadataConfigs
-
-    card = DatasetCard(card_text) if card_text and card_text.strip() else None
-    data = card.data if card is not None else DatasetCardData()
-    for name, info in infos.items():
-        entry = {"data_files": [{"split": s, "path": f"{data_dir_for(name)}/{s}-*"} for s in info.splits]}
-        DatasetInfosDict({name: info}).to_dataset_card_data(data)
-        MetadataConfigs({name: entry}).to_dataset_card_data(data)
-    if card is None:
-        return str(DatasetCard(f"---\n{data}\n---\n"))
-    return str(card)
-
-
-def read_readme(folder: str | os.PathLike) -> str | None:
-    """The text of ``folder/README.md``, or None."""
-    path = Path(folder) / README
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def write_data(folder: str | os.PathLike, configs: Mapping, *, max_shard_size=None) -> str:
-    """Write the shards of every config and return the README text with updated ``configs``/``dataset_info``.
-
-    The README itself is not written: the caller merges its own part in and writes it once.
+    Every shard goes to a hidden temporary name first and is renamed only once all are written; then the
+    configs' old shards go (as with ``push_to_hub``; a config given as None loses all of them). Other configs
+    stay. A shard's name ends with a hash of its bytes and ``configs:`` lists the files by name: ``datasets``
+    caches a folder's config under the folder's name and its YAML, so new rows must change the YAML to be read
+    afresh (and two folders of the same name must not share a cache entry). The ``dataset_info`` entries of
+    rewritten configs are dropped (their sizes would be stale; ``push_to_hub`` writes them on the Hub).
     """
-    folder = Path(folder)
     configs = normalize_configs(configs)
-    folder.mkdir(parents=True, exist_ok=True)
-    infos = {name: write_config(folder, name, dd, max_shard_size=max_shard_size) for name, dd in configs.items()}
-    return update_card_yaml(read_readme(folder), infos)
+    readme = (folder / README).read_text(encoding="utf-8") if (folder / README).is_file() else ""
+    card = DatasetCard(readme if readme.strip() else "---\n{}\n---\n")
+    old = card.data.get("configs") or []
+    yaml_configs = [c for c in old if isinstance(c, dict) and c.get("config_name", "default") not in configs]
+    tmps, moves, rows = [], [], {}
+    try:
+        for name, dd in configs.items():
+            data_dir, files = folder / ("data" if name == "default" else name), {}
+            for split, part in (dd or {}).items():
+                n = _num_shards(part, max_shard_size)
+                for i in range(n):
+                    tmps.append(tmp := data_dir / f".{split}-{i:05d}-of-{n:05d}.tmp-{os.getpid()}")
+                    data_dir.mkdir(parents=True, exist_ok=True)
+                    part.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(tmp))
+                    digest = hashlib.sha256()
+                    with open(tmp, "rb") as f:
+                        for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - f is this loop's file
+                            digest.update(block)
+                    moves.append((tmp, data_dir / f"{split}-{i:05d}-of-{n:05d}-{digest.hexdigest()[:16]}.parquet"))
+                    files.setdefault(split, []).append(f"{data_dir.name}/{moves[-1][1].name}")
+            if dd is not None:
+                rows[name] = {split: len(part) for split, part in dd.items()}
+                yaml_configs.append({"config_name": name, "data_files": [
+                    {"split": split, "path": paths} for split, paths in files.items()]})
+        for tmp, final in moves:
+            os.replace(tmp, final)
+        new = {final for _, final in moves}
+        for name in configs:
+            for stale in set((folder / ("data" if name == "default" else name)).glob("*.parquet")) - new:
+                stale.unlink()
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+    info = [i for i in card.data.get("dataset_info") or [] if i.get("config_name", "default") not in configs]
+    for key, value in (("configs", yaml_configs), ("dataset_info", info)):
+        card.data.pop(key, None)
+        if value:
+            card.data[key] = value
+    return card, rows
 
 
-def save_folder(
-    folder: str | os.PathLike,
-    configs: Mapping[str, Dataset | DatasetDict],
-    metadata: dict | None = None,
-    *,
-    max_shard_size=None,
-    title: str | None = None,
-) -> Path:
+def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=None, note=None) -> Path:
+    folder = check_out_dir(folder)
+    card, rows = write_data(folder, configs, max_shard_size=max_shard_size)
+    old = card.data.get("qaq")
+    qaq = {**(old if isinstance(old, dict) else {}), **qaq, "library_version": __version__}
+    scorers = [{"prefix": r.get("prefix", f"{n}_"), "model": (r.get("model") or {}).get("name")}
+               for n, r in (qaq.get("scorers") or {}).items() if isinstance(r, dict)]
+    section = render("folder_section.md.j2", library_version=__version__, rows=rows, scorers=scorers, note=note,
+                     has_selection=bool(qaq.get("selection")), location=str(folder))
+    text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
+    write_atomic(folder / README, text.encode("utf-8"))
+    return folder
+
+
+def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | DatasetDict], metadata: dict | None = None,
+                *, max_shard_size=None, title: str | None = None) -> Path:
     """Write ``configs`` as a Hub-layout folder: parquet shards and a README with ``configs:`` and ``qaq:``.
 
-    ``metadata`` is the ``qaq:`` block (scorer recipes, selection plan, seed); the library version is
-    added. ``datasets.load_dataset(folder, config)`` and :func:`qaq_datasets.load_scored` read the folder.
-    Writing again into the same folder keeps other configs, the other keys of the ``qaq:`` block and
-    what a person added to the README.
+    ``metadata`` is the ``qaq:`` block (scorer recipes, selection plan, seed); the library version is added.
+    ``datasets.load_dataset(folder, config)`` and :func:`qaq_datasets.load_scored` read the folder. Writing
+    again into the same folder keeps other configs, the other keys of the ``qaq:`` block and what a person
+    added to the README. Raises ConfigError for an empty ``folder`` name, a file in its place, no configs,
+    a bad config name or an empty split, before anything is written.
     """
-    folder = Path(folder)
-    configs = normalize_configs(configs)
-    readme = write_data(folder, configs, max_shard_size=max_shard_size)
-    old = read_card_data(readme).get(QAQ_KEY)
-    meta = {**(old if isinstance(old, dict) else {}), **validate_metadata(metadata), "library_version": __version__}
-    scorers = []
-    for n, r in (meta.get("scorers") or {}).items():
-        model = r.get("model") if isinstance(r.get("model"), dict) else {}
-        scorers.append({"prefix": r.get("prefix", f"{n}_"), "model": model.get("name") or model.get("spec")})
-    section = render(
-        "folder_section.md.j2",
-        library_version=__version__,
-        splits=split_rows(readme),
-        scorers=scorers,
-        has_selection=bool(meta.get("selection")),
-        location=str(folder),
-    )
-    text = merge_card(readme, fields={}, qaq=meta, section=section, title=title or folder.resolve().name)
-    (folder / README).write_text(text, encoding="utf-8")
-    return folder
+    if not isinstance(configs, Mapping) or not configs:
+        raise ConfigError("configs must be a non-empty mapping of config name -> Dataset or DatasetDict.")
+    return _save(folder, configs, validate_metadata(metadata), max_shard_size=max_shard_size, title=title)
+
+
+def rows_identity(ds: Dataset) -> dict:
+    """``{rows, sha256}``: the row count and a sha256 of every score column (all prefixes), in row order.
+
+    Two datasets get the same identity only if their score columns hold the same values in the same order:
+    a selection saved with one is refused on the other, even when both have the same length.
+    """
+    digest = hashlib.sha256()
+    cols = sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names)
+    for col in cols:
+        values = np.asarray(ds.with_format("numpy")[col])
+        digest.update(col.encode() + b"\0")
+        if values.dtype.kind in "fiub":
+            values = values.astype("<f8")
+            digest.update(np.where(np.isnan(values), np.nan, values).tobytes())
+        else:
+            digest.update(json.dumps(values.tolist()).encode())
+    return {"rows": len(ds), "sha256": digest.hexdigest()}
+
+
+def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata: dict | None = None) -> Path:
+    """Write a selection folder: config ``curated``, ``qaq_plan.yaml``, ``qaq_report.json`` and ``fitted_on``.
+
+    ``selection`` was fitted on ``scored`` (``Selector.fit(scored)``); ``metadata`` is the scored rows' ``qaq:``
+    block. A plan that keeps no rows still writes its plan, report and card (no ``curated`` config: ``datasets``
+    cannot load an empty split); the card says so. Returns the folder.
+    """
+    folder = check_out_dir(out)
+    kept = int(np.sum(selection.keep))
+    qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": rows_identity(scored)}
+    write_atomic(folder / PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
+    write_atomic(folder / REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
+    note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
+    return _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
+
+
+def load_selection(folder: str | os.PathLike, scored: Dataset):
+    """Re-fit the plan of a selection folder on ``scored``, after checking it was fitted on these very rows.
+
+    Raises ConfigError when the folder lacks its plan or its ``fitted_on`` record, or when ``scored`` is not
+    the data the plan was fitted on (another dataset, even of the same length).
+    """
+    from ..selection import Selector
+
+    folder = Path(folder).expanduser()
+    for name in (PLAN_FILE, README):
+        if not (folder / name).is_file():
+            raise ConfigError(f"Selection folder {str(folder)!r} has no {name}; was it written by `qaq select`?")
+    fitted = read_card_data((folder / README).read_text(encoding="utf-8")).get("qaq", {}).get("fitted_on")
+    if not isinstance(fitted, dict):
+        raise ConfigError(f"Selection folder {str(folder)!r} does not record the rows it was fitted on "
+                          "(qaq.fitted_on in its README); run `qaq select` again.")
+    if fitted != (mine := rows_identity(scored)):
+        raise ConfigError(
+            f"Selection folder {str(folder)!r} was fitted on other rows ({fitted.get('rows')} rows, sha256 "
+            f"{str(fitted.get('sha256'))[:12]}) than the scored rows given ({mine['rows']} rows, sha256 "
+            f"{mine['sha256'][:12]}); run `qaq select` on these scored rows.")
+    return Selector.from_yaml(folder / PLAN_FILE).fit(scored)

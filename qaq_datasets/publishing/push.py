@@ -1,19 +1,20 @@
-"""``publish``: scored rows, curated rows, plan, report, figures and card to one Hub dataset repo.
+"""``publish``: scored rows, curated rows, plan, report, figures and card to one Hub dataset repo (or a folder).
 
 Order of operations (so a failure leaves a clear error and never a half-written card):
 
-1. check everything locally (repo id, datasets, selection, token) — nothing is sent before;
+1. check everything locally (repo id, token, datasets, selection) and draw the figures — nothing is sent before;
 2. push the data, one config at a time, with ``DatasetDict.push_to_hub(repo_id, config_name=...)``
-   (parquet shards; ``datasets`` writes ``configs:``/``dataset_info:`` into the card YAML);
-3. read the card ``datasets`` left, merge the generated part in, and upload README.md, the plan,
-   the report and the figures in ONE commit (``HfApi.create_commit``), so the card lands whole or not at all.
+   (``datasets`` writes ``configs:``/``dataset_info:`` into the card YAML);
+3. read the card ``datasets`` left, merge the generated part in, and upload README.md, the plan, the report
+   and the figures in ONE commit (``HfApi.create_commit``), so the card lands whole or not at all.
 
-A failed step raises :class:`PublishError` naming the step, with the cause chained; the token never
-appears in messages, logs, the card or uploaded files. ``dry_run=FOLDER`` writes the same layout and the
-same card to a local folder instead (see :mod:`.folder`).
+A failed step raises :class:`PublishError` naming the step, with the cause chained; the token never appears
+in messages, logs, the card or uploaded files. ``dry_run=FOLDER`` writes the same layout and the same card to
+a local folder instead (see :mod:`.folder`). :func:`publish_folder` publishes ``qaq score``/``qaq select``
+output folders: it re-fits the saved plan on the scored rows (refusing a plan fitted on other rows).
 
 Input columns
-    The score columns of each scorer (see ``docs/architecture.md``); any other columns are published as is.
+    The score columns of each scorer (``qaq_datasets.scoring.schema``); any other columns are published as is.
 
 Output columns
     Config ``scored``: the input rows. Config ``curated``: ``selection.apply(scored)``.
@@ -23,31 +24,99 @@ Examples
     'http://.../datasets/me/curated-code'
     >>> publish("me/curated-code", scored, selection, dry_run="out/publish")  # doctest: +SKIP
     PosixPath('out/publish')
+    >>> publish_folder("out/scored", "me/curated-code", selection_dir="out/selected")   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
 
+import numpy as np
+import yaml
 from datasets import Dataset, DatasetDict
 
-from ..errors import ConfigError, PublishError, QAQError
-from .bundle import README, Publication, build_files, qaq_block, render_assets
-from .card import card_fields
-from .folder import as_dataset_dict, write_data
+from .._version import __version__
+from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..scoring.schema import check_score_columns
-from .metadata import prefixes_for, validate_metadata
-from .repo_id import check_repo_id
-from .selection_data import SelectionData
+from .card import card_fields, merge_card, read_card_data, render, rmi_examples
+from .figures import score_figures
+from .folder import (PLAN_FILE, README, REPORT_FILE, as_dataset_dict, check_out_dir, load_selection,
+                     normalize_configs, rows_identity, write_atomic, write_data)
+from .load import check_repo_id, load_scored, read_card_text
+from .metadata import prefixes_for, qaq_block, to_builtin, validate_metadata
 
 logger = logging.getLogger(__name__)
 
+_DATA_HINT = "Configs uploaded before this step stay; nothing after it was uploaded. Publish again."
+_CARD_HINT = ("The data is on the Hub, but the card, plan, report and figures were not updated (they go in one "
+              "all-or-nothing commit). Publish again.")
 
-def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
+
+def _selection_split(scored: DatasetDict) -> str:
+    if "train" in scored or len(scored) == 1:
+        return "train" if "train" in scored else next(iter(scored))
+    raise ConfigError(f"The scored DatasetDict has splits {list(scored)}; a selection is fitted on one split. Publish "
+                      "a Dataset (or a DatasetDict with a 'train' split, which the selection must match).")
+
+
+def prepare(repo_id, scored, selection=None, *, source=None, license=None, curated_only=False, metadata=None,
+            figures=None):
+    """Check the inputs; return ``(configs to push, card(readme_text) -> {path: bytes} of the final commit)``."""
+    scored = as_dataset_dict(scored, what="scored dataset")
+    if empty := [s for s, d in scored.items() if len(d) == 0]:
+        raise ConfigError(f"The scored dataset's split {empty[0]!r} has no rows; nothing to publish.")
+    meta = validate_metadata(metadata)
+    split = _selection_split(scored) if selection is not None else next(iter(scored))
+    base = scored[split]
+    if not (prefixes := prefixes_for(meta, base.column_names)):
+        raise ConfigError("The scored dataset has no score columns ({p}rmi, {p}nll_q, {p}status, ...) and no scorers "
+                          f"in metadata. Columns: {', '.join(base.column_names)}.")
+    for name, ds in scored.items():
+        check_score_columns(ds.features, prefixes, where=f"the scored dataset (split {name!r})")
+    configs, keep, report, files = {} if curated_only else {"scored": scored}, None, None, {}
+    if selection is not None:
+        if not all(hasattr(selection, a) for a in ("plan", "report", "keep", "apply")):
+            raise ConfigTypeError("selection must be a qaq Selection (with .plan, .report, .keep, .apply), got "
+                                  f"{type(selection).__name__}.")
+        keep = np.asarray(selection.keep, dtype=bool)
+        if len(keep) != len(base):
+            raise ConfigError(f"The selection does not match the scored dataset: it covers {len(keep)} rows, the "
+                              f"dataset has {len(base)}. Fit the selection on the same rows (and split) you publish.")
+        if not keep.any():
+            raise ConfigError(f"The selection kept none of the {len(base)} rows; there is no curated config to "
+                              "publish. Check the selection's report (drop_reasons) or publish the scored rows only.")
+        configs["curated"] = DatasetDict({split: selection.apply(base)})
+        report = {"rows_in": len(keep), "rows_kept": int(keep.sum()), **to_builtin(selection.report)}
+        files[PLAN_FILE] = yaml.safe_dump(to_builtin(selection.plan), sort_keys=False, allow_unicode=True).encode()
+        files[REPORT_FILE] = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
+    elif curated_only:
+        raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
+    configs = normalize_configs(configs)
+    known = meta.get("source")  # a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
+    known = known if isinstance(known, dict) else {"dataset": str(known)} if known else {}
+    src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
+    block = qaq_block(meta, prefixes, plan=None if selection is None else selection.plan, source={
+        "dataset": src, **({"license": license} if license else {})} if src else None,
+        fitted_on=rows_identity(base) if selection is not None else None)
+    figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
+    files.update({f["path"]: f["png"] for f in figs})
+    recipe = next(iter((meta.get("scorers") or {}).values()), {})
+    section = render(
+        "publish_section.md.j2", repo_id=repo_id, library_version=__version__, source=src, curated_only=curated_only,
+        rows={n: {s: len(d) for s, d in dd.items()} for n, dd in configs.items()}, report=report,
+        figures=figs, figures_note=note, examples=rmi_examples(base, prefixes[0], recipe, keep), selection_split=split,
+        plan_file=PLAN_FILE, report_file=REPORT_FILE, seed=block.get("seed"))
+    fields = card_fields(n_rows=sum(len(d) for d in scored.values()), license=license, source=src)
+
+    def card(readme: str | None) -> dict[str, bytes]:
+        text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1])
+        return {README: text.encode("utf-8"), **files}
+
+    return configs, card
 
 
 @contextlib.contextmanager
@@ -58,189 +127,70 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
     except QAQError:
         raise
     except Exception as exc:  # noqa: BLE001 - every upload failure is re-raised as PublishError
-        detail = _scrub(f"{type(exc).__name__}: {exc}", token).strip().rstrip(".")
-        raise PublishError(f"Publishing to dataset repo {repo_id!r} failed while {name}: {detail}. {hint}") from exc
+        detail = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else f"{type(exc).__name__}: {exc}"
+        raise PublishError(f"Publishing to dataset repo {repo_id!r} failed while {name}: "
+                           f"{detail.strip().rstrip('.')}. {hint}") from exc
 
 
-def _selection_split(scored: DatasetDict) -> str:
-    if "train" in scored:
-        return "train"
-    if len(scored) == 1:
-        return next(iter(scored))
-    raise ConfigError(
-        f"The scored DatasetDict has splits {list(scored)}; a selection is fitted on one split. "
-        "Publish a Dataset (or a DatasetDict with a 'train' split, which the selection must match)."
-    )
-
-
-def _source_id(source, metadata: dict) -> str | None:
-    src = source if source is not None else metadata.get("source")
-    if isinstance(src, dict):
-        return src.get("dataset") or src.get("id")
-    return str(src) if src else None
-
-
-def prepare(repo_id, scored, selection=None, *, source=None, license=None, curated_only=False,
-            metadata=None, figures=None) -> tuple[dict[str, DatasetDict], Publication]:
-    """Check the inputs and return ``(configs to push, Publication)`` — shared by push and dry run."""
-    repo_id = check_repo_id(repo_id)
-    scored = as_dataset_dict(scored, what="scored dataset")
-    for split, ds in scored.items():
-        if len(ds) == 0:
-            raise ConfigError(f"The scored dataset's split {split!r} has no rows; nothing to publish.")
-    meta = validate_metadata(metadata)
-    split = _selection_split(scored) if selection is not None else next(iter(scored))
-    base = scored[split]
-    prefixes = prefixes_for(meta, base.column_names)
-    if not prefixes:
-        raise ConfigError(
-            "The scored dataset has no score columns ({p}rmi, {p}nll_q, {p}status, ...) and no scorers in "
-            f"metadata. Columns: {', '.join(base.column_names)}."
-        )
-    for name, ds in scored.items():
-        check_score_columns(ds.features, prefixes, where=f"the scored dataset (split {name!r})")
-    sel = SelectionData.coerce(selection, base)
-    if curated_only and sel is None:
-        raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    configs: dict[str, DatasetDict] = {}
-    if not curated_only:
-        configs["scored"] = scored
-    if sel is not None:
-        curated = sel.curated
-        if sum(len(d) for d in (curated.values() if isinstance(curated, DatasetDict) else [curated])) == 0:
-            raise ConfigError(
-                f"The selection kept none of the {len(base)} rows; there is no curated config to publish. "
-                "Check the selection's report (drop_reasons) or publish the scored rows only (selection=None)."
-            )
-        configs["curated"] = curated if isinstance(curated, DatasetDict) else DatasetDict({split: curated})
-    src_id = _source_id(source, meta)
-    src_meta = meta.get("source") if isinstance(meta.get("source"), dict) else {}
-    license = license or src_meta.get("license")
-    source_block = {"dataset": src_id, **({"license": license} if license else {})} if src_id else None
-    block = qaq_block(meta, sel, prefixes, source_block)
-    n_rows = sum(len(d) for d in scored.values())
-    pub = Publication(
-        repo_id=repo_id,
-        base=base,
-        split=split,
-        selection=sel,
-        metadata=block,
-        fields=card_fields(n_rows=n_rows, license=license, source_datasets=[src_id] if src_id else None),
-        curated_only=curated_only,
-        figures=figures,
-        source=src_id,
-    )
-    return configs, pub
-
-
-def write_dry_run(folder, configs: dict[str, DatasetDict], pub: Publication, *, max_shard_size=None) -> Path:
-    """Write the repo layout (data, README.md, plan, report, figures) to ``folder``."""
-    folder = Path(folder).expanduser()
-    assets = render_assets(pub)
-    readme = write_data(folder, configs, max_shard_size=max_shard_size)
-    files = build_files(readme, pub, assets)
-    for rel, data in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    logger.info("Dry run: wrote %s (%d configs, %d card/aux files).", folder, len(configs), len(files))
-    return folder
-
-
-def _resolve_token(token: str | None) -> str:
-    from huggingface_hub import get_token
-
-    token = token or get_token()
-    if not token:
-        raise PublishError(
-            "No Hugging Face token: pass token=..., set HF_TOKEN, or run `hf auth login`. "
-            "Nothing was uploaded. (Use dry_run=FOLDER to write the repo layout locally instead.)"
-        )
-    return token
-
-
-def _read_card(api, repo_id: str) -> tuple[str, str | None]:
-    """``(head commit sha, README text or None)`` of the repo's main branch."""
-    from huggingface_hub.errors import EntryNotFoundError
-
-    parent = api.repo_info(repo_id, repo_type="dataset").sha
-    try:
-        path = api.hf_hub_download(repo_id, README, repo_type="dataset", revision=parent)
-    except EntryNotFoundError:
-        return parent, None
-    return parent, Path(path).read_text(encoding="utf-8")
-
-
-def _is_conflict(exc: Exception) -> bool:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None) in (409, 412)
-
-
-_DATA_HINT = "Configs uploaded before this step stay; nothing after it was uploaded. Publish again."
-_CARD_HINT = (
-    "The data is on the Hub, but the card, plan, report and figures were not updated (they go in one "
-    "all-or-nothing commit). Publish again."
-)
-
-
-def push(repo_id: str, configs: dict[str, DatasetDict], pub: Publication, *, token: str, private: bool = False,
-         max_shard_size=None, commit_message: str | None = None) -> str:
+def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None,
+         commit_message: str | None = None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
     from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import EntryNotFoundError
 
-    assets = render_assets(pub)  # figures etc. first: a local failure must not leave data without a card
     api = HfApi(token=token)
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     for name, dsdict in configs.items():
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
-            dsdict.push_to_hub(
-                repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
-                commit_message=f"qaq: upload config {name!r}",
-            )
+            dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
+                               commit_message=f"qaq: upload config {name!r}")
     for attempt in range(3):  # retried only when someone else committed in between (409/412)
         with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
-            parent, readme = _read_card(api, repo_id)
-        files = build_files(readme, pub, assets)
-        operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in files.items()]
+            parent = api.repo_info(repo_id, repo_type="dataset").sha
+            try:
+                readme = Path(api.hf_hub_download(repo_id, README, repo_type="dataset", revision=parent)).read_text(
+                    encoding="utf-8")
+            except EntryNotFoundError:
+                readme = None
+        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
         try:
             with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
-                api.create_commit(
-                    repo_id, operations=operations, repo_type="dataset", parent_commit=parent,
-                    commit_message=commit_message or "qaq: dataset card, selection plan, report and figures",
-                )
+                api.create_commit(repo_id, operations=operations, repo_type="dataset", parent_commit=parent,
+                                  commit_message=commit_message or "qaq: card, selection plan, report and figures")
             break
         except PublishError as err:
-            if attempt == 2 or not _is_conflict(err.__cause__):
+            if attempt == 2 or getattr(getattr(err.__cause__, "response", None), "status_code", None) not in (409, 412):
                 raise
             logger.info("The repo changed while publishing; merging the card again (attempt %d).", attempt + 2)
     logger.info("Published %s (%s).", repo_id, ", ".join(configs))
     return str(url)
 
 
-def publish(
-    repo_id: str,
-    scored: Dataset | DatasetDict,
-    selection=None,
-    *,
-    private: bool = False,
-    token: str | None = None,
-    dry_run: str | os.PathLike | None = None,
-    source: str | None = None,
-    license: str | None = None,
-    curated_only: bool = False,
-    metadata: dict | None = None,
-    figures: bool | None = None,
-    max_shard_size: int | str | None = None,
-    commit_message: str | None = None,
-) -> str | Path:
+def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
+    """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
+    from huggingface_hub import get_token
+
+    check_repo_id(repo_id)
+    folder = check_out_dir(dry_run, "dry-run folder") if dry_run is not None else None
+    if folder is None and not (token := token or get_token()):
+        raise PublishError("No Hugging Face token: pass token=..., set HF_TOKEN, or run `hf auth login`. Nothing was "
+                           "uploaded. (Use dry_run=FOLDER to write the repo layout locally instead.)")
+    return folder, token
+
+
+def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, private: bool = False,
+            token: str | None = None, dry_run: str | os.PathLike | None = None, source: str | None = None,
+            license: str | None = None, curated_only: bool = False, metadata: dict | None = None,
+            figures: bool | None = None, max_shard_size: int | str | None = None,
+            commit_message: str | None = None) -> str | Path:
     """Publish scored and curated rows, with their card, plan, report and figures, to one Hub dataset repo.
 
     Args:
         repo_id: ``namespace/name`` of the dataset repo (created if missing).
         scored: every scored row (a ``Dataset`` → split ``train``, or a ``DatasetDict``).
-        selection: a fitted ``Selection``, a :class:`SelectionData` (plan, report, curated rows from files),
-            or None to publish the scored rows only.
+        selection: a fitted ``Selection`` (``Selector.fit`` on ``scored``, or its ``train`` split), or None to
+            publish the scored rows only.
         private: create the repo private.
         token: Hub token; default ``huggingface_hub.get_token()`` (HF_TOKEN or the cached login).
         dry_run: a folder: write the exact repo layout there instead of pushing (no token needed).
@@ -249,22 +199,41 @@ def publish(
         curated_only: push only the ``curated`` config.
         metadata: the ``qaq:`` block of the scored data (scorer recipes, seed), e.g. from ``load_scored``.
         figures: draw the RMI/IFD histograms (None: when matplotlib is installed).
-        max_shard_size: parquet shard size, as for ``push_to_hub``.
+        max_shard_size: parquet shard size, as for ``push_to_hub`` (bytes or e.g. ``"500MB"``).
 
     Returns:
         The repo URL, or the dry-run folder.
     """
-    if dry_run is None:
-        check_repo_id(repo_id)
-        token = _resolve_token(token)  # before any work or request
-    configs, pub = prepare(
-        repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
-        metadata=metadata, figures=figures,
-    )
-    if dry_run is not None:
-        return write_dry_run(dry_run, configs, pub, max_shard_size=max_shard_size)
-    return push(repo_id, configs, pub, token=token, private=private, max_shard_size=max_shard_size,
-                commit_message=commit_message)
+    folder, token = _target(repo_id, dry_run, token)
+    configs, card = prepare(repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
+                            metadata=metadata, figures=figures)
+    if folder is None:
+        return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size,
+                    commit_message=commit_message)
+    readme, _ = write_data(folder, configs, max_shard_size=max_shard_size)
+    for rel, content in card(str(readme)).items():
+        write_atomic(folder / rel, content)
+    return folder
 
 
-__all__ = ["publish", "prepare", "push", "write_dry_run"]
+def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir: str | os.PathLike | None = None,
+                   private: bool = False, dry_run: str | os.PathLike | None = None, token: str | None = None,
+                   source: str | None = None, license: str | None = None, curated_only: bool = False):
+    """Publish a ``qaq score`` folder, with the plan of a ``qaq select`` folder re-fitted on its rows.
+
+    The scorer recipes, license and source dataset are carried over from the scored folder's card. A
+    selection folder fitted on other rows (another dataset, even of the same length) is refused
+    (ConfigError). Returns what :func:`publish` returns (the repo URL or the dry-run folder).
+    """
+    token = _target(repo_id, dry_run, token)[1]
+    scored, metadata = load_scored(scored_dir)
+    card = read_card_data(read_card_text(scored_dir))
+    sources = card.get("source_datasets") or []
+    source = source or (sources[0] if isinstance(sources, list) and len(sources) == 1 else None)
+    license = license or (card.get("license") if card.get("license") != "unknown" else None)
+    selection = None
+    if selection_dir is not None:
+        dd = as_dataset_dict(scored)
+        selection = load_selection(selection_dir, dd[_selection_split(dd)])
+    return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, source=source,
+                   license=license, curated_only=curated_only, metadata=metadata)

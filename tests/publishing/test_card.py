@@ -12,8 +12,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, scored_ds
 
 from qaq_datasets import __version__
-from qaq_datasets.publishing import publish
-from qaq_datasets.publishing import bundle as bundle_mod
+from qaq_datasets.publishing import publish, rows_identity
+from qaq_datasets.publishing import figures as figures_mod
 from qaq_datasets.publishing.card import BEGIN, END, generated_section, merge_card, size_category
 
 
@@ -41,10 +41,11 @@ def test_front_matter_parses_and_round_trips(dry):
     assert set(data["tags"]) >= {"qaq", "data-selection", "synthetic", "code"}
     configs = {c["config_name"]: c for c in data["configs"]}
     assert set(configs) == {"scored", "curated"}
-    assert configs["curated"]["data_files"] == [{"split": "train", "path": "curated/train-*"}]
-    infos = {i["config_name"]: i for i in data["dataset_info"]}
-    assert infos["scored"]["splits"][0]["num_examples"] == len(ds)
-    assert infos["curated"]["splits"][0]["num_examples"] == int(sel.keep.sum())
+    [files] = configs["curated"]["data_files"]
+    assert files["split"] == "train" and [(out / f).is_file() for f in files["path"]] == [True]
+    assert "dataset_info" not in data  # push_to_hub writes it on the Hub; a local folder has none to go stale
+    assert f"| `scored` | `train` | {len(ds)} |" in text
+    assert f"| `curated` | `train` | {int(sel.keep.sum())} |" in text
 
 
 def test_qaq_block_holds_what_reproduces_it(dry):
@@ -55,6 +56,7 @@ def test_qaq_block_holds_what_reproduces_it(dry):
     assert qaq["selection"] == sel.plan
     assert qaq["seed"] == 0
     assert qaq["source"] == {"dataset": "org/source-ds", "license": "mit"}
+    assert qaq["fitted_on"] == rows_identity(ds) and qaq["fitted_on"]["rows"] == len(ds)
     assert yaml.safe_load((out / "qaq_plan.yaml").read_text()) == sel.plan
 
 
@@ -112,12 +114,15 @@ def test_merge_into_a_card_without_markers_appends_the_section():
 
 def test_size_categories():
     assert size_category(0) == "n<1K"
+    assert size_category(999) == "n<1K"
     assert size_category(1000) == "1K<n<10K"
     assert size_category(2_500_000) == "1M<n<10M"
+    assert size_category(10**12 - 1) == "100B<n<1T"
+    assert size_category(10**12) == "n>1T"
 
 
 def test_no_figures_without_matplotlib(monkeypatch, tmp_path):
-    monkeypatch.setattr(bundle_mod.figures_mod, "available", lambda: False)
+    monkeypatch.setattr(figures_mod, "available", lambda: False)
     ds = scored_ds(20)
     with pytest.warns(UserWarning, match="figures"):
         publish("me/nofig", ds, StandInSelection(ds), dry_run=tmp_path, metadata=METADATA)

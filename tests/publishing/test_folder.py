@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from datasets import Dataset, DatasetDict, load_dataset
+from huggingface_hub import DatasetCard
 from pub_helpers import METADATA, StandInSelection, front_matter, scored_ds
 
 from qaq_datasets.errors import ConfigError
-from qaq_datasets.publishing import publish, save_folder
+from qaq_datasets.publishing import check_out_dir, load_scored, publish, save_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:No scorers in the qaq. metadata")
 
 
 def _files(folder):
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    """The files under ``folder``, a shard's content hash left out of its name."""
+    return sorted(re.sub(r"-[0-9a-f]{16}\.parquet$", ".parquet", str(p.relative_to(folder)))
+                  for p in folder.rglob("*") if p.is_file())
 
 
 def test_save_folder_single_config_loads_without_a_config_name(tmp_path):
@@ -47,8 +53,39 @@ def test_save_folder_again_keeps_other_configs_metadata_and_human_text(tmp_path)
     assert sorted(c["config_name"] for c in data["configs"]) == ["curated", "scored"]
     assert data["qaq"]["scorers"] == METADATA["scorers"] and data["qaq"]["selection"] == {"steps": []}
     assert "A note by a human." in text
-    assert "| `scored` | `train` | 10 |" in text and "| `curated` | `train` | 3 |" in text
+    assert "| `curated` | `train` | 3 |" in text
     assert len(load_dataset(str(tmp_path), "curated")["train"]) == 3
+    assert len(load_dataset(str(tmp_path), "scored")["train"]) == 10
+
+
+def test_stale_dataset_info_of_a_rewritten_config_goes(tmp_path):
+    # a folder written by push_to_hub-like code (or an older version) describes its sizes in dataset_info;
+    # rewriting that config with other rows must not leave the old sizes behind (load_dataset checks them)
+    save_folder(tmp_path, {"scored": scored_ds(10), "other": scored_ds(4)}, METADATA)
+    readme = tmp_path / "README.md"
+    infos = [{"config_name": n, "splits": [{"name": "train", "num_bytes": 1, "num_examples": k}]}
+             for n, k in (("scored", 10), ("other", 4))]
+    card = DatasetCard(readme.read_text())
+    card.data["dataset_info"] = infos
+    readme.write_text(str(card))
+    save_folder(tmp_path, {"scored": scored_ds(7)}, METADATA)
+    data = yaml.safe_load(front_matter(readme.read_text()))
+    assert data["dataset_info"] == infos[1:]
+    assert len(load_dataset(str(tmp_path), "scored")["train"]) == 7
+
+
+def test_new_rows_are_read_afresh_despite_the_datasets_cache(tmp_path):
+    # datasets caches a folder's config under the folder's name and its YAML: a rewrite with rows of the same
+    # shape, or another folder of the same name, must not be served from the cache of the first one
+    first, second = scored_ds(12, seed=1), scored_ds(12, seed=2)
+    save_folder(tmp_path / "a" / "scored", {"scored": first}, METADATA)
+    save_folder(tmp_path / "b" / "scored", {"scored": second}, METADATA)
+    assert load_dataset(str(tmp_path / "a" / "scored"), "scored")["train"]["qaq_rmi"][2:] == first["qaq_rmi"][2:]
+    assert load_dataset(str(tmp_path / "b" / "scored"), "scored")["train"]["qaq_rmi"][2:] == second["qaq_rmi"][2:]
+    save_folder(tmp_path / "a" / "scored", {"scored": second}, METADATA)
+    assert load_dataset(str(tmp_path / "a" / "scored"), "scored")["train"]["qaq_rmi"][2:] == second["qaq_rmi"][2:]
+    scored, _ = load_scored(tmp_path / "a" / "scored")
+    assert scored["train"]["qaq_rmi"][2:] == second["qaq_rmi"][2:]
 
 
 def test_rewrite_with_fewer_shards_removes_stale_ones(tmp_path):
@@ -56,7 +93,7 @@ def test_rewrite_with_fewer_shards_removes_stale_ones(tmp_path):
     save_folder(tmp_path, {"scored": ds}, max_shard_size=20_000)
     assert len(list((tmp_path / "scored").glob("train-*"))) > 1
     save_folder(tmp_path, {"scored": ds})
-    assert [p.name for p in (tmp_path / "scored").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert _files(tmp_path / "scored") == ["train-00000-of-00001.parquet"]
     assert len(load_dataset(str(tmp_path), "scored")["train"]) == 40
 
 
@@ -115,3 +152,78 @@ def test_dataset_with_split_name_keeps_it(tmp_path):
     ds = Dataset.from_dict(scored_ds(5).to_dict(), split="validation")
     save_folder(tmp_path, {"scored": ds})
     assert list(load_dataset(str(tmp_path), "scored")) == ["validation"]
+
+
+def _half_written_then_full_disk(monkeypatch, after: int = 1):
+    """Make Dataset.to_parquet write part of a file, then fail as a full disk would (after ``after`` good calls)."""
+    real = Dataset.to_parquet
+    calls = []
+
+    def to_parquet(self, path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) <= after:
+            return real(self, path, *args, **kwargs)
+        with open(path, "wb") as f:
+            f.write(b"PAR1 truncated")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Dataset, "to_parquet", to_parquet)
+    return calls
+
+
+def test_full_disk_on_a_new_folder_leaves_nothing_under_a_final_name(tmp_path, monkeypatch):
+    calls = _half_written_then_full_disk(monkeypatch, after=1)
+    with pytest.raises(OSError, match="No space left"):
+        save_folder(tmp_path / "out", {"scored": scored_ds(40)}, METADATA, max_shard_size=20_000)
+    assert len(calls) == 2  # one shard written, the second hit the full disk
+    assert _files(tmp_path / "out") == []  # no shard, no temp file, no README
+
+
+def test_full_disk_on_a_rewrite_keeps_the_old_files(tmp_path, monkeypatch):
+    save_folder(tmp_path, {"scored": scored_ds(10)}, METADATA)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    _half_written_then_full_disk(monkeypatch, after=0)
+    with pytest.raises(OSError, match="No space left"):
+        save_folder(tmp_path, {"scored": scored_ds(12), "curated": scored_ds(3)}, METADATA)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    monkeypatch.undo()
+    assert len(load_dataset(str(tmp_path), "scored")["train"]) == 10
+
+
+def test_full_disk_while_writing_the_card_keeps_the_old_card(tmp_path, monkeypatch):
+    save_folder(tmp_path, {"scored": scored_ds(10)}, METADATA)
+    old = (tmp_path / "README.md").read_text()
+    real = Path.write_bytes
+
+    def write_bytes(self, data):
+        if self.name.startswith(".README.md"):
+            real(self, data[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with pytest.raises(OSError, match="No space left"):
+        save_folder(tmp_path, {"scored": scored_ds(10)}, {"seed": 5})
+    assert (tmp_path / "README.md").read_text() == old
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("make", ["empty", "file", "under_a_file"])
+def test_bad_output_folder_is_refused_before_any_work(tmp_path, make):
+    (tmp_path / "f").write_text("x")
+    out = {"empty": "", "file": str(tmp_path / "f"), "under_a_file": str(tmp_path / "f" / "sub")}[make]
+    with pytest.raises(ConfigError, match="empty" if make == "empty" else "is a file"):
+        check_out_dir(out)
+    with pytest.raises(ConfigError):
+        save_folder(out, {"scored": scored_ds(3)})
+    with pytest.raises(ConfigError):
+        publish("me/x", scored_ds(3), dry_run=out)
+    assert (tmp_path / "f").read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+    assert check_out_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"  # not created yet: fine
+
+
+def test_bad_max_shard_size(tmp_path):
+    with pytest.raises(ConfigError, match="max_shard_size"):
+        save_folder(tmp_path, {"scored": scored_ds(3)}, max_shard_size="lots")
+    save_folder(tmp_path, {"scored": scored_ds(30)}, max_shard_size="10KB")
+    assert len(list((tmp_path / "scored").glob("train-*"))) > 1

@@ -8,7 +8,7 @@ from datasets import Dataset
 from pub_helpers import METADATA, StandInSelection, scored_ds
 
 from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
-from qaq_datasets.publishing import SelectionData, publish
+from qaq_datasets.publishing import publish
 
 pytestmark = pytest.mark.filterwarnings("ignore:No scorers in the qaq. metadata")
 
@@ -37,14 +37,6 @@ def test_selection_of_another_length(tmp_path):
     with pytest.raises(ConfigError, match="does not match.*30 rows.*20"):
         publish("me/x", scored_ds(20), sel, dry_run=tmp_path / "out")
     assert not (tmp_path / "out").exists()
-
-
-def test_selection_data_of_another_length(tmp_path):
-    ds = scored_ds(10)
-    with pytest.raises(ConfigError, match="rows_in"):
-        publish("me/x", ds, SelectionData(plan={}, report={"rows_in": 11}, curated=ds), dry_run=tmp_path)
-    with pytest.raises(ConfigError, match="keep mask"):
-        publish("me/x", ds, SelectionData(plan={}, report={}, keep=np.ones(9, bool)), dry_run=tmp_path)
 
 
 def test_not_a_selection(tmp_path):
@@ -81,27 +73,10 @@ def test_several_splits_without_train(tmp_path):
         publish("me/x", dd, StandInSelection(dd["a"]), dry_run=tmp_path)
 
 
-def test_selection_data_from_keep_only(tmp_path):
+def test_an_all_dropped_selection(tmp_path):
     ds = scored_ds(10)
-    keep = np.zeros(10, bool)
-    keep[[2, 5]] = True
-    publish("me/x", ds, SelectionData(plan={"p": 1}, report={"rows_in": 10, "rows_kept": 2}, keep=keep),
-            dry_run=tmp_path, metadata=METADATA, figures=False)
-    from datasets import load_dataset
-
-    got = load_dataset(str(tmp_path), "curated")["train"]["instruction"]
-    assert got == [ds["instruction"][2], ds["instruction"][5]]
-
-
-def test_keep_from_annotated_columns_and_an_all_dropped_selection(tmp_path):
-    from datasets import load_dataset
-
-    ds = StandInSelection(scored_ds(10)).annotate(scored_ds(10))
-    curated = ds.filter(lambda r: r["qaq_keep"])
-    publish("me/x", ds, SelectionData(plan={}, report={"rows_in": 10}, curated=curated), dry_run=tmp_path / "a",
-            metadata=METADATA)
-    assert "(dropped" in (tmp_path / "a" / "README.md").read_text()
-    nothing = SelectionData(plan={}, report={"rows_in": 10, "rows_kept": 0}, keep=np.zeros(10, bool))
+    nothing = StandInSelection(ds)
+    nothing.keep = np.zeros(10, bool)
     with pytest.raises(ConfigError, match="kept none of the 10 rows"):
-        publish("me/x", scored_ds(10), nothing, dry_run=tmp_path / "b", metadata=METADATA)
+        publish("me/x", ds, nothing, dry_run=tmp_path / "b", metadata=METADATA)
     assert not (tmp_path / "b").exists()

@@ -75,8 +75,19 @@ def test_unknown_config_and_bad_source(tmp_path):
     save_folder(tmp_path, {"scored": scored_ds(5), "curated": scored_ds(2)}, METADATA)
     with pytest.raises(ConfigError, match="no config 'nope'.*curated"):
         load_scored(tmp_path, config="nope")
-    with pytest.raises(ConfigError, match="not a valid Hub repo id"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_scored(str(tmp_path / "does not exist"))
+
+
+def test_a_mistyped_folder_is_never_sent_to_the_hub(hub, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_folder(tmp_path / "out" / "scored", {"scored": scored_ds(4)}, METADATA)
+    before = len(hub.requests)
+    for typo in ("out/scoredd", "out/scored/x", "./scoredd"):
+        with pytest.raises(ConfigError, match="does not exist"):
+            load_scored(typo)
+    assert hub.requests[before:] == []
+    assert len(load_scored("out/scored")[0]["train"]) == 4
 
 
 def test_a_curated_only_source_is_not_taken_for_scored_rows(tmp_path):

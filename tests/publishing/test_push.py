@@ -14,10 +14,11 @@ from huggingface_hub import DatasetCard, HfApi
 from pub_helpers import METADATA, StandInSelection, scored_ds
 
 from qaq_datasets.errors import PublishError
-from qaq_datasets.publishing import load_scored, publish, publish_folder, save_folder
+import qaq_datasets.selection as qs
+from qaq_datasets.publishing import load_scored, publish, publish_folder, save_folder, save_selection
 from qaq_datasets.publishing import push as push_mod
 from qaq_datasets.publishing.card import BEGIN, END, generated_section
-from qaq_datasets.publishing.serialize import PLAN_FILE, REPORT_FILE
+from qaq_datasets.publishing.folder import PLAN_FILE, REPORT_FILE
 
 REPO = "test-user/qaq-curated"
 
@@ -80,8 +81,11 @@ def test_push_and_dry_run_write_the_same_card(hub, tmp_path):
     publish(REPO, ds, sel, metadata=METADATA, dry_run=tmp_path)
     pushed, dry = DatasetCard(_readme(hub)), DatasetCard((tmp_path / "README.md").read_text())
     assert pushed.text == dry.text
-    strip = lambda d: {k: v for k, v in d.to_dict().items() if k != "dataset_info"}  # noqa: E731 (sizes differ)
+    # the data's YAML is datasets' on the Hub (sizes, glob patterns) and ours in the folder (file names)
+    strip = lambda d: {k: v for k, v in d.to_dict().items() if k not in ("dataset_info", "configs")}  # noqa: E731
     assert strip(pushed.data) == strip(dry.data)
+    names = lambda d: sorted(c["config_name"] for c in d.data["configs"])  # noqa: E731
+    assert names(pushed) == names(dry) == ["curated", "scored"]
     for name in ("figures/qaq_ifd.png", PLAN_FILE, REPORT_FILE):
         assert (hub.repo_dir(REPO) / name).read_bytes() == (tmp_path / name).read_bytes()
 
@@ -112,14 +116,15 @@ def test_republish_keeps_human_edits_and_datasets_yaml(hub):
 
 
 def _fail_final_commit(monkeypatch, hub, kind):
-    real = push_mod.build_files
+    """The next commit after the card was read from the Hub (the final one) fails."""
+    real = push_mod.merge_card
 
-    def build_then_arm(*args, **kwargs):
-        files = real(*args, **kwargs)
+    def merge_then_arm(*args, **kwargs):
+        text = real(*args, **kwargs)
         hub.fail_next("POST", f"/api/datasets/{REPO}/commit/", kind=kind)
-        return files
+        return text
 
-    monkeypatch.setattr(push_mod, "build_files", build_then_arm)
+    monkeypatch.setattr(push_mod, "merge_card", merge_then_arm)
 
 
 @pytest.mark.parametrize("kind", ["500", "drop"])
@@ -142,7 +147,7 @@ def test_failed_final_commit_keeps_the_old_card(hub, monkeypatch):
     publish(REPO, ds, StandInSelection(ds, frac=0.5), metadata=METADATA)
     old_card = DatasetCard(_readme(hub))
     old_plan = (hub.repo_dir(REPO) / PLAN_FILE).read_bytes()
-    real = push_mod.build_files
+    real = push_mod.merge_card
     _fail_final_commit(monkeypatch, hub, "500")
     with pytest.raises(PublishError, match="final commit"):
         publish(REPO, ds, StandInSelection(ds, frac=0.2), metadata=METADATA)
@@ -151,7 +156,7 @@ def test_failed_final_commit_keeps_the_old_card(hub, monkeypatch):
     assert new_card.data["qaq"] == old_card.data["qaq"]
     assert (hub.repo_dir(REPO) / PLAN_FILE).read_bytes() == old_plan
     # publishing again once the Hub is back fixes everything
-    monkeypatch.setattr(push_mod, "build_files", real)
+    monkeypatch.setattr(push_mod, "merge_card", real)
     sel = StandInSelection(ds, frac=0.2)
     publish(REPO, ds, sel, metadata=METADATA)
     assert DatasetCard(_readme(hub)).data["qaq"]["selection"] == sel.plan
@@ -208,28 +213,27 @@ def test_upload_folder_of_a_dry_run_loads(hub, tmp_path):
 
 def test_publish_folder_from_score_and_select_outputs(hub, tmp_path):
     ds = scored_ds(30)
-    sel = StandInSelection(ds)
     meta = {**METADATA, "source": {"dataset": "org/src", "license": "apache-2.0"}}
     save_folder(tmp_path / "scored", {"scored": ds}, meta)
-    save_folder(tmp_path / "selected", {"curated": sel.apply(ds)}, {**meta, "selection": sel.plan})
-    (tmp_path / "selected" / PLAN_FILE).write_text(yaml.safe_dump(sel.plan))
-    (tmp_path / "selected" / REPORT_FILE).write_text(json.dumps(sel.report))
+    selection = qs.Selector().drop_where("qaq_status", "!=", "ok").score("qaq_rmi").keep_top(0.5).fit(ds)
+    save_selection(tmp_path / "selected", ds, selection, meta)
 
     dry = publish_folder(tmp_path / "scored", REPO, selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
-    assert len(load_dataset(str(dry), "curated")["train"]) == int(sel.keep.sum())
+    assert len(load_dataset(str(dry), "curated")["train"]) == int(selection.keep.sum())
     publish_folder(tmp_path / "scored", REPO, selection_dir=tmp_path / "selected")
     card = DatasetCard(_readme(hub))
     assert card.data["license"] == "apache-2.0" and card.data["source_datasets"] == ["org/src"]
-    assert card.data["qaq"]["scorers"] == METADATA["scorers"]
+    assert card.data["qaq"]["scorers"] == METADATA["scorers"] and card.data["qaq"]["selection"] == selection.plan
     section = generated_section(card.text)
-    assert "(kept)" in section and "(dropped" in section  # keep recovered by matching curated rows
+    assert "(kept)" in section and "(dropped" in section  # the re-fitted plan knows every row's fate
     assert generated_section(DatasetCard((dry / "README.md").read_text()).text) == section
-    assert load_dataset(REPO, "curated")["train"]["output"] == sel.apply(ds)["output"]
+    assert load_dataset(REPO, "curated")["train"]["output"] == selection.apply(ds)["output"]
+    assert yaml.safe_load((hub.repo_dir(REPO) / PLAN_FILE).read_text()) == selection.plan
 
 
 def test_a_commit_in_between_is_merged_not_lost(hub, monkeypatch):
     ds = scored_ds(20)
-    real = push_mod.build_files
+    real = push_mod.merge_card
     calls = []
 
     def build_with_a_concurrent_commit(*args, **kwargs):
@@ -240,7 +244,7 @@ def test_a_commit_in_between_is_merged_not_lost(hub, monkeypatch):
         calls.append(1)
         return files
 
-    monkeypatch.setattr(push_mod, "build_files", build_with_a_concurrent_commit)
+    monkeypatch.setattr(push_mod, "merge_card", build_with_a_concurrent_commit)
     publish(REPO, ds, StandInSelection(ds), metadata=METADATA, figures=False)
     assert len(calls) == 2
     assert "other.txt" in _repo_files(hub) and BEGIN in _readme(hub)
@@ -264,7 +268,7 @@ def test_local_failures_come_before_any_upload(hub, monkeypatch):
 def test_load_scored_of_a_missing_repo(hub):
     from qaq_datasets.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="neither a local folder nor a dataset repo"):
+    with pytest.raises(ConfigError, match="neither a local folder nor a Hub dataset repo"):
         load_scored("test-user/does-not-exist")
 
 

@@ -1,0 +1,111 @@
+"""Selection folders: save_selection writes the plan, report, curated rows and the identity of the rows it was
+fitted on; publishing re-fits the plan and refuses a selection fitted on other rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from datasets import load_dataset
+from huggingface_hub import DatasetCard
+from pub_helpers import METADATA, front_matter, scored_ds
+
+import qaq_datasets.selection as qs
+from qaq_datasets.errors import ConfigError
+from qaq_datasets.publishing import load_selection, publish_folder, rows_identity, save_folder, save_selection
+from qaq_datasets.publishing.card import generated_section
+
+TWO = {"scorers": {"strong": {"prefix": "strong_"}, "weak": {"prefix": "weak_"}}, "seed": 0}
+
+
+def _score_and_select(tmp_path, ds, plan, name="selected", meta=METADATA):
+    save_folder(tmp_path / "scored", {"scored": ds}, meta)
+    selection = plan.fit(ds)
+    save_selection(tmp_path / name, ds, selection, meta)
+    return selection
+
+
+def test_rows_identity_tells_datasets_of_the_same_length_apart():
+    a, b = scored_ds(30, seed=0), scored_ds(30, seed=1)
+    assert rows_identity(a) == rows_identity(scored_ds(30, seed=0)) and rows_identity(a)["rows"] == 30
+    assert rows_identity(a) != rows_identity(b)
+    assert rows_identity(a) != rows_identity(a.select(list(range(29, -1, -1))))  # same rows, other order
+    edited = a.map(lambda r, i: {"qaq_status": "oom" if i == 7 else r["qaq_status"]}, with_indices=True)
+    assert rows_identity(a) != rows_identity(edited)  # one status changed
+    assert rows_identity(a) == rows_identity(a.remove_columns("output"))  # only score columns count
+
+
+def test_save_selection_writes_plan_report_rows_and_identity(tmp_path):
+    ds = scored_ds(120, prefixes=("strong_", "weak_"))
+    selection = _score_and_select(tmp_path, ds, qs.preset("default"), meta=TWO)
+    out = tmp_path / "selected"
+    assert qs.Selector.from_yaml(out / "qaq_plan.yaml").to_dict() == selection.plan
+    report = json.loads((out / "qaq_report.json").read_text())
+    assert report["rows_kept"] == int(selection.keep.sum()) > 0
+    curated = load_dataset(str(out), "curated")["train"]
+    assert curated["output"] == selection.apply(ds)["output"]
+    qaq = yaml.safe_load(front_matter((out / "README.md").read_text()))["qaq"]
+    assert qaq["fitted_on"] == rows_identity(ds) and qaq["selection"] == selection.plan
+    assert qaq["scorers"] == TWO["scorers"]
+    assert load_selection(out, ds).keep.tolist() == selection.keep.tolist()
+
+
+def test_publish_folder_refits_the_plan(tmp_path):
+    ds = scored_ds(120, prefixes=("strong_", "weak_"))
+    selection = _score_and_select(tmp_path, ds, qs.preset("default"), meta=TWO)
+    # the curated rows in the selection folder are not read back: publishing re-fits the plan
+    (tmp_path / "selected" / "curated").rename(tmp_path / "moved")
+    dry = publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
+    assert load_dataset(str(dry), "curated")["train"]["output"] == selection.apply(ds)["output"]
+    section = generated_section(DatasetCard((dry / "README.md").read_text()).text)
+    assert f"| **kept** | **{int(selection.keep.sum())}** |" in section and "(dropped" in section
+    assert json.loads((dry / "qaq_report.json").read_text())["rows_kept"] == int(selection.keep.sum())
+
+
+def test_a_selection_fitted_on_other_rows_of_the_same_length_is_refused(tmp_path):
+    plan = qs.Selector().random(seed=0).keep_top(0.5)
+    mine, other = scored_ds(40, seed=0), scored_ds(40, seed=1)
+    _score_and_select(tmp_path, other, plan, name="foreign")
+    save_folder(tmp_path / "scored", {"scored": mine}, METADATA)
+    # counts cannot tell them apart: the random plan keeps as many rows of either dataset
+    assert plan.fit(mine).report["rows_kept"] == plan.fit(other).report["rows_kept"]
+    with pytest.raises(ConfigError, match="fitted on other rows") as err:
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "foreign", dry_run=tmp_path / "dry")
+    assert len(str(err.value).splitlines()) == 1 and "qaq select" in str(err.value)
+    assert not (tmp_path / "dry").exists()
+
+
+def test_a_selection_folder_without_its_identity_is_refused(tmp_path):
+    ds = scored_ds(20)
+    _score_and_select(tmp_path, ds, qs.Selector().random(seed=0).keep_top(0.5))
+    readme = tmp_path / "selected" / "README.md"
+    card = DatasetCard(readme.read_text())
+    del card.data["qaq"]["fitted_on"]
+    readme.write_text(str(card))
+    with pytest.raises(ConfigError, match="does not record the rows"):
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
+    with pytest.raises(ConfigError, match="has no qaq_plan.yaml"):
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "scored", dry_run=tmp_path / "dry")
+
+
+def test_a_plan_that_keeps_nothing_still_writes_its_report(tmp_path):
+    ds = scored_ds(20)
+    keeps_some = qs.Selector().random(seed=0).keep_top(0.5)
+    _score_and_select(tmp_path, ds, keeps_some)
+    assert (tmp_path / "selected" / "curated").is_dir()
+    nothing = qs.Selector().drop_where("qaq_q_tokens", ">=", 0)
+    selection = _score_and_select(tmp_path, ds, nothing)  # into the same folder
+    assert not selection.keep.any()
+    out = tmp_path / "selected"
+    report = json.loads((out / "qaq_report.json").read_text())
+    assert report["rows_kept"] == 0 and report["rows_in"] == 20
+    assert qs.Selector.from_yaml(out / "qaq_plan.yaml").to_dict() == selection.plan
+    text = (out / "README.md").read_text()
+    assert "kept none of the 20 rows" in text
+    assert "configs" not in yaml.safe_load(front_matter(text))  # the earlier curated config is gone
+    assert not list(out.rglob("*.parquet"))
+    with pytest.raises(ConfigError, match="kept none of the 20 rows"):
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=out, dry_run=tmp_path / "dry")
+    np.testing.assert_array_equal(load_selection(out, ds).keep, np.zeros(20, bool))
