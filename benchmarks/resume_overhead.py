@@ -1,14 +1,15 @@
-"""Overhead of sharded, resumable scoring (markers, atomic parquet shards, hashing, merge) vs a plain ds.map.
+"""Overhead of a sharded, resumable run (``run_sharded``: row digest, lock, one map cache file per shard,
+the scored folder) vs a plain in-memory ``ds.map``.
 
-Usage: python benchmarks/resume_overhead.py [--rows 120] [--shard-rows 40] [--batch-size 40] [--repeats 3]
+Usage: python benchmarks/resume_overhead.py [--rows 120] [--shard-rows 40] [--batch-size 40] [--repeats 5]
 
 Both methods score the same Code Alpaca rows with the same scorer (SmolLM2-135M-Instruct), in batches of
 the same size (shards are a multiple of the batch size, so both feed the model identical batches). After
 a warm-up of each, the runs alternate map, sharded, map, sharded, ... so that drifts in machine speed hit
-both; each sharded run writes a fresh run folder and includes the final merge (scored.parquet +
-save_to_disk folder). Prints each method's median and best time, the median of the paired ratios, and
-the seconds each method spends outside the scorer calls (the bookkeeping itself, which is what sharding
-adds, and which machine noise from other processes barely touches).
+both; each sharded run writes a fresh output folder, scored folder included. Prints each method's median
+and best time, the median of the paired ratios, and the seconds each method spends outside the scorer
+calls (the bookkeeping itself, which is what sharding adds, and which machine noise from other processes
+barely touches).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ def main():
 
     import torch
     from datasets import Dataset
-    from datasets.utils.logging import disable_progress_bar
+    from datasets import disable_progress_bars
 
     import qaq_datasets as qaq
     from qaq_datasets.runner import run_sharded
 
-    disable_progress_bar()
+    disable_progress_bars()
     rows = code_alpaca(args.rows)
     ds = Dataset.from_dict({"q": [question_of(r) for r in rows], "a": [r["output"] for r in rows]})
     model = qaq.load_model(args.model, dtype=None if args.dtype == "auto" else args.dtype)
@@ -59,9 +60,8 @@ def main():
     def sharded():
         n_runs[0] += 1
         out = os.path.join(work, f"run{n_runs[0]}")
-        run = run_sharded(ds, scorer, out, shard_rows=args.shard_rows, batch_size=args.batch_size, progress=False)
+        run_sharded(ds, scorer, out, shard_rows=args.shard_rows, batch_size=args.batch_size, echo=None)
         shutil.rmtree(out)
-        return run
 
     in_scorer = [0.0]
     original_call = type(scorer).__call__
@@ -99,7 +99,7 @@ def main():
     print("| method | runs (s) | median (s) | best (s) | rows/s (median) | fed tokens/s (median) | "
           "outside the scorer, median (s) |")
     print("|---|---|---|---|---|---|---|")
-    for key, name in (("map", "ds.map (unsharded, in memory)"), ("sharded", "run_sharded (markers + parquet + merge)")):
+    for key, name in (("map", "ds.map (unsharded, in memory)"), ("sharded", "run_sharded (shard caches + folder)")):
         t = statistics.median(times[key])
         print(f"| {name} | {', '.join(f'{x:.2f}' for x in times[key])} | {t:.2f} | {min(times[key]):.2f} | "
               f"{args.rows / t:.2f} | {fed / t:.0f} | {statistics.median(outside[key]):.3f} |")

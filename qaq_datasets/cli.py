@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import QAQError
+from .errors import ConfigError, QAQError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
@@ -44,7 +44,8 @@ def score(
     dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: auto).")] = None,
     num_proc: Annotated[Optional[int], typer.Option(min=1, help="Worker processes (one model copy each).")] = None,
     shard_rows: Annotated[Optional[int], typer.Option(min=1,
-        help="Resumable sharded run: rows per shard, finished shards are kept under OUT/shards.")] = None,
+        help="Resumable sharded run: rows per shard; finished shards are kept under OUT/run/shards until the "
+             "scored folder is written; the same command, with or without --shard-rows, resumes.")] = None,
     distributed: Annotated[bool, typer.Option(
         help="Run as one rank of torchrun/accelerate launch: each rank scores its own shards.")] = False,
 ):
@@ -58,11 +59,14 @@ def score(
     scorers = build_scorers(models, question=question, answer=answer, template=template, max_length=max_length,
                             dtype=dtype)  # resolves every spec and validates the config: nothing loads yet
     ds = load_input(dataset, split=split, max_rows=max_rows)
-    if shard_rows or distributed:
-        from .runner import run_sharded_job
+    from .runner import has_run, run_sharded
 
-        run_sharded_job(ds, scorers, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
-                        batch_size=batch_size)
+    if shard_rows or distributed or has_run(out_dir):  # an unfinished sharded run is resumed, never bypassed
+        if num_proc:
+            raise ConfigError("--num-proc is for a plain run: a sharded run (--shard-rows/--distributed) uses one "
+                              "process per rank.")
+        run_sharded(ds, scorers, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
+                    batch_size=batch_size, echo=typer.echo)
         return
     from .publishing import save_folder
 
@@ -118,7 +122,9 @@ def publish(
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False, prog_name="qaq")
+        code = app(args=argv, standalone_mode=False, prog_name="qaq")
+        if isinstance(code, int) and code:  # typer returns 130 on Ctrl-C when not standalone
+            raise SystemExit(code)
     except QAQError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

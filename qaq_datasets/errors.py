@@ -40,6 +40,10 @@ class MissingDependencyError(QAQError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class DiskFullError(QAQError, OSError):
+    """The disk filled up; nothing half-written was left under a final name (a sharded run keeps its finished shards)."""
+
+
 class PublishError(QAQError, RuntimeError):
     """Publishing to the Hub failed; nothing half-written was left behind."""
 

@@ -1,4 +1,4 @@
-"""Shared bits of the runner tests: a small instruction dataset, subprocess launching, output comparison."""
+"""Shared bits of the runner tests: a small instruction dataset, subprocess launching, reading and comparing output."""
 
 from __future__ import annotations
 
@@ -36,6 +36,21 @@ def make_rows(n: int = 30) -> dict:
 
 def make_dataset(n: int = 30) -> Dataset:
     return Dataset.from_dict(make_rows(n))
+
+
+def scorers_for(model, names=("strong", "weak"), **kw) -> dict:
+    """``{name: Scorer}`` with prefixes ``{name}_`` over the columns of :func:`make_rows`, on CPU in float32."""
+    import qaq_datasets as qaq
+
+    return {name: qaq.score_fn(model, dtype="float32", question=["instruction", "input"], prefix=f"{name}_",
+                               device_map="cpu", **kw) for name in names}
+
+
+def scored_of(out) -> Dataset:
+    """The rows of the scored folder ``out`` (config ``scored``), through the public loader."""
+    import qaq_datasets as qaq
+
+    return qaq.load_scored(str(out), split="train")[0]
 
 
 def free_port() -> int:

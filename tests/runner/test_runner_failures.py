@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from runner_helpers import make_dataset, make_rows
+from runner_helpers import make_dataset, make_rows, scored_of
 
 import qaq_datasets as qaq
 from qaq_datasets.runner import run_sharded
@@ -53,8 +53,7 @@ def test_oom_halves_the_micro_batch_and_scores_match(tiny_model, tiny_tokenizer,
 
 def test_a_row_that_never_fits_is_oom_and_the_run_goes_on(tiny_model, tiny_tokenizer, tmp_path):
     ds = make_dataset(20)
-    ref = run_sharded(ds, make_scorer(tiny_model, tiny_tokenizer), tmp_path / "ref", shard_rows=8,
-                      progress=False).dataset
+    ref = ds.map(make_scorer(tiny_model, tiny_tokenizer), batched=True, load_from_cache_file=False)
     sc = make_scorer(tiny_model, tiny_tokenizer)
     bad = sc.encode(question(ds[4]), ds[4]["output"])["reverse_ids"]
     tried = []
@@ -65,10 +64,11 @@ def test_a_row_that_never_fits_is_oom_and_the_run_goes_on(tiny_model, tiny_token
             raise oom()
 
     sc.span_scorer.forward_hook = hook
-    run = run_sharded(ds, sc, tmp_path / "run", shard_rows=8, progress=False)
+    lines = []
+    run_sharded(ds, sc, tmp_path / "run", shard_rows=8, echo=lines.append)
     assert tried[-1] == 1  # halved down to the single sequence, which still did not fit
-    assert run.statuses == {"qaq": {"ok": 18, "empty_answer": 1, "oom": 1}}
-    out = run.dataset
+    assert lines[-1].startswith("20 rows scored (qaq: {'ok': 18, 'empty_answer': 1, 'oom': 1})")
+    out = scored_of(tmp_path / "run")
     assert out["qaq_status"][4] == "oom"
     assert all(math.isnan(out[c][4]) for c in SCORE_COLS) and out["qaq_q_tokens"][4] == 0
     keep = [i for i in range(20) if i != 4]
@@ -82,14 +82,18 @@ def test_rows_that_break_the_tokenizer_or_the_model_are_errors(tiny_model, tiny_
 
         def __init__(self, tok):
             self.tok = tok
-            self.bos_token_id, self.eos_token_id = tok.bos_token_id, tok.eos_token_id
-            self.chat_template, self.apply_chat_template = tok.chat_template, tok.apply_chat_template
 
-        def __call__(self, text, add_special_tokens=False):
+        def __getattr__(self, name):
+            return getattr(self.tok, name)
+
+        def __len__(self):
+            return len(self.tok)
+
+        def __call__(self, text, **kwargs):
             texts = text if isinstance(text, list) else [text]
             if any("BOOM" in t for t in texts):
                 raise ValueError("tokenizer exploded")
-            return self.tok(text, add_special_tokens=add_special_tokens)
+            return self.tok(text, **kwargs)
 
     rows = make_rows(12)
     rows["instruction"][2] = "BOOM " + rows["instruction"][2]
@@ -103,11 +107,13 @@ def test_rows_that_break_the_tokenizer_or_the_model_are_errors(tiny_model, tiny_
             raise RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED (injected)")
 
     sc.span_scorer.forward_hook = hook
-    run = run_sharded(Dataset.from_dict(rows), sc, tmp_path / "run", shard_rows=5, progress=False)
-    st = run.dataset["qaq_status"]
+    lines = []
+    run_sharded(Dataset.from_dict(rows), sc, tmp_path / "run", shard_rows=5, echo=lines.append)
+    out = scored_of(tmp_path / "run")
+    st = out["qaq_status"]
     assert st[2] == "error" and st[9] == "error" and st[7] == "empty_answer"
-    assert run.statuses == {"qaq": {"ok": 9, "empty_answer": 1, "error": 2}}
-    assert math.isnan(run.dataset["qaq_rmi"][9]) and not math.isnan(run.dataset["qaq_rmi"][8])
+    assert lines[-1].startswith("12 rows scored (qaq: {'ok': 9, 'empty_answer': 1, 'error': 2})")
+    assert math.isnan(out["qaq_rmi"][9]) and not math.isnan(out["qaq_rmi"][8])
 
 
 def question(row) -> str:

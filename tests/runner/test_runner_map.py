@@ -85,7 +85,7 @@ def test_fingerprints_equal_across_processes_and_hash_seeds(tiny_model_dir):
 
 
 def test_map_cache_resumes_per_shard(tiny_model_dir, tmp_path):
-    """The documented plain-map recipe: one cache file per contiguous shard, named by the scorer fingerprint."""
+    """What run_sharded builds on: one map cache file per contiguous shard; a re-run loads the finished ones."""
     make_dataset(24).save_to_disk(str(tmp_path / "ds"))
     ds = load_from_disk(str(tmp_path / "ds"))
     n = 4

@@ -1,0 +1,276 @@
+"""Long scoring runs on ``datasets``' own machinery: one ``map`` cache file per contiguous shard.
+
+Each shard is ``ds.shard(n, i, contiguous=True).map(scorers, batched=True, cache_file_name=...)``:
+``datasets`` writes the file under a temp name and renames it when the shard is done, and loads it
+instead of scoring again when the same command runs again. So a run killed at any moment loses at most
+the shards in flight, and a re-run only scores what is missing.
+
+Layout of ``OUT`` (the run owns the folder: a new run needs it empty or absent)::
+
+    run/manifest.json        the run's identity: digest of the rows, scorers' fingerprints, shard count
+    run/lock                 held by the process (rank 0) running the run, so a second command is refused
+    run/shards/*.arrow       the shards' map cache files, while the run is under way
+    README.md, scored/       the scored folder (``qaq_datasets.publishing.save_folder``, which writes each file
+                             under a temp name and renames it), written once at the end
+
+At the end rank 0 concatenates the shards, writes the scored folder, marks the manifest finished and
+deletes ``run/shards``: the scored folder is then the only copy of the scored rows.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from ..errors import ColumnError, ConfigError, ConfigTypeError, DiskFullError
+from ..scoring.schema import count_statuses, scorer_name
+
+logger = logging.getLogger(__name__)
+
+RUN = "run"
+DEFAULT_SHARD_ROWS = 1000
+
+
+class MultiScorer:
+    """A ``Dataset.map`` function running several scorers on each batch (one cache file per shard, not per scorer).
+
+    Input columns:
+        every scorer's question and answer columns.
+
+    Output columns:
+        every scorer's ``{prefix}*`` score columns.
+    """
+
+    def __init__(self, scorers: Mapping, device_index: int | None = None):
+        self.scorers, self.device_index = dict(scorers), device_index
+
+    def __call__(self, batch: dict) -> dict:
+        out = {}
+        for s in self.scorers.values():
+            out.update(s(batch, rank=self.device_index))
+        return out
+
+    def features(self, dataset):
+        """The features of ``dataset`` followed by every scorer's score columns."""
+        features = dataset.features.copy()
+        for s in self.scorers.values():
+            features.update(s.features())
+        return features
+
+
+def named_scorers(scorers, dataset=None) -> dict:
+    """``{name: Scorer}`` from a Scorer, a list or a mapping; with ``dataset``, check its columns (nothing loads)."""
+    from ..scoring import Scorer
+
+    if isinstance(scorers, Scorer):
+        scorers = [scorers]
+    items = list(scorers.items()) if isinstance(scorers, Mapping) else [
+        (scorer_name(getattr(s, "prefix", str(i))), s) for i, s in enumerate(scorers)]
+    if not items or not all(isinstance(s, Scorer) for _, s in items):
+        raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)), got {scorers!r}.")
+    prefixes = [s.prefix for _, s in items]
+    if len(set(prefixes)) != len(prefixes):
+        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
+    scorers = dict(items)
+    for s in scorers.values() if dataset is not None else ():
+        s.check(dataset)
+        clash = [c for c in s.output_columns if c in dataset.column_names]
+        if clash:
+            raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
+                              "prefix.", column=clash[0])
+    return scorers
+
+
+def has_run(out) -> bool:
+    """True when ``out`` holds a sharded run (finished or not): the same command must go on with it."""
+    return (Path(out) / RUN / "manifest.json").is_file()
+
+
+def dist_env() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` from the environment torchrun / accelerate launch set."""
+    try:
+        rank, world, local = (int(os.environ.get(k) or d) for k, d in (("RANK", 0), ("WORLD_SIZE", 1),
+                                                                       ("LOCAL_RANK", 0)))
+    except ValueError as exc:
+        raise ConfigError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({exc}).") from None
+    if not 0 <= rank < world:
+        raise ConfigError(f"Need 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world}.")
+    return rank, world, local
+
+
+def _start(ds, named: dict, out: Path, shard_rows: int | None, lock) -> dict | str:
+    """Rank 0: lock ``out``, check the stored manifest against this command (or write it for a new run).
+
+    Returns the manifest, or the one-line error that every rank raises.
+    """
+    from filelock import Timeout
+
+    path = out / RUN / "manifest.json"
+    try:
+        (out / RUN / "shards").mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(f"{out} is in use by another qaq score command; wait for it to finish or use another "
+                              "--out.") from None
+        old = json.loads(path.read_text()) if path.is_file() else None
+        if old is not None and not {"rows", "dataset", "num_shards", "scorers", "finished"} <= set(old):
+            raise ConfigError(f"{path} was written by another version of qaq; use another --out.")
+        if old is None and any(p.name != RUN for p in out.iterdir()):
+            raise ConfigError(f"{out} already holds files and no sharded run; a sharded run needs a new or empty "
+                              "--out.")
+        n = -(-len(ds) // (shard_rows or DEFAULT_SHARD_ROWS)) if shard_rows or not old else old["num_shards"]
+        h = hashlib.sha256(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
+        for table in ds.with_format("arrow").iter(batch_size=10_000):
+            h.update(pickle.dumps(table.to_pydict(), protocol=4))
+        new = {"rows": len(ds), "dataset": h.hexdigest()[:16], "num_shards": min(n, len(ds)),
+               "scorers": {name: s.fingerprint[:16] for name, s in named.items()}, "finished": False}
+        for key, what in (("num_shards", "another shard count"), ("dataset", "another dataset"),
+                          ("scorers", "other scorers")):
+            if old is not None and old[key] != new[key]:
+                raise ConfigError(f"{out} holds a run with {what} ({old[key]}; this command: {new[key]}); re-run "
+                                  "the command that started it, or use another --out.")
+        if old is None:
+            _write_manifest(path, new)
+        return old or new
+    except ConfigError as exc:
+        return str(exc)
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, path)
+
+
+def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distributed: bool = False,
+                batch_size: int = 64, source: str | None = None, echo=print) -> Path | None:
+    """Score ``dataset`` shard by shard into ``out``, resumably; write the scored folder ``out`` at the end.
+
+    Args:
+        dataset: a ``datasets.Dataset``.
+        scorers: a :class:`~qaq_datasets.Scorer`, a list of them, or ``{name: Scorer}`` (distinct prefixes).
+        out: the output folder (new or empty, or holding this run); running the same command again resumes.
+        shard_rows: rows per shard (default 1000; shards are ``ds.shard(n, i, contiguous=True)``). ``None``
+            on a re-run keeps the run's shard count.
+        distributed: run as one rank of ``torchrun`` / ``accelerate launch`` (``RANK``, ``WORLD_SIZE``,
+            ``LOCAL_RANK``): rank r scores the shards ``i % WORLD_SIZE == r`` on ``cuda:LOCAL_RANK``; after a
+            barrier rank 0 writes the scored folder. ``out`` must be on a filesystem every rank sees.
+        batch_size: rows per ``map`` batch. source: recorded as ``source`` in the ``qaq:`` metadata.
+        echo: where the summary line goes (None: nowhere).
+
+    Input columns:
+        every scorer's question and answer columns.
+
+    Output columns:
+        ``out`` holds config ``scored``: every input column plus each scorer's ``{prefix}*`` score columns,
+        in input order (read it with ``qaq.load_scored(out)`` or ``datasets.load_dataset(out, "scored")``).
+
+    Returns:
+        ``out`` on rank 0 once the scored folder is written, else None.
+
+    Raises:
+        ConfigError: ``out`` is in use by another command, or holds a run of another dataset, shard count or
+            scorer (never mixed), or other files. DiskFullError: the disk filled up (re-run to resume).
+
+    Examples:
+        >>> run_sharded(ds, {"weak": qaq.score_fn("smollm2-135m", prefix="weak_")}, "runs/code",
+        ...             shard_rows=2000)                                              # doctest: +SKIP
+    """
+    named = named_scorers(scorers, dataset)
+    for name, v in (("shard_rows", shard_rows), ("batch_size", batch_size)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ConfigError(f"{name} must be a positive int, got {v!r}.")
+    if len(dataset) == 0:
+        raise ConfigError("Nothing to score: the dataset has no rows.")
+    out = Path(out)
+    rank, world, local = dist_env() if distributed else (0, 1, 0)
+    dist = _init_group(local) if world > 1 else None
+    try:
+        return _run(dataset, named, out, shard_rows, batch_size, source, echo, rank, world, dist,
+                    None if world == 1 or os.environ.get("LOCAL_WORLD_SIZE") == "1" else local)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
+            raise DiskFullError(f"No space left on the device of {out}; nothing was left under a final name. Free "
+                                "some space and run the same command again: finished shards are kept.") from None
+        raise
+    finally:
+        if dist is not None:
+            dist.destroy_process_group()
+
+
+def _init_group(local: int):
+    """The torch.distributed process group (gloo: CPU and across machines); it only carries one barrier."""
+    import torch
+    import torch.distributed as dist
+
+    if torch.cuda.is_available() and os.environ.get("LOCAL_WORLD_SIZE") != "1":
+        torch.cuda.set_device(local % torch.cuda.device_count())
+    dist.init_process_group(backend="gloo", timeout=timedelta(hours=72))  # env://: MASTER_ADDR, MASTER_PORT
+    return dist
+
+
+def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist, device_index):
+    from datasets import Dataset, concatenate_datasets
+    from filelock import FileLock
+
+    from ..publishing import save_folder
+
+    lock = FileLock(out / RUN / "lock", timeout=0)
+    try:
+        state = _start(ds, named, out, shard_rows, lock) if rank == 0 else None
+        if dist is not None:  # every rank gets rank 0's manifest, or its one-line error
+            box = [state]
+            dist.broadcast_object_list(box, src=0)
+            state = box[0]
+        if isinstance(state, str):
+            raise ConfigError(state)
+        n = state["num_shards"]
+        run_id = state["dataset"] + hashlib.sha256(repr(state["scorers"]).encode()).hexdigest()[:16]
+        shards = out / RUN / "shards"
+        if state["finished"]:
+            if rank == 0:
+                shutil.rmtree(shards, ignore_errors=True)  # left if a run was killed right after it finished
+                if echo:
+                    echo(f"{out} already holds this finished run ({state['rows']} rows); nothing to do.")
+            return out if rank == 0 else None
+        fn = MultiScorer(named, device_index)
+        paths = [shards / f"{run_id}-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
+        mine = list(range(rank, n, world))
+        if cached := sum(paths[i].exists() for i in mine):
+            logger.warning("Resuming %s: %d of this rank's %d shards were scored earlier.", out, cached, len(mine))
+        for i in mine:
+            ds.shard(n, i, contiguous=True).map(
+                fn, batched=True, batch_size=batch_size, features=fn.features(ds), cache_file_name=str(paths[i]),
+                new_fingerprint=f"{run_id}{i:05d}", desc=f"QAQ scoring shard {i + 1}/{n}")
+        if dist is not None:
+            dist.barrier()
+            if rank != 0:
+                if echo:
+                    echo(f"rank {rank}/{world}: scored shards {', '.join(map(str, mine))}")
+                return None
+        if missing := [i for i in range(n) if not paths[i].exists()]:
+            raise ConfigError(f"Shard {missing[0]} is missing from {shards} after every rank finished: is --out on a "
+                              "filesystem that every rank sees?")
+        scored = concatenate_datasets([Dataset.from_file(str(p)) for p in paths])
+        metadata = {"scorers": {name: s.recipe() for name, s in named.items()}}
+        save_folder(out, {"scored": scored}, metadata if source is None else {**metadata, "source": os.fspath(source)})
+        statuses = "; ".join(f"{k}: {count_statuses(scored[s.prefix + 'status'])}" for k, s in named.items())
+        _write_manifest(out / RUN / "manifest.json", {**state, "finished": True})
+        del scored
+        shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
+        if echo:
+            echo(f"{len(ds)} rows scored ({statuses}); wrote {out}")
+        return out
+    finally:
+        if lock.is_locked:
+            lock.release()
+

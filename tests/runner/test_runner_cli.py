@@ -1,0 +1,49 @@
+"""`qaq score --shard-rows`: an interrupted run is resumed by the same command even without --shard-rows (never
+bypassed by the plain path), and another scorer on the same --out is refused with one line."""
+
+from __future__ import annotations
+
+import pytest
+from runner_helpers import assert_same_rows, make_dataset, scored_of, scorers_for
+
+from qaq_datasets.cli import main
+from qaq_datasets.runner import MultiScorer, run_sharded
+
+ROWS = 30
+
+
+def test_rerun_without_shard_rows_resumes_the_interrupted_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    data, out = tmp_path / "data.jsonl", tmp_path / "out"
+    make_dataset(ROWS).to_json(str(data))
+    args = ["score", str(data), "--out", str(out), "--model", f"strong={tiny_model_dir}", "--model",
+            f"weak={tiny_model_dir}", "--question", "instruction", "--question", "input", "--dtype", "float32",
+            "--batch-size", "4"]
+    real, rows = MultiScorer.__call__, []
+
+    def counting(self, batch):
+        if stop_after is not None and sum(rows) >= stop_after:
+            raise KeyboardInterrupt
+        rows.append(len(batch["output"]))
+        return real(self, batch)
+
+    monkeypatch.setattr(MultiScorer, "__call__", counting)
+    stop_after = 12  # shards of 6 rows: two finished, then Ctrl-C
+    try:
+        main([*args, "--shard-rows", "7"])
+    except SystemExit as exc:  # Ctrl-C: the CLI's exit status is its business, not this test's
+        assert exc.code == 130
+    assert sum(rows) == 12 and sorted(p.name for p in out.iterdir()) == ["run"]
+
+    with pytest.raises(SystemExit) as exc:  # another scorer on the same --out: refused with one line
+        main([*args, "--max-length", "64"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: {out} holds a run with other scorers")
+
+    stop_after, rows[:] = None, []
+    main(args)  # the same command without --shard-rows: resumes with the run's five shards
+    assert sum(rows) == ROWS - 12  # the two finished shards came from their cache files
+    assert f"{ROWS} rows scored" in capsys.readouterr().out
+    reference = tmp_path / "reference"
+    run_sharded(make_dataset(ROWS), scorers_for(tiny_model_dir), reference, shard_rows=7, batch_size=4)
+    assert_same_rows(scored_of(out), scored_of(reference))
