@@ -1,26 +1,38 @@
-"""Which selection removes bad rows? Real Code Alpaca rows with labelled defects, both default models.
+"""Which selection removes bad rows, at 10%, 25% and 40% defective rows? Real Code Alpaca rows, both default models.
 
-Usage: python benchmarks/selection_quality.py [--clean 400] [--per-defect 20] [--budget 0.25]
+Usage: python benchmarks/selection_quality.py [--size 200] [--budget 0.25] [--template standard] [--compare paper]
+       [--replicates 1,2] [--tune]
 
-Defects injected (each into rows that are not otherwise used, so every question appears once):
-- misaligned: the answer of another row (the paper's first failure mode);
+The pool: 3 disjoint parts of Code Alpaca rows (each question used once), each part 180 clean rows and 10 rows of
+each defect kind, made from rows not otherwise used:
+- misaligned: the answer of a row outside the pool (the paper's first failure mode);
 - echo: the answer repeats the question (the paper's second failure mode), lightly reworded;
+- paraphrase: the answer restates the question with synonyms in a framing sentence, and solves nothing;
 - refusal: a generic refusal / non-answer, as LLM generators emit;
 - truncated: the answer cut after its first ~20% of characters (generation hit a length limit);
-- looping: the first line of the answer repeated over and over (degenerate generation).
+- looping: the first line of the answer repeated over and over (degenerate generation);
+- unparseable: Python code (that parsed) with one slip that breaks it: a block header's ``:`` or a closing
+  bracket dropped (checked with ``ast.parse``);
+- wrong_language: the question's language (Python, JavaScript, Java, C++) swapped for another; the answer is
+  still in the original one.
 
-Scores are cached in benchmarks/.cache so the table can be recomputed without re-scoring. For each
-strategy at the budget: the fraction of kept rows that are defective (random = the defect rate) and the
-AUROC of the strategy's ordering for "defective" (filters first: rows a step drops are ranked below every
-survivor; survivors by the final score; ties get half credit).
+A row's scores depend on that row alone, so the pool is scored once per model and template and cached in
+benchmarks/.cache (``pool-{name}-{hash}``: rows, model, template and score columns in the hash). Set
+(level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Part 0 is
+where the default's knobs were chosen (``--tune`` prints that grid); the tables report parts 1 and 2. For each
+strategy at the budget: the fraction of kept rows that are defective, the clean rows the plan's filter steps
+dropped (not the budget cut), and the AUROC of the plan's ordering for "defective" (filtered rows first, then
+survivors by the final score; ties half credit).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import random
+import re
 import time
 from pathlib import Path
 
@@ -66,6 +78,176 @@ def build_rows(n_clean: int, per_defect: int, seed: int = 0, offset: int = 0) ->
         out.append(dict(instruction=r["instruction"], input=r["input"], output=a, defect=kind))
     rng.shuffle(out)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- the pool
+# Every scored row's scores depend on that row alone, so one POOL is scored once (cached per model and
+# template) and the prevalence sets are drawn from it. The pool has PARTS disjoint parts; replicate r of
+# every level is drawn from part r only, so the sets of one replicate share no row with another's.
+
+KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", "unparseable", "wrong_language"]
+LEVELS = (0.10, 0.25, 0.40)
+#: the kinds the scores can see at all (code that does not parse and code in another language look like clean rows
+#: to RMI, IFD and nll_end alike: see the per-kind AUROC)
+SEEN = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping"]
+LANGS = {"Python": "JavaScript", "JavaScript": "Python", "Java": "Python", "C++": "Python"}
+SYNONYMS = [("Write", "Implement"), ("write", "implement"), ("Create", "Build"), ("create", "build"),
+            ("function", "routine"), ("program", "script"), ("given", "provided"), ("returns", "gives back"),
+            ("return", "give back"), ("list", "sequence"), ("number", "value"), ("string", "text"),
+            ("find", "determine"), ("print", "display"), ("Generate", "Produce"), ("generate", "produce")]
+PARAPHRASE = ["The goal here is to {q} In other words, the solution should {q}",
+              "This task asks us to {q} So what is needed is code that will {q}",
+              "Basically, you want to {q} That is what the code has to do."]
+
+
+def _language(instruction: str) -> str | None:
+    found = [lang for lang in LANGS if re.search(r"\b" + re.escape(lang) + r"(?![\w+#])", instruction)]
+    return found[0] if len(found) == 1 else None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _python_code(row: dict) -> bool:
+    out = row["output"]
+    return "\n" in out and ("def " in out or "for " in out or "if " in out) and _parses(out)
+
+
+def paraphrase(question: str, rng: random.Random) -> str:
+    """The question restated with synonyms inside a framing sentence: it says what to do and does none of it."""
+    q = question.strip().rstrip(".")
+    for a, b in SYNONYMS:
+        q = re.sub(r"\b" + a + r"\b", b, q)
+    q = q[:1].lower() + q[1:] + "."
+    return rng.choice(PARAPHRASE).format(q=q)
+
+
+def break_code(code: str, rng: random.Random) -> str | None:
+    """Python code made unparseable by one slip a generator makes: a block header's ':' or a closing bracket
+    dropped. None when no slip breaks it (checked with ``ast.parse``)."""
+    lines = code.splitlines()
+    headers = [i for i, ln in enumerate(lines) if ln.rstrip().endswith(":")]
+    closers = [i for i, ch in enumerate(code) if ch in ")]}"]
+    tries = [("colon", i) for i in headers] + [("bracket", i) for i in closers]
+    rng.shuffle(tries)
+    for kind, i in tries:
+        if kind == "colon":
+            broken = "\n".join(ln.rstrip()[:-1] if j == i else ln for j, ln in enumerate(lines))
+        else:
+            broken = code[:i] + code[i + 1:]
+        if not _parses(broken):
+            return broken
+    return None
+
+
+def make_defect(kind: str, row: dict, rng: random.Random, donors: list[dict]) -> dict:
+    """``row`` made defective in the way ``kind`` names (see the module docstring)."""
+    q, a, instruction = question_of(row), row["output"], row["instruction"]
+    if kind == "misaligned":
+        a = rng.choice(donors)["output"]
+    elif kind == "echo":
+        a = rng.choice(REWORD) + q.replace("Write", "Writing").replace("Create", "Creating")
+    elif kind == "paraphrase":
+        a = paraphrase(row["instruction"], rng)
+    elif kind == "refusal":
+        a = rng.choice(REFUSALS)
+    elif kind == "truncated":
+        a = a[: max(8, len(a) // 5)]
+    elif kind == "looping":
+        first = next((ln for ln in a.splitlines() if ln.strip()), a)
+        a = "\n".join([first] * 12)
+    elif kind == "unparseable":
+        a = break_code(a, rng)
+    elif kind == "wrong_language":  # the question now asks for another language than its answer is written in
+        lang = _language(instruction)
+        instruction = re.sub(r"\b" + re.escape(lang) + r"(?![\w+#])", LANGS[lang], instruction)
+    return dict(instruction=instruction, input=row["input"], output=a, defect=kind)
+
+
+def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0) -> list[dict]:
+    """The scored pool: ``parts`` disjoint parts of ``clean_per_part`` clean rows and ``per_kind`` rows of each
+    defect kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``."""
+    rng = random.Random(seed)
+    rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
+    rng.shuffle(rows)
+    need = {"wrong_language": lambda r: _language(r["instruction"]) is not None, "unparseable": _python_code}
+    used, pool = set(), []
+    def take(ok, k):
+        got = [i for i, r in enumerate(rows) if i not in used and ok(r)][:k]
+        if len(got) < k:
+            raise SystemExit(f"not enough usable Code Alpaca rows ({len(got)} < {k})")
+        used.update(got)
+        return got
+    picked = {kind: take(need[kind], per_kind * parts) for kind in ["wrong_language", "unparseable"]}
+    for kind in KINDS:
+        if kind not in picked:
+            picked[kind] = take(lambda r: True, per_kind * parts)
+    clean = take(lambda r: True, clean_per_part * parts)
+    donors = [r for i, r in enumerate(rows) if i not in used]  # misaligned answers come from rows outside the pool
+    for part in range(parts):
+        for i in clean[part * clean_per_part:(part + 1) * clean_per_part]:
+            r = rows[i]
+            pool.append(dict(instruction=r["instruction"], input=r["input"], output=r["output"], defect="none",
+                             part=part))
+        for kind in KINDS:
+            for i in picked[kind][part * per_kind:(part + 1) * per_kind]:
+                pool.append({**make_defect(kind, rows[i], rng, donors), "part": part})
+    return pool
+
+
+def prevalence_sets(pool_defect: np.ndarray, pool_part: np.ndarray, size: int = 200, levels=LEVELS,
+                    seed: int = 0) -> dict[tuple[float, int], np.ndarray]:
+    """Pool row indices of each set ``(level, replicate)``: ``size`` rows of part ``replicate``, of which
+    round(level × size) defective, spread over the kinds as evenly as the part allows."""
+    rng = np.random.default_rng(seed)
+    sets = {}
+    for part in sorted(set(pool_part.tolist())):
+        in_part = pool_part == part
+        clean = rng.permutation(np.flatnonzero(in_part & (pool_defect == "none")))
+        by_kind = [rng.permutation(np.flatnonzero(in_part & (pool_defect == k))) for k in KINDS]
+        for level in levels:
+            n_def = int(round(level * size))
+            order = [ix for j in range(max(map(len, by_kind))) for ix in
+                     rng.permutation([b[j] for b in by_kind if j < len(b)])]  # round-robin over the kinds
+            if n_def > len(order) or size - n_def > len(clean):
+                raise SystemExit(f"part {part} is too small for a {level:.0%} set of {size} rows")
+            sets[(level, part)] = np.sort(np.concatenate([order[:n_def], clean[: size - n_def]])).astype(int)
+    return sets
+
+
+def score_pool(pool: list[dict], model: str, name: str, template: str = "standard", dtype=None):
+    """The pool scored by one model with one template, columns ``{name}_*``; cached in benchmarks/.cache."""
+    from datasets import Dataset, load_from_disk
+
+    from qaq_datasets.scoring import score_columns
+    from qaq_datasets.scoring.multi import build_scorers, score_all
+
+    key = json.dumps([pool, score_columns(""), model, template, str(dtype)], sort_keys=True)
+    folder = CACHE / f"pool-{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if (folder / "dataset_info.json").exists():
+        return load_from_disk(str(folder))
+    scorers = build_scorers({name: model}, question=["instruction", "input"], answer="output", template=template,
+                            dtype=dtype)
+    t0 = time.perf_counter()
+    scored, _, stats = score_all(Dataset.from_list(pool), scorers, batch_size=64)
+    print(f"scored the pool with {model} ({template}): {time.perf_counter() - t0:.0f} s, {stats[name]['status']}",
+          flush=True)
+    cols = [c for c in scored.column_names if c.startswith(name + "_")]
+    scored.select_columns(cols).save_to_disk(str(folder))
+    return load_from_disk(str(folder))
+
+
+def scored_pool(pool: list[dict], models: dict[str, tuple[str, str]], dtype=None):
+    """The pool with every ``{name: (model, template)}``'s score columns side by side."""
+    from datasets import Dataset, concatenate_datasets
+
+    parts = [Dataset.from_list(pool)] + [score_pool(pool, m, n, t, dtype) for n, (m, t) in models.items()]
+    return concatenate_datasets(parts, axis=1)
 
 
 def auroc(defect_score: np.ndarray, is_defect: np.ndarray) -> float:
@@ -120,78 +302,238 @@ def score_rows(rows, dtype, raw: bool = True):
     return scored, meta
 
 
+#: the strategies of the tables: name -> preset (a single-direction baseline when it reads one model)
 STRATEGIES = {
-    # name: (preset or builder, final score column, ascending = lower final score is better)
-    "random": ("random", "qaq_random", False),
-    "perplexity (strong)": ("perplexity", None, True),
-    "Cherry IFD (strong)": ("cherry", None, False),
-    "Superfiltering (weak IFD)": ("superfiltering", None, False),
-    "RMI sweet spot (strong)": ("sweet-spot", "qaq_center_distance", True),
-    "gap (paper headline)": ("gap", "qaq_gap", False),
-    "default plan (RMI extremes of both models, cut-off answers, then gap)": ("default", "qaq_gap", False),
+    "random": "random",
+    "perplexity (strong)": "perplexity",
+    "Cherry IFD (strong)": "cherry",
+    "Superfiltering (weak IFD)": "superfiltering",
+    "RMI sweet spot (strong)": "sweet-spot",
+    "paper-band: RMI ranks [0.5, 0.75) (strong)": "paper-band",
+    "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
+    "gap-global: Diff-High, global ranks": "gap-global",
+    "previous default (fixed-fraction extremes)": None,
+    "default": "default",
 }
+SINGLE_DIRECTION = ("perplexity", "cherry", "superfiltering", "sweet-spot", "paper-band")
+
+
+def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
+    """The default plan before issue 12: fixed fractions of the within-bin RMI ranks, then gap."""
+    import qaq_datasets.selection as qs
+
+    sel = qs.Selector()
+    for p in (strong, weak):
+        sel = sel.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
+    for p in (weak, strong):
+        sel = sel.stratify(f"{p}nll_q", 10).rank(f"{p}rmi").drop_extremes(0.2, 0.95)
+    sel = sel.stratify(f"{weak}nll_q", 10).rank(f"{weak}nll_end").drop_extremes(0.0, 0.9)
+    return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(budget)
+
+
+def plans(budget, strong="strong_", weak="weak_") -> dict:
+    import qaq_datasets.selection as qs
+
+    out = {}
+    for name, p in STRATEGIES.items():
+        if p is None:
+            out[name] = previous_default(strong, weak, budget)
+        elif p in ("default", "gap", "gap-global"):
+            out[name] = qs.preset(p, strong=strong, weak=weak, fraction=budget)
+        elif p == "random":
+            out[name] = qs.preset(p, scorers=[strong, weak], fraction=budget)
+        else:
+            model = weak if p == "superfiltering" else strong
+            out[name] = qs.preset(p, prefix=model, fraction=budget)
+    return out
+
+
+def evaluate(plan, ds, defect: np.ndarray) -> dict:
+    """Defective among kept, clean rows dropped by the plan's filters, AUROC of its ordering, kept per kind."""
+    sel = plan.fit(ds)
+    is_defect = defect != "none"
+    keep = sel.keep
+    reasons = np.array([r or "" for r in sel.reasons], dtype=object)
+    filtered = ~np.isin(reasons, ["", "below_cut", "not_ok_status"])
+    cut = sel.report["steps"][-1]["fitted"]
+    values = sel.columns.get(cut["score"])
+    if values is None:
+        values = np.asarray(ds.with_format("numpy")[cut["score"]], dtype=float)
+    seen = np.isin(defect, SEEN)
+    return {"kept": int(keep.sum()), "defect_rate": float(is_defect[keep].mean()) if keep.any() else float("nan"),
+            "seen_rate": float(seen[keep].mean()) if keep.any() else float("nan"),
+            "clean_lost": int((filtered & ~is_defect).sum()), "clean": int((~is_defect).sum()),
+            "auroc": auroc(plan_order(sel, values, cut["ascending"]), is_defect),
+            "per_kind": {k: int(((defect == k) & keep).sum()) for k in KINDS}}
+
+
+def run_sets(scored, sets, budget, strong="strong_", weak="weak_") -> dict:
+    """{(level, replicate): {strategy: evaluate(...)}} over the prevalence sets."""
+    defect = np.asarray(scored["defect"])
+    out = {}
+    for key, idx in sets.items():
+        ds = scored.select(idx)
+        out[key] = {name: evaluate(plan, ds, defect[idx]) for name, plan in plans(budget, strong, weak).items()}
+    return out
+
+
+def table(results: dict, replicates, budget) -> str:
+    """The markdown table: per level, the mean over ``replicates`` of each measure (per set in brackets)."""
+    levels = sorted({lv for lv, _ in results})
+    head = "| strategy (keeps {:.0%}) | ".format(budget) + " | ".join(
+        f"{lv:.0%} defective: kept defective | clean lost to filters | AUROC" for lv in levels) + " |"
+    lines = [head, "|---" * (1 + 3 * len(levels)) + "|"]
+    for name in STRATEGIES:
+        cells = []
+        for lv in levels:
+            rs = [results[(lv, r)][name] for r in replicates]
+            rate = " / ".join(f"{x['defect_rate']:.1%}" for x in rs)
+            lost = sum(x["clean_lost"] for x in rs) / sum(x["clean"] for x in rs)
+            auc = np.mean([x["auroc"] for x in rs])
+            bold = "**" if name == "default" else ""
+            cells += [f"{bold}{rate}{bold}", f"{lost:.1%}", f"{auc:.2f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(results: dict, replicates) -> list[str]:
+    """Issue 12's targets, checked on each set."""
+    out = []
+    for (lv, r), res in sorted(results.items()):
+        if r not in replicates:
+            continue
+        d = res["default"]
+        best = min((n for n, p in STRATEGIES.items() if p in SINGLE_DIRECTION), key=lambda n: res[n]["defect_rate"])
+        prev = res["previous default (fixed-fraction extremes)"]
+        out.append(f"{lv:.0%} set {r}: default keeps {d['defect_rate']:.1%} defective (target <= 5%: "
+                   f"{'met' if d['defect_rate'] <= 0.05 else 'NOT met'}); best single-direction baseline {best} "
+                   f"{res[best]['defect_rate']:.1%} (half: {res[best]['defect_rate'] / 2:.1%}: "
+                   f"{'met' if d['defect_rate'] <= res[best]['defect_rate'] / 2 else 'NOT met'}); clean rows lost "
+                   f"to filters {d['clean_lost']} vs previous default {prev['clean_lost']} "
+                   f"({'met' if d['clean_lost'] < prev['clean_lost'] else 'NOT met'})")
+    return out
+
+
+def per_kind_auroc(scored, sets, replicates, prefix: str) -> dict:
+    """Per defect kind: AUROC of a LOW within-bin RMI rank (10 PPL(Q) bins) for that kind against clean rows,
+    pooled over the sets of ``replicates`` at every level (< 0.5: the kind sits HIGH, e.g. echoes)."""
+    import qaq_datasets.selection as qs
+
+    defect = np.asarray(scored["defect"])
+    ranks, kinds = [], []
+    for (lv, r), idx in sets.items():
+        if r in replicates and lv == max(LEVELS):  # the 40% sets hold every defective row of their part
+            plan = qs.Selector().stratify(f"{prefix}nll_q", 10).rank(f"{prefix}rmi", name="r")
+            ranks.append(plan.fit(scored.select(idx)).columns["r"])
+            kinds.append(defect[idx])
+    rank, kind = np.concatenate(ranks), np.concatenate(kinds)
+    ok = np.isfinite(rank)
+    return {k: auroc(-rank[ok & np.isin(kind, [k, "none"])], kind[ok & np.isin(kind, [k, "none"])] == k)
+            for k in KINDS}
+
+
+def candidate(ifd_max, rmi_min, low, high, end, final, budget):
+    """One plan of the tuning grid: zero-information drops, RMI fences of both models, the nll_end fence, then
+    a final ranking (gap, global gap, Cherry's ratio, the rank closest to 0.5 or 0.625, or random)."""
+    import qaq_datasets.selection as qs
+
+    s = qs.Selector()
+    for p in ("strong_", "weak_"):
+        s = s.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
+    for p in ("weak_", "strong_"):
+        s = s.drop_where(f"{p}ifd", ">", ifd_max, reason="ifd_gt_1") if ifd_max else s
+        s = s.drop_where(f"{p}rmi", "<", rmi_min, reason="rmi_lt_0") if rmi_min is not None else s
+    for p in ("weak_", "strong_"):
+        s = s.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", low, high) if low or high else s
+    s = s.stratify("weak_nll_q", 10).drop_outliers("weak_nll_end", None, end) if end else s
+    band = lambda c: s.stratify("strong_nll_q", 10).rank("strong_rmi").closest_to(c)  # noqa: E731
+    s = {"gap": lambda: s.gap("strong_rmi", "weak_rmi", bins=10),
+         "gap1": lambda: s.gap("strong_rmi", "weak_rmi", bins=1),
+         "cherry": lambda: s.score("strong_nll_a_given_q", divide_by="strong_nll_a"), "center": lambda: band(0.5),
+         "band": lambda: band(0.625), "random": lambda: s.random(0)}[final]()
+    return s.keep_top(budget)
+
+
+def tune(scored, sets, budget) -> None:
+    """The grid the default's knobs were chosen on, on set 0 only (replicate 0 at each level): the Pareto front of
+    clean rows lost (summed over the levels) against the worst level's defective-among-kept."""
+    import itertools
+
+    defect = np.asarray(scored["defect"])
+    subsets = {lv: (scored.select(sets[(lv, 0)]), defect[sets[(lv, 0)]]) for lv in LEVELS}
+    grid = itertools.product((1.0, None), (0.0, None), (None, 1.5, 2.0, 3.0), (None, 2.0, 3.0), (None, 2.0, 3.0),
+                             ("gap", "gap1", "cherry", "center", "band", "random"))
+    rows = []
+    for cfg in grid:
+        res = [evaluate(candidate(*cfg, budget), *subsets[lv]) for lv in LEVELS]
+        rows.append((sum(r["clean_lost"] for r in res), max(r["defect_rate"] for r in res), cfg, res))
+    print("| clean rows lost | worst defective kept | ifd_max, rmi_min, rmi_low, rmi_high, end_high, final "
+          "| per level |")
+    print("|---|---|---|---|")
+    best = 1.0
+    for lost, worst, cfg, res in sorted(rows, key=lambda r: r[:2]):
+        if worst < best - 1e-9:
+            best = worst
+            print(f"| {lost} | {worst:.1%} | {cfg} | " + ", ".join(f"{r['defect_rate']:.1%}" for r in res) + " |")
+    prev = [evaluate(previous_default("strong_", "weak_", budget), *subsets[lv]) for lv in LEVELS]
+    print(f"previous default: clean rows lost {sum(r['clean_lost'] for r in prev)}, defective kept "
+          + ", ".join(f"{r['defect_rate']:.1%}" for r in prev))
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clean", type=int, default=400)
-    ap.add_argument("--per-defect", type=int, default=20)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=200, help="rows per prevalence set")
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--dtype", default="auto")
-    ap.add_argument("--offset", type=int, default=0, help="first Code Alpaca row used (1000: the held-out set)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-raw", action="store_true", help="skip the raw-template scoring")
+    ap.add_argument("--template", default="standard", help="scoring template of both models (standard, paper, ...)")
+    ap.add_argument("--compare", default=None, help="a second template to compare with --template, per defect kind")
+    ap.add_argument("--replicates", default="1,2", help="the sets reported (0 is the set the default was tuned on)")
+    ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on set 0")
     args = ap.parse_args()
+    dtype = None if args.dtype == "auto" else args.dtype
 
-    import qaq_datasets.selection as qs
-
-    rows = build_rows(args.clean, args.per_defect, seed=args.seed, offset=args.offset)
+    pool = build_pool()
     t0 = time.perf_counter()
-    scored, meta = score_rows(rows, None if args.dtype == "auto" else args.dtype, raw=not args.no_raw)
-    print(f"scored {len(scored)} rows in {time.perf_counter() - t0:.0f} s (0 if cached); stats: {meta['stats']}")
-    defect = np.asarray(scored["defect"])
-    is_defect = defect != "none"
-    kinds = sorted(set(defect) - {"none"})
+    scored = scored_pool(pool, {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)},
+                         dtype)
+    print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)")
+    sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size)
+    if args.tune:
+        return tune(scored, sets, args.budget)
+    replicates = [int(r) for r in args.replicates.split(",")]
+    results = run_sets(scored, sets, args.budget)
+    print(f"\nSelection quality: {args.size}-row sets of Code Alpaca rows at {', '.join(f'{lv:.0%}' for lv in LEVELS)}"
+          f" defective ({len(KINDS)} kinds), sets {args.replicates}, template {args.template}, strong=gemma3-270m "
+          "weak=smollm2-135m\n")
+    print(table(results, replicates, args.budget))
+    print("\nDefective among kept, counting only the kinds the scores can see (" + ", ".join(SEEN) + "):\n")
+    print("| strategy | " + " | ".join(f"{lv:.0%}" for lv in LEVELS) + " |\n|---" + "|---" * len(LEVELS) + "|")
+    for name in STRATEGIES:
+        print(f"| {name} | " + " | ".join(" / ".join(f"{results[(lv, r)][name]['seen_rate']:.1%}" for r in replicates)
+                                         for lv in LEVELS) + " |")
+    print("\n" + "\n".join(targets(results, replicates)))
+    kinds = {k: sum(results[key]["default"]["per_kind"][k] for key in results if key[1] in replicates)
+             for k in KINDS}
+    print(f"\ndefective rows the default kept, per kind (sets {args.replicates}, all levels): {kinds}")
+    report = {"template": args.template, "results": {f"{lv}-{r}": v for (lv, r), v in results.items()}}
+    if args.compare:
+        other = scored_pool(pool, {"pstrong": ("gemma3-270m", args.compare), "pweak": ("smollm2-135m", args.compare)},
+                            dtype)
+        from datasets import concatenate_datasets
 
-    plans = {name: (qs.preset(p, fraction=args.budget), final, asc) for name, (p, final, asc) in STRATEGIES.items()}
-    # compositions: extremes of one model then another ranking
-    ext = lambda p: qs.Selector().drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status") \
-        .stratify(f"{p}nll_q", 10).rank(f"{p}rmi").drop_extremes(0.1, 0.95)  # noqa: E731
-    plans["RMI extremes (weak) only, then random"] = (ext("weak_").random(0).keep_top(args.budget), "qaq_random", False)
-    plans["RMI extremes (strong), then IFD (strong)"] = (
-        ext("strong_").drop_where("strong_ifd", ">=", 1, reason="ifd_ge_1").score("strong_ifd").keep_top(args.budget),
-        None, False)
-    plans["RMI extremes (both), then IFD (strong)"] = (
-        ext("weak_").stratify("strong_nll_q", 10).rank("strong_rmi").drop_extremes(0.1, 0.95)
-        .drop_where("strong_ifd", ">=", 1, reason="ifd_ge_1").score("strong_ifd").keep_top(args.budget), None, False)
-
-    print(f"\nSelection quality — {len(scored)} Code Alpaca rows, {is_defect.sum()} defective "
-          f"({is_defect.mean():.1%}: {', '.join(f'{k} {int((defect == k).sum())}' for k in kinds)}), "
-          f"budget {args.budget:.0%}, strong=gemma3-270m weak=smollm2-135m\n")
-    head = "| strategy | kept | defective among kept | AUROC | " + " | ".join(f"{k} kept" for k in kinds) + " |"
-    print(head)
-    print("|" + "---|" * (4 + len(kinds)))
-    results = {}
-    for name, (plan, final, asc) in plans.items():
-        sel = plan.fit(scored)
-        keep = sel.keep
-        rate = float(is_defect[keep].mean()) if keep.any() else float("nan")
-        if final is None:  # the plan ends with score(column): its survivors are ordered by that column
-            step = [s for s in plan.to_dict()["steps"] if s["step"] == "score"][-1]
-            values, asc = np.asarray(scored[step["column"]], dtype=float), bool(step.get("ascending", False))
-        else:
-            values = np.asarray(sel.columns[final], dtype=float)
-        auc = auroc(plan_order(sel, values, asc), is_defect)
-        per_kind = [int(((defect == k) & keep).sum()) for k in kinds]
-        results[name] = {"kept": int(keep.sum()), "defect_rate": rate, "auroc": auc,
-                         "per_kind": dict(zip(kinds, per_kind))}
-        print(f"| {name} | {int(keep.sum())} | {rate:.1%} | {auc:.3f} | " + " | ".join(map(str, per_kind)) + " |")
-
-    if "rawweak_nll_q" in scored.column_names:  # standard vs raw: raw drops the system context, inflating PPL(Q)
-        nq_std, nq_raw = np.asarray(scored["weak_nll_q"]), np.asarray(scored["rawweak_nll_q"])
-        print(f"\nmean NLL(Q) weak model: standard {np.nanmean(nq_std):.3f}, raw {np.nanmean(nq_raw):.3f} nats "
-              f"(raw inflates PPL(Q) x{np.exp(np.nanmean(nq_raw) - np.nanmean(nq_std)):.2f})")
-    (CACHE / f"selection_quality_results-offset{args.offset}.json").write_text(json.dumps(results, indent=2))
+        both = concatenate_datasets([scored, other.select_columns([c for c in other.column_names if c[0] == "p"
+                                                                   and c not in scored.column_names])], axis=1)
+        alt = run_sets(both, sets, args.budget, "pstrong_", "pweak_")
+        print(f"\n{args.compare} template:\n" + table(alt, replicates, args.budget))
+        print("\nAUROC of a low within-bin RMI rank per defect kind (40% sets; < 0.5: the kind sits high):")
+        print("| model | template | " + " | ".join(KINDS) + " |\n|---" * 1 + "|---" * (1 + len(KINDS)) + "|")
+        for model, (p, q) in {"strong": ("strong_", "pstrong_"), "weak": ("weak_", "pweak_")}.items():
+            for tpl, prefix in ((args.template, p), (args.compare, q)):
+                auc = per_kind_auroc(both, sets, replicates, prefix)
+                print(f"| {model} | {tpl} | " + " | ".join(f"{auc[k]:.2f}" for k in KINDS) + " |")
+        report["compare"] = {args.compare: {f"{lv}-{r}": v for (lv, r), v in alt.items()}}
+    CACHE.mkdir(exist_ok=True)
+    (CACHE / f"selection_quality_results-{args.template}.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -84,21 +84,35 @@ def select(
     out: Annotated[str, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
     plan: Annotated[str, typer.Option(help="A preset name or a plan YAML file.")] = "default",
     fraction: Annotated[Optional[float], typer.Option(help="Budget: fraction of rows (or N>1: a row count).")] = None,
+    strong: Annotated[Optional[str], typer.Option(help="Column prefix of the strong model (presets).")] = None,
+    weak: Annotated[Optional[str], typer.Option(help="Column prefix of the weak model (presets).")] = None,
+    prefix: Annotated[Optional[str], typer.Option(help="The one model's prefix (single-model presets).")] = None,
 ):
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
     from .publishing import check_out_dir, load_scored, save_selection
+    from .publishing.metadata import prefixes_for
     from .selection import load_plan
 
     check_out_dir(out, "--out folder")
+    if fraction is not None and fraction <= 0:
+        raise ConfigError(f"--fraction must be > 0 (a fraction of the rows, or a row count > 1), got {fraction}.")
     budget = None if fraction is None else (int(fraction) if fraction > 1 else fraction)
-    selector = load_plan(plan, fraction=budget)  # bad plan/fraction fails before any data loads
+    options = dict(strong=strong, weak=weak, prefix=prefix)
+    load_plan(plan, fraction=budget, **options)  # a bad plan, fraction or option fails before any data loads
     scored, metadata = load_scored(scored_dir)
     if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
         scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
+    selector = load_plan(plan, fraction=budget, scorers=prefixes_for(metadata, scored.column_names), **options)
     selection = selector.fit(scored)
     save_selection(out, scored, selection, metadata)
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
+    if rep.get("shortfall"):
+        typer.echo(f"warning: the budget ({rep['budget']} rows) was not filled: only {rep['rows_kept']} rows "
+                   "survived the filters", err=True)
+    for note in rep.get("notes", []):
+        if note.startswith("no row was kept"):
+            typer.echo(f"warning: {note}", err=True)
     typer.echo(f"Wrote {out}")
 
 

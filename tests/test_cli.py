@@ -170,3 +170,40 @@ def test_one_non_text_cell_flags_its_row_not_the_file(tmp_path, tiny_model_dir):
           "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
     scored = load_dataset(str(out), "scored", split="train")
     assert scored["weak_status"] == ["ok", "not_a_string", "ok"]
+
+
+@pytest.fixture(scope="module")
+def one_model_scored(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("one_model")
+    path = folder / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(dict(r, id=i)) for i, r in enumerate(ROWS)))
+    main(["score", str(path), "--out", str(folder / "scored"), "--question", "instruction", "--answer", "output",
+          "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
+    return folder / "scored"
+
+
+@pytest.mark.parametrize("plan", ["sweet-spot", "cherry", "perplexity", "paper-band"])
+def test_one_model_is_enough_for_single_model_presets(one_model_scored, tmp_path, plan):
+    main(["select", str(one_model_scored), "--out", str(tmp_path / "sel"), "--plan", plan, "--fraction", "0.25"])
+    report = json.loads((tmp_path / "sel" / "qaq_report.json").read_text())
+    assert report["rows_in"] == len(ROWS) and report["rows_kept"] >= 1
+
+
+def test_a_two_model_plan_on_one_model_names_the_plans_that_work(one_model_scored, tmp_path, capsys):
+    err = _one_line_error(capsys, ["select", str(one_model_scored), "--out", str(tmp_path / "sel"), "--plan", "gap"])
+    assert "sweet-spot" in err and "cherry" in err
+
+
+def test_prefix_options_pick_the_columns(one_model_scored, tmp_path, capsys):
+    main(["select", str(one_model_scored), "--out", str(tmp_path / "a"), "--plan", "sweet-spot", "--prefix", "weak"])
+    err = _one_line_error(capsys, ["select", str(one_model_scored), "--out", str(tmp_path / "b"), "--plan",
+                                   "sweet-spot", "--prefix", "nope"])
+    assert "nope_" in err
+
+
+def test_an_unfilled_budget_is_said_on_the_terminal(one_model_scored, tmp_path, capsys):
+    main(["select", str(one_model_scored), "--out", str(tmp_path / "sel"), "--plan", "cherry", "--fraction", "0.99"])
+    report = json.loads((tmp_path / "sel" / "qaq_report.json").read_text())
+    err = capsys.readouterr().err
+    assert (report["shortfall"] > 0) == ("budget" in err and "not filled" in err)
+    assert report["shortfall"] > 0  # IFD > 1 rows are dropped first, so 99% cannot be filled

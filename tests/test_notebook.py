@@ -15,6 +15,6 @@ def test_notebook_is_executed_with_figures_and_no_errors():
     outputs = [o for c in code for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 5  # RMI vs -log IFD, heteroscedasticity, standard vs raw, per-bin, extremes
+    assert len(images) >= 5  # RMI vs -log IFD, heteroscedasticity, fitted fences, per-bin, extremes
     text = "".join(o.get("text", "") for o in outputs)
-    assert "drop reasons" in text and "of kept" in text
+    assert "drop reasons" in text and "of kept" in text and "drop_outliers" in text  # the fitted fences

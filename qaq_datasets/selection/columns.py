@@ -1,9 +1,9 @@
 """Reading score columns out of a ``datasets.Dataset`` (Arrow → numpy) and checking their types.
 
-Only the columns a plan names are read, straight from the Arrow table (no text reaches Python,
-no dataset copy); a dataset with an indices mapping (after ``select``/``shuffle``/``filter``) is
-read through that mapping. Numeric columns come back as float64 with NaN for nulls; string columns
-stay Arrow arrays and are compared with ``pyarrow.compute``.
+Only the columns a plan names are read, as Arrow (no text reaches Python, no dataset copy); a
+dataset with an indices mapping (after ``select``/``shuffle``/``filter``) is read through that
+mapping. Numeric columns come back as float64 with NaN for nulls; string columns stay Arrow arrays
+and are compared with ``pyarrow.compute``.
 """
 
 from __future__ import annotations
@@ -13,39 +13,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ColumnError
+from ..scoring.schema import kind_of
 
 NUMERIC = "numeric"
 STRING = "string"
 ANY = "any"  # numeric or string
 
 def _kind(feature) -> str | None:
-    dtype = getattr(feature, "dtype", None)
-    if dtype is None:
-        return None
-    if dtype in ("string", "large_string"):
-        return STRING
-    if dtype == "bool" or dtype.startswith(("int", "uint", "float")):
-        return NUMERIC
-    return None
+    kind = kind_of(feature)
+    return STRING if kind == "string" else NUMERIC if kind or getattr(feature, "dtype", None) == "bool" else None
 
 
 def check_column(ds, column: str, kind: str, where: str) -> str:
     """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind``; return its actual kind."""
     features = ds.features
     if column not in features:
-        raise ColumnError(
-            f"{where} needs column {column!r}, which the dataset does not have.",
-            column=column,
-            available=ds.column_names,
-        )
+        raise ColumnError(f"{where} needs column {column!r}, which the dataset does not have.",
+                          column=column, available=ds.column_names)
     actual = _kind(features[column])
     if actual is None or (kind != ANY and actual != kind):
         want = "a numeric" if kind == NUMERIC else "a string" if kind == STRING else "a numeric or string"
-        raise ColumnError(
-            f"{where} needs {want} column, but {column!r} has type {features[column]}.",
-            column=column,
-            available=ds.column_names,
-        )
+        raise ColumnError(f"{where} needs {want} column, but {column!r} has type {features[column]}.",
+                          column=column, available=ds.column_names)
     return actual
 
 
@@ -53,16 +42,12 @@ class ColumnReader:
     """Reads (and caches) single columns of one dataset; nothing else of the dataset is touched."""
 
     def __init__(self, ds):
-        self._ds = ds
+        self._ds = ds.with_format("arrow")  # a column comes back through any indices mapping, as Arrow
         self._numeric: dict[str, np.ndarray] = {}
         self._string: dict[str, pa.ChunkedArray] = {}
 
     def _arrow(self, column: str) -> pa.ChunkedArray:
-        col = self._ds.data.column(column)
-        indices = getattr(self._ds, "_indices", None)
-        if indices is not None:
-            col = col.take(indices.column(0))
-        return col
+        return self._ds[column]
 
     def numeric(self, column: str) -> np.ndarray:
         """The column as float64 numpy (NaN for nulls)."""

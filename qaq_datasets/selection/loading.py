@@ -11,7 +11,8 @@ from .presets import list_presets, preset
 from .selector import Selector
 
 
-def load_plan(plan: Any = "default", fraction: int | float | None = None, **preset_options: Any) -> Selector:
+def load_plan(plan: Any = "default", fraction: int | float | None = None, *, scorers=None,
+              **preset_options: Any) -> Selector:
     """Resolve ``plan`` into a :class:`Selector`.
 
     Args:
@@ -20,8 +21,9 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, **pres
             YAML/JSON plan file (``Selector.to_yaml(path)``, or a saved report).
         fraction: when given, replaces the ``keep_top`` budget (preset ``fraction=``, or the plan's
             last ``keep_top``).
+        scorers: the score-column prefixes of the data (see :func:`preset`); used by preset names only.
         **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=`` for a preset name; an error
-            for any other kind of plan.
+            for any other kind of plan. Options given as None are ignored (CLI options left unset).
 
     Raises:
         ConfigError: unknown preset name (the message lists the presets), missing file, bad plan.
@@ -30,15 +32,14 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, **pres
         >>> load_plan("default", fraction=0.1)
         >>> load_plan("plans/my_plan.yaml")
     """
+    preset_options = {k: v for k, v in preset_options.items() if v is not None}
     if isinstance(plan, str) and plan in list_presets():
-        options = dict(preset_options)
+        options = {**preset_options, "scorers": scorers}
         if fraction is not None:
             options["fraction"] = fraction
         return preset(plan, **options)
     if preset_options:
-        raise ConfigError(
-            f"options {', '.join(sorted(preset_options))} only apply to preset names, not to {plan!r}."
-        )
+        raise ConfigError(f"options {', '.join(sorted(preset_options))} only apply to preset names, not to {plan!r}.")
     if isinstance(plan, Selector):
         selector = plan
     elif isinstance(plan, dict):
@@ -46,10 +47,8 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, **pres
     elif isinstance(plan, (str, os.PathLike)):
         path = Path(plan)
         if not path.is_file():
-            raise ConfigError(
-                f"{os.fspath(plan)!r} is neither a selection preset nor an existing plan file; "
-                f"presets: {', '.join(list_presets())}."
-            )
+            raise ConfigError(f"{os.fspath(plan)!r} is neither a selection preset nor an existing plan file; "
+                              f"presets: {', '.join(list_presets())}.")
         selector = Selector.from_yaml(path)
     else:
         raise ConfigTypeError(

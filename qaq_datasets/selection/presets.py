@@ -1,53 +1,66 @@
 """Named plans, built with the same ``Selector`` API: the recommended QAQ plan and the baselines.
 
-=================  =======  ==================================================================
-name               models   plan
-=================  =======  ==================================================================
-``default``        2        drop not-ok rows; weak-RMI extremes and strong-RMI extremes
-                            (each ranked within its own model's nll_q bins); the least likely
-                            answer ends (weak ``nll_end``: cut-off answers); keep the top
-                            ``fraction`` by cognitive gap r_strong − r_weak
-``gap``            2        drop not-ok rows; keep the top ``fraction`` by cognitive gap
-                            (the paper's headline: top 25% by Diff)
-``sweet-spot``     1        drop not-ok rows; rank RMI within nll_q bins; keep the
-                            ``fraction`` of rows whose rank is closest to the centre rank
-``cherry``         1        Cherry-LLM IFD: drop not-ok rows and IFD >= 1 (``ifd_ge_1``),
-                            keep the highest IFD (strong model by default)
-``superfiltering`` 1        Cherry-LLM IFD with the *weak* model's scores (Superfiltering)
-``perplexity``     1        keep the lowest answer perplexity ``nll_a_given_q`` (the common
-                            perplexity baseline: the answers the model finds most likely)
-``random``         0        a seeded uniform sample (reads no score column)
-=================  =======  ==================================================================
+==================  =======  =================================================================
+name                models   plan
+==================  =======  =================================================================
+``default``         2        drop IFD > 1 of either model (``ifd_gt_1``: the question makes the
+                             answer less likely), low weak- and strong-RMI outliers (fences
+                             fitted per nll_q bin: ``rmi_low``), outlying answer ends (weak
+                             ``nll_end``: cut-off answers); then keep the ``fraction`` whose
+                             strong within-bin RMI rank is closest to 0.5
+``gap``             2        the paper's Diff-High as its text describes it: top ``fraction`` by
+                             r_strong − r_weak, ranks within 10 nll_q bins of each model
+``gap-global``      2        the same with global ranks, as the authors' README computes them
+``sweet-spot``      1        rank RMI within nll_q bins; keep the ``fraction`` of rows whose rank
+                             is closest to 0.5
+``paper-band``      1        the paper's "RMI 50–75%": the within-bin ranks closest to 0.625, i.e.
+                             the band [0.5, 0.75) at a 25% budget
+``cherry``          1        Cherry_LLM's IFD as its code ranks: drop IFD > 1 (``ifd_gt_1``), keep
+                             the highest ratio of mean losses nll_a_given_q / nll_a (strong model)
+``superfiltering``  1        the same with the *weak* model's scores (Superfiltering)
+``perplexity``      1        keep the lowest answer perplexity ``nll_a_given_q``
+``random``          0        a seeded uniform sample of the scored rows
+==================  =======  =================================================================
 
-Two-model presets read ``{strong}*`` and ``{weak}*`` columns (default ``strong_``/``weak_``).
-Single-model presets read the model named in the table (``sweet-spot``: strong, ``perplexity``:
-strong), or the one given by ``prefix=`` (e.g. ``preset("cherry", prefix="qaq_")``).
+Every preset first drops the rows whose status is not OK (``not_ok_status``) for every model it reads
+(``random``: every model of the data), so no preset keeps an unscorable row. Two-model presets read
+``{strong}*`` and ``{weak}*`` columns (default ``strong_``/``weak_``); single-model presets read the model
+named in the table, or ``prefix=``; ``scorers=`` (the prefixes of the scored data, e.g. from its ``qaq:``
+block) picks the one model when there is only one.
 
 The recommended plan's knobs live in :data:`DEFAULT_PARAMS` (one place to tune them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import OK_STATUSES
 from .selector import Selector
 
-#: tuning knobs of the ``default`` plan (change them here; benchmarks decide the values)
+#: tuning knobs of the ``default`` plan (chosen on one benchmark set, see the README)
 DEFAULT_PARAMS = {
     "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q)
     "min_rows": 2,  # smaller bins are merged into a neighbour
-    "weak_extremes": (0.2, 0.95),  # drop weak-model within-bin RMI ranks below / above these
-    "strong_extremes": (0.2, 0.95),  # same for the strong model
+    # the zero-information point of IFD, for either model: IFD > 1, the question makes the answer LESS likely
+    # (misaligned answers, generic fillers); None: no such step
+    "ifd_max": 1.0,
+    "rmi_low": 1.5,  # drop within-bin RMI below median - rmi_low x scale (both models); None: keep that side
+    "rmi_high": None,  # the same above the median (echoes); None: left to the centre ranking
     # incomplete answers (cut off by a generation limit): the least likely ends of answer, by the weak
-    # (instruction-tuned, real end-of-turn token) model's nll_end, ranked within the same PPL(Q) bins
+    # (instruction-tuned, real end-of-turn token) model's nll_end, fenced within the same PPL(Q) bins
     "end_model": "weak",
-    "end_high": 0.9,
+    "end_high": 3.0,
+    # then keep the rows whose within-bin RMI rank (this model's) is closest to this centre
+    "center_model": "strong",
+    "center": 0.5,
 }
 
-#: knobs of the ``sweet-spot`` plan
-SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "model": "strong"}
+#: knobs of the ``sweet-spot`` / ``paper-band`` plans
+SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "paper_center": 0.625}
+
 
 def _prefix(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
@@ -55,55 +68,59 @@ def _prefix(value: str, what: str) -> str:
     return value if value.endswith("_") else value + "_"
 
 
-def _status_ok(sel: Selector, *prefixes: str) -> Selector:
-    for p in prefixes:
+def _status_ok(*prefixes: str) -> Selector:
+    sel = Selector()
+    for p in dict.fromkeys(prefixes):
         sel = sel.drop_where(f"{p}status", "not in", OK_STATUSES, reason="not_ok_status")
     return sel
 
 
 def _default(strong: str, weak: str, fraction, seed) -> Selector:
     k = DEFAULT_PARAMS
-    sel = _status_ok(Selector(), strong, weak)
-    for p, (low, high) in ((weak, k["weak_extremes"]), (strong, k["strong_extremes"])):
-        sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{p}rmi").drop_extremes(low, high)
-    e = weak if k["end_model"] == "weak" else strong
-    sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{e}nll_end").drop_extremes(0.0, k["end_high"])
-    return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(fraction)
-
-
-def _gap(strong: str, weak: str, fraction, seed) -> Selector:
-    sel = _status_ok(Selector(), strong, weak)
-    return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi", bins=DEFAULT_PARAMS["bins"]).keep_top(fraction)
-
-
-def _sweet_spot(p: str, fraction, seed) -> Selector:
-    k = SWEET_SPOT_PARAMS
-    sel = _status_ok(Selector(), p).stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{p}rmi")
+    sel = _status_ok(strong, weak)
+    model = {"strong": strong, "weak": weak}
+    if k["ifd_max"] is not None:
+        for p in (weak, strong):
+            sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
+    for p in (weak, strong):
+        sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"])
+        sel = sel.drop_outliers(f"{p}rmi", low=k["rmi_low"], high=k["rmi_high"])
+    e, c = model[k["end_model"]], model[k["center_model"]]
+    sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).drop_outliers(f"{e}nll_end", None, k["end_high"])
+    sel = sel.stratify(f"{c}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{c}rmi")
     return sel.closest_to(k["center"]).keep_top(fraction)
 
 
+def _gap(strong: str, weak: str, fraction, seed, bins: int = DEFAULT_PARAMS["bins"]) -> Selector:
+    return _status_ok(strong, weak).gap(strong=f"{strong}rmi", weak=f"{weak}rmi", bins=bins).keep_top(fraction)
+
+
+def _band(p: str, fraction, seed, center: str = "center") -> Selector:
+    k = SWEET_SPOT_PARAMS
+    sel = _status_ok(p).stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{p}rmi")
+    return sel.closest_to(k[center]).keep_top(fraction)
+
+
 def _ifd(p: str, fraction, seed) -> Selector:
-    sel = _status_ok(Selector(), p).drop_where(f"{p}ifd", ">=", 1, reason="ifd_ge_1")
-    return sel.score(f"{p}ifd").keep_top(fraction)
+    sel = _status_ok(p).drop_where(f"{p}ifd", ">", 1, reason="ifd_gt_1")
+    return sel.score(f"{p}nll_a_given_q", divide_by=f"{p}nll_a", name="qaq_ifd_ratio").keep_top(fraction)
 
 
 def _perplexity(p: str, fraction, seed) -> Selector:
-    return _status_ok(Selector(), p).score(f"{p}nll_a_given_q", ascending=True).keep_top(fraction)
-
-
-def _random(p: str, fraction, seed) -> Selector:
-    return Selector().random(seed).keep_top(fraction)
+    return _status_ok(p).score(f"{p}nll_a_given_q", ascending=True).keep_top(fraction)
 
 
 # name → (models: 2 = strong+weak, 1 = one model, 0 = none; default model of a 1-model preset; builder)
 _PRESETS: dict[str, tuple[int, str | None, Callable[..., Selector]]] = {
     "default": (2, None, _default),
     "gap": (2, None, _gap),
-    "sweet-spot": (1, SWEET_SPOT_PARAMS["model"], _sweet_spot),
+    "gap-global": (2, None, partial(_gap, bins=1)),
+    "sweet-spot": (1, "strong", _band),
+    "paper-band": (1, "strong", partial(_band, center="paper_center")),
     "cherry": (1, "strong", _ifd),
     "superfiltering": (1, "weak", _ifd),
     "perplexity": (1, "strong", _perplexity),
-    "random": (0, None, _random),
+    "random": (0, None, None),
 }
 
 
@@ -112,41 +129,46 @@ def list_presets() -> list[str]:
     return list(_PRESETS)
 
 
-def preset(
-    name: str,
-    *,
-    strong: str = "strong_",
-    weak: str = "weak_",
-    prefix: str | None = None,
-    fraction: int | float = 0.25,
-    seed: int = 0,
-) -> Selector:
+def preset(name: str, *, strong: str | None = None, weak: str | None = None, prefix: str | None = None,
+           scorers: Iterable[str] | None = None, fraction: int | float = 0.25, seed: int = 0) -> Selector:
     """The named plan as a :class:`Selector` (see the module table for what each does).
 
     Args:
         name: one of :func:`list_presets`.
-        strong, weak: the column prefixes of the strong and weak model (a missing trailing ``_`` is added).
-        prefix: for single-model presets, the one model's prefix (e.g. ``"qaq_"``, the scorer's default);
-            an error for two-model presets.
+        strong, weak: the column prefixes of the strong and weak model (default ``strong_``/``weak_``; a
+            missing trailing ``_`` is added).
+        prefix: for single-model presets and ``random``, the one model's prefix (e.g. ``"qaq_"``); an error
+            for two-model presets.
+        scorers: the score-column prefixes the data holds (e.g. the scorers of its ``qaq:`` block). With one,
+            single-model presets use it and two-model presets fail naming the presets that work with one model.
         fraction: the ``keep_top`` budget: a fraction of the rows in (float) or a row count (int).
         seed: the seed of ``random``.
 
     Examples:
         >>> preset("default").fit(scored).apply(scored)
         >>> preset("cherry", prefix="qaq_", fraction=0.1)
+        >>> preset("sweet-spot", scorers=["weak_"])  # reads weak_rmi, weak_nll_q, weak_status
     """
     if name not in _PRESETS:
         raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(_PRESETS)}.")
     models, default_model, build = _PRESETS[name]
-    strong, weak = _prefix(strong, "strong"), _prefix(weak, "weak")
+    known = [_prefix(p, "scorers") for p in scorers] if scorers is not None else None
     if models == 2:
         if prefix is not None:
-            raise ConfigError(
-                f"preset {name!r} compares two models (strong={strong!r}, weak={weak!r}); prefix= only "
-                "applies to single-model presets."
-            )
+            raise ConfigError(f"preset {name!r} compares two models (strong= and weak=); prefix= only applies "
+                              "to single-model presets.")
+        if known is not None and len(known) < 2 and strong is None and weak is None:
+            one_model = ", ".join(n for n, spec in _PRESETS.items() if spec[0] < 2)
+            raise ConfigError(f"preset {name!r} compares a strong and a weak model, but the scores hold "
+                              f"{len(known)} model ({', '.join(known) or 'none'}); presets that work with one "
+                              f"model: {one_model}.")
+        strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
         if strong == weak:
             raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")
         return build(strong, weak, fraction, seed)
-    one = _prefix(prefix, "prefix") if prefix is not None else (strong if default_model == "strong" else weak)
-    return build(one, fraction, seed)
+    if models == 0:  # random: drop the unscorable rows of every model the data has
+        ones = [prefix] if prefix else [p for p in (strong, weak) if p] or known or ["strong_", "weak_"]
+        return _status_ok(*(_prefix(p, "prefix") for p in ones)).random(seed).keep_top(fraction)
+    one = prefix or (strong if default_model == "strong" else weak)
+    one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
+    return build(_prefix(one, "prefix"), fraction, seed)

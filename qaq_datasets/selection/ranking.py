@@ -83,28 +83,12 @@ def within_bin_rank(values: np.ndarray, of_bin: np.ndarray, mask: np.ndarray) ->
     holding a single row gives it 0.5. Rows outside ``mask`` or with ``of_bin < 0`` get NaN.
     """
     out = np.full(len(values), np.nan)
-    idx = np.flatnonzero(mask & (of_bin >= 0))
-    m = idx.size
-    if m == 0:
-        return out
-    v, b = values[idx], of_bin[idx]
-    order = np.lexsort((v, b))
-    sv, sb = v[order], b[order]
-    new_bin = np.ones(m, dtype=bool)
-    new_bin[1:] = sb[1:] != sb[:-1]
-    bin_start = np.flatnonzero(new_bin)
-    bin_id = np.cumsum(new_bin) - 1
-    bin_size = np.diff(np.append(bin_start, m))[bin_id]
-    pos = np.arange(m) - bin_start[bin_id]
-    new_tie = new_bin.copy()
-    new_tie[1:] |= sv[1:] != sv[:-1]
-    tie_start = np.flatnonzero(new_tie)
-    tie_end = np.append(tie_start[1:], m) - 1
-    tie_id = np.cumsum(new_tie) - 1
-    avg = (pos[tie_start] + pos[tie_end])[tie_id] / 2.0
-    denom = bin_size - 1
-    rank = np.where(denom > 0, avg / np.maximum(denom, 1), 0.5)
-    out[idx[order]] = rank
+    for b in np.unique(of_bin[mask & (of_bin >= 0)]):
+        idx = np.flatnonzero(mask & (of_bin == b))
+        v = values[idx]
+        s = np.sort(v)
+        first, last = np.searchsorted(s, v, "left"), np.searchsorted(s, v, "right") - 1
+        out[idx] = (first + last) / 2 / (len(v) - 1) if len(v) > 1 else 0.5
     return out
 
 
@@ -122,13 +106,26 @@ def top_rows(score: np.ndarray, mask: np.ndarray, k: int, ascending: bool) -> np
     return idx[order[:k]]
 
 
-def per_bin_range(values: np.ndarray, of_bin: np.ndarray, mask: np.ndarray, n_bins: int):
-    """(min, max) of ``values`` over the masked rows of each bin; NaN for a bin with none."""
-    lo = np.full(n_bins, np.inf)
-    hi = np.full(n_bins, -np.inf)
-    sel = mask & (of_bin >= 0) & ~np.isnan(values)
-    np.minimum.at(lo, of_bin[sel], values[sel])
-    np.maximum.at(hi, of_bin[sel], values[sel])
-    lo[np.isinf(lo)] = np.nan
-    hi[np.isinf(hi)] = np.nan
-    return lo, hi
+def robust_fences(values: np.ndarray, low: float | None, high: float | None, rounds: int = 20):
+    """(median, scale, low fence, high fence) of ``values``: median ∓ ``low``/``high`` × scale, where scale is
+    the MAD × 1.4826 (the standard deviation for normal data). The fences are refitted on the values inside
+    them until no value crosses a fence (at most ``rounds`` times), so a large block of outliers does not
+    widen them. A missing side (None) or a zero scale gives an infinite fence (nothing dropped there).
+    """
+    inside = values
+    med = scale = float("nan")
+    lo, hi = -np.inf, np.inf
+    for _ in range(rounds):
+        if inside.size == 0:
+            break
+        med = float(np.median(inside))
+        scale = 1.4826 * float(np.median(np.abs(inside - med)))
+        if scale <= 0:
+            return med, scale, -np.inf, np.inf
+        lo = med - low * scale if low is not None else -np.inf
+        hi = med + high * scale if high is not None else np.inf
+        nxt = values[(values >= lo) & (values <= hi)]
+        if nxt.size == inside.size:
+            break
+        inside = nxt
+    return med, scale, lo, hi

@@ -7,6 +7,8 @@ Keys (see ``docs/architecture.md``)::
     rows_kept        rows selected
     rows_dropped     rows_in - rows_kept
     drop_reasons     {reason: rows}, in the order the reasons first occurred
+    budget           rows the last keep_top was asked to keep (None without keep_top)
+    shortfall        rows of that budget left unfilled because fewer rows survived the filters (0 if filled)
     kept_with_missing  kept rows that had a missing value in a column the plan read (keep_nan only)
     bins_column      the column of the first stratification (None if the plan has none)
     bins             [{bin, low, high, rows, kept, dropped[, ppl_low, ppl_high]}] of that stratification
@@ -14,13 +16,15 @@ Keys (see ``docs/architecture.md``)::
                      rows_in/rows_out = rows alive before/after the step, nan_rows = alive rows with a
                      missing value in a column the step reads; ``fitted`` holds what the step computed:
                      stratify: bins_used, collapsed_by_ties, merged_small, edges, bins (table as below);
-                     rank: output, rows_ranked; drop_extremes: reasons {reason: rows}, kept_range
-                     [{bin, low, high}] (raw values kept per bin); drop_where: reason, matched;
+                     rank: output, rows_ranked; drop_outliers: column, reasons {reason: rows},
+                     fences [{bin, rows, median, scale, low, high}] (the fitted thresholds); drop_extremes:
+                     rank_column, reasons {reason: rows}; drop_where: reason, matched;
                      gap: bins_used, rows_ranked, gap {min, max, mean}, bins {weak: table, strong: table};
                      score/closest_to: min, max, mean; random: seed; keep_top: score, ascending,
                      basis_rows, budget, survivors, kept, shortfall, cut (worst kept score),
                      ties_at_cut_dropped
-    notes            human-readable remarks: merged/collapsed bins, a keep_top budget not filled
+    notes            human-readable remarks: merged/collapsed bins, the fences drop_outliers fitted, a keep_top
+                     budget not filled, why no row was kept
     plan             the plan dict (``Selector.to_dict()``)
 
 ``low``/``high`` are the smallest/largest value of the column in the bin (for an NLL column, also as
@@ -54,45 +58,24 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def _ppl(x: float) -> float | None:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return None
-
-
 def bins_table(bins: Bins, keep: np.ndarray) -> list[dict[str, Any]]:
     """One entry per bin: value range, rows binned, and how many of those were kept / dropped."""
     kept = np.bincount(bins.of_row[keep & (bins.of_row >= 0)], minlength=bins.count)
     nll = "nll" in bins.column
     table = []
     for b in range(bins.count):
-        entry = {
-            "bin": b,
-            "low": float(bins.low[b]),
-            "high": float(bins.high[b]),
-            "rows": int(bins.rows[b]),
-            "kept": int(kept[b]),
-            "dropped": int(bins.rows[b] - kept[b]),
-        }
+        entry = {"bin": b, "low": float(bins.low[b]), "high": float(bins.high[b]), "rows": int(bins.rows[b]),
+                 "kept": int(kept[b]), "dropped": int(bins.rows[b] - kept[b])}
         if nll:
-            entry["ppl_low"] = _ppl(entry["low"])
-            entry["ppl_high"] = _ppl(entry["high"])
+            with np.errstate(over="ignore"):  # inf: None in the JSON
+                entry["ppl_low"], entry["ppl_high"] = np.exp([entry["low"], entry["high"]]).tolist()
         table.append(entry)
     return table
 
 
-def build_report(
-    *,
-    rows_in: int,
-    keep: np.ndarray,
-    drop_reasons: dict[str, int],
-    kept_with_missing: int,
-    stratifications: list[tuple[int, str | None, Bins]],
-    steps: list[dict[str, Any]],
-    notes: list[str],
-    plan: dict[str, Any],
-) -> dict[str, Any]:
+def build_report(*, rows_in: int, keep: np.ndarray, drop_reasons: dict[str, int], kept_with_missing: int,
+                 stratifications: list[tuple[int, str | None, Bins]], steps: list[dict[str, Any]], notes: list[str],
+                 plan: dict[str, Any]) -> dict[str, Any]:
     rows_kept = int(keep.sum())
     for index, label, bins in stratifications:  # attach each step's bins table(s)
         fitted = steps[index]["fitted"]
@@ -101,17 +84,14 @@ def build_report(
         else:
             fitted.setdefault("bins", {})[label] = bins_table(bins, keep)
     first = stratifications[0][2] if stratifications else None
-    report = {
-        "library_version": __version__,
-        "rows_in": rows_in,
-        "rows_kept": rows_kept,
-        "rows_dropped": rows_in - rows_kept,
-        "drop_reasons": drop_reasons,
-        "kept_with_missing": kept_with_missing,
-        "bins_column": first.column if first else None,
-        "bins": bins_table(first, keep) if first else [],
-        "steps": steps,
-        "notes": notes,
-        "plan": plan,
-    }
-    return jsonable(report)
+    cut = [s["fitted"] for s in steps if s["step"] == "keep_top"][-1:]
+    if rows_kept == 0:
+        why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
+        notes = [*notes, f"no row was kept ({why})."]
+    return jsonable({
+        "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
+        "drop_reasons": drop_reasons, "budget": cut[0]["budget"] if cut else None,
+        "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,
+        "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
+        "steps": steps, "notes": notes, "plan": plan,
+    })

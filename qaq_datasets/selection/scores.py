@@ -51,29 +51,21 @@ class Stratify(Step):
     def inputs(self):
         return [(self.column, NUMERIC)]
 
-    def min_rows_needed(self) -> int:
-        return self.bins
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
-        ctx.bins, ctx.min_rows, ctx.stratify_column = self.bins, self.min_rows, self.column
+        ctx.bins, ctx.min_rows = self.bins, self.min_rows
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         bins = quantile_bins(self.column, state.reader.numeric(self.column), valid, self.bins, self.min_rows)
         state.bins = bins
         state.stratifications.append((index, None, bins))
         if bins.collapsed or bins.merged:
-            state.notes.append(
-                f"step {index} (stratify {self.column}): {self.bins} bins requested, {bins.count} used "
-                f"({bins.collapsed} lost to tied quantile edges, {bins.merged} merged for having fewer "
-                f"than {self.min_rows} rows)."
-            )
-        return {
-            "bins_used": bins.count,
-            "collapsed_by_ties": bins.collapsed,
-            "merged_small": bins.merged,
-            "edges": [float(x) for x in bins.low[1:]],
-        }
+            state.notes.append(f"step {index} (stratify {self.column}): {self.bins} bins requested, {bins.count} used "
+                               f"({bins.collapsed} lost to tied quantile edges, {bins.merged} merged for having fewer "
+                               f"than {self.min_rows} rows).")
+        return {"bins_used": bins.count, "collapsed_by_ties": bins.collapsed, "merged_small": bins.merged,
+                "edges": [float(x) for x in bins.low[1:]]}
 
 
 @register
@@ -102,20 +94,18 @@ class Rank(Step):
 
     def check(self, ctx: Context) -> None:
         if ctx.bins is None:
-            raise ConfigError(
-                f"rank({self.column!r}) needs a stratify() step before it "
-                "(use stratify(column, bins=1) for one global rank)."
-            )
+            raise ConfigError(f"rank({self.column!r}) needs a stratify() step before it "
+                              "(use stratify(column, bins=1) for one global rank).")
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
-        ctx.rank_column, ctx.score = self.column, self.output
+        ctx.rank_column = self.column
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         values = state.reader.numeric(self.column)
         rank = within_bin_rank(values, state.bins.of_row, valid)
         state.outputs[self.output] = rank
-        state.ranked = Ranked(self.column, measure_of(self.column), rank, state.bins)
+        state.ranked = Ranked(self.column, rank)
         state.score = Score(self.output, rank, ascending=False)
         return {"output": self.output, "bins_column": state.bins.column, "rows_ranked": int(np.isfinite(rank).sum())}
 
@@ -143,10 +133,8 @@ class Gap(Step):
             raise ConfigError(f"gap needs two different columns, got strong = weak = {self.strong!r}.")
         ps, pw = split_prefix(self.strong), split_prefix(self.weak)
         if ps and pw and ps[0] == pw[0]:
-            raise ConfigError(
-                f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
-                f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'."
-            )
+            raise ConfigError(f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
+                              f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'.")
 
     def inputs(self):
         return [(c, NUMERIC) for c in dict.fromkeys((self.strong, self.weak, self.strong_by, self.weak_by))]
@@ -154,60 +142,60 @@ class Gap(Step):
     def outputs(self):
         return [self.name, f"{self.name}_strong_rank", f"{self.name}_weak_rank"]
 
-    def min_rows_needed(self) -> int:
-        return self.bins
-
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.score = self.name
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         read = state.reader.numeric
-        bins_w = quantile_bins(self.weak_by, read(self.weak_by), valid, self.bins, self.min_rows)
-        bins_s = quantile_bins(self.strong_by, read(self.strong_by), valid, self.bins, self.min_rows)
-        state.stratifications.append((index, "weak", bins_w))
-        state.stratifications.append((index, "strong", bins_s))
-        r_w = within_bin_rank(read(self.weak), bins_w.of_row, valid)
-        r_s = within_bin_rank(read(self.strong), bins_s.of_row, valid)
-        diff = r_s - r_w
-        state.outputs.update({self.name: diff, f"{self.name}_strong_rank": r_s, f"{self.name}_weak_rank": r_w})
-        state.score = Score(self.name, diff, ascending=False)
-        for label, b in (("weak", bins_w), ("strong", bins_s)):
+        ranks, used = {}, {}
+        for label, column, by in (("weak", self.weak, self.weak_by), ("strong", self.strong, self.strong_by)):
+            b = quantile_bins(by, read(by), valid, self.bins, self.min_rows)
+            state.stratifications.append((index, label, b))
+            ranks[label], used[label] = within_bin_rank(read(column), b.of_row, valid), b.count
             if b.collapsed or b.merged:
-                state.notes.append(
-                    f"step {index} (gap, {label} bins of {b.column}): {self.bins} requested, {b.count} used."
-                )
-        return {
-            "bins_used": {"weak": bins_w.count, "strong": bins_s.count},
-            "rows_ranked": int(np.isfinite(diff).sum()),
-            "gap": _stats(diff),
-        }
+                state.notes.append(f"step {index} (gap, {label} bins of {b.column}): {self.bins} requested, "
+                                   f"{b.count} used.")
+        diff = ranks["strong"] - ranks["weak"]
+        state.outputs.update({self.name: diff, **{f"{self.name}_{k}_rank": v for k, v in ranks.items()}})
+        state.score = Score(self.name, diff, ascending=False)
+        return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": _stats(diff)}
 
 
 @register
 @dataclass(frozen=True)
 class ScoreBy(Step):
-    """Make a raw numeric column the ``keep_top`` score (highest first unless ``ascending``)."""
+    """Make a numeric column (or ``column / divide_by``) the ``keep_top`` score (highest first unless ``ascending``)."""
 
     kind = "score"
     column: str
     ascending: bool = False
+    divide_by: str | None = None
+    name: str = "qaq_ratio"
 
     def __post_init__(self):
         check_column_name(self.column)
+        check_column_name(self.name, "score name")
+        if self.divide_by is not None:
+            check_column_name(self.divide_by, "score divide_by")
         if not isinstance(self.ascending, bool):
             raise ConfigError(f"score ascending must be True or False, got {self.ascending!r}.")
 
     def inputs(self):
-        return [(self.column, NUMERIC)]
+        return [(c, NUMERIC) for c in (self.column, self.divide_by) if c is not None]
+
+    def outputs(self):
+        return [self.name] if self.divide_by else []
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
-        ctx.score = self.column
+        ctx.score = self.name if self.divide_by else self.column
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        values = np.where(valid, state.reader.numeric(self.column), np.nan)
-        state.score = Score(self.column, values, ascending=self.ascending)
+        values = state.reader.numeric(self.column)
+        if self.divide_by:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = values / state.reader.numeric(self.divide_by)
+        values = np.where(valid, values, np.nan)
+        if self.divide_by:
+            state.outputs[self.name] = values
+        state.score = Score(self.name if self.divide_by else self.column, values, ascending=self.ascending)
         return _stats(values)
 
 
@@ -233,10 +221,6 @@ class ClosestTo(Step):
         if ctx.rank_column is None:
             raise ConfigError("closest_to() needs a rank() step before it (it measures distance from a rank).")
 
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.score = self.name
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         rank = state.ranked.rank
         distance = np.where(state.alive, np.abs(rank - self.center), np.nan)
@@ -260,10 +244,6 @@ class Random(Step):
 
     def outputs(self):
         return [self.name]
-
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.score = self.name
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         # one draw per dataset row, so a row's value depends only on (seed, row index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,34 +51,19 @@ class Selection:
         report: dict[str, Any],
         plan: dict[str, Any],
     ):
-        self.keep = keep
-        self.keep.setflags(write=False)
-        self._codes = codes
-        self._reason_names = list(reason_names)
-        self.columns = columns
-        for values in self.columns.values():
+        self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
+        self.indices = np.flatnonzero(keep).astype(np.int64)
+        for values in (keep, self.indices, *columns.values()):
             values.setflags(write=False)
-        self.report = report
-        self.plan = plan
-        self._reasons: list[str | None] | None = None
-        self._indices: np.ndarray | None = None
+        self._codes, self._reason_names = codes, list(reason_names)
 
     @property
     def rows_in(self) -> int:
         return len(self.keep)
 
-    @property
-    def indices(self) -> np.ndarray:
-        if self._indices is None:
-            self._indices = np.flatnonzero(self.keep).astype(np.int64)
-            self._indices.setflags(write=False)
-        return self._indices
-
-    @property
+    @cached_property
     def reasons(self) -> list[str | None]:
-        if self._reasons is None:
-            self._reasons = self._reason_array().to_pylist()
-        return self._reasons
+        return self._reason_array().to_pylist()
 
     def _reason_array(self) -> pa.Array:
         names = pa.array([None, *self._reason_names], type=pa.string())
@@ -105,10 +91,7 @@ class Selection:
         Output columns: every column of ``ds`` plus :attr:`columns` (e.g. ``weak_rmi_rank``, ``qaq_gap``).
         """
         self._check(ds)
-        if getattr(ds, "_indices", None) is None:  # add columns to the table, then select: no copy
-            return self._with_columns(ds, self.columns).select(self.indices)
-        kept = ds.select(self.indices)  # ds has an indices mapping: only the kept rows get flattened
-        return self._with_columns(kept, {k: v[self.indices] for k, v in self.columns.items()})
+        return self._with_columns(ds.select(self.indices), {k: v[self.indices] for k, v in self.columns.items()})
 
     def annotate(self, ds):
         """Every row of ``ds`` plus ``qaq_keep`` (bool), ``qaq_drop_reason`` (str or None) and :attr:`columns`."""

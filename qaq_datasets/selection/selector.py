@@ -10,7 +10,7 @@ Rules that hold for every plan:
 * **Missing values.** A row with a missing value (NaN, ±inf, null) in a column a step reads is
   dropped with reason ``nan_score`` by the first step that reads that column — unless the Selector
   was built with ``keep_nan=True``: then the row is not dropped for it, gets no bin and NaN
-  ranks/gap, passes ``drop_where``/``drop_extremes``, sorts after every number in ``keep_top``, and
+  ranks/gap, passes ``drop_where``/``drop_outliers``/``drop_extremes``, sorts after every number in ``keep_top``, and
   the report counts it in ``kept_with_missing`` if it is kept.
 * **Budget.** ``keep_top(0.25)`` keeps round-half-up(0.25 × rows IN), i.e. a fraction of the dataset
   the plan was fitted on, not of the rows that survived the filters ("25% budget" = 25% of rows in).
@@ -20,7 +20,7 @@ Rules that hold for every plan:
   by integer position. Same data + same plan → the same rows on any machine.
 * **Reasons.** Every dropped row carries one reason (the first that applied): ``nan_score``,
   ``{measure}_low``/``{measure}_high`` (``rmi_low``/``rmi_high`` for an RMI rank), the
-  ``drop_where`` reason (e.g. ``ifd_ge_1``, ``not_ok_status``), ``below_cut`` (outside keep_top's
+  ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``), ``below_cut`` (outside keep_top's
   budget).
 """
 
@@ -39,7 +39,7 @@ from datasets import Dataset, DatasetDict
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import split_prefix
 from .columns import ColumnReader, check_column
-from .filtering import DropExtremes, DropWhere, KeepTop
+from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
 from .report import build_report
 from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify
 from .selection import Selection
@@ -53,10 +53,8 @@ PLAN_VERSION = 1
 def _model_nll_q(column: str, what: str) -> str:
     split = split_prefix(column)
     if split is None:
-        raise ConfigError(
-            f"gap cannot tell which model {column!r} comes from (it is not a '{{prefix}}rmi'-style "
-            f"score column); pass {what}_by='<that model's nll_q column>'."
-        )
+        raise ConfigError(f"gap cannot tell which model {column!r} comes from (it is not a '{{prefix}}rmi'-style "
+                          f"score column); pass {what}_by='<that model's nll_q column>'.")
     return f"{split[0]}nll_q"
 
 
@@ -71,8 +69,7 @@ class Selector:
         >>> import qaq_datasets.selection as qs
         >>> plan = (qs.Selector()
         ...         .stratify("weak_nll_q", bins=10)
-        ...         .rank("weak_rmi")
-        ...         .drop_extremes(low=0.1, high=0.95)
+        ...         .drop_outliers("weak_rmi", low=2.0, high=3.0)
         ...         .gap(strong="strong_rmi", weak="weak_rmi")
         ...         .keep_top(0.25))
         >>> selection = plan.fit(scored)
@@ -98,12 +95,9 @@ class Selector:
     def _append(self, step: Step) -> Selector:
         ctx = self._context()
         step.check(ctx)
-        for name in step.outputs():
-            if name in ctx.outputs:
-                raise ConfigError(
-                    f"{step.kind}: an earlier step already computes a column named {name!r}; "
-                    "pass name= to choose another."
-                )
+        for name in set(step.outputs()) & ctx.outputs:
+            raise ConfigError(f"{step.kind}: an earlier step already computes a column named {name!r}; "
+                              "pass name= to choose another.")
         new = Selector(keep_nan=self._keep_nan)
         new._steps = (*self._steps, step)
         return new
@@ -155,17 +149,38 @@ class Selector:
         """
         return self._append(DropExtremes(low, high))
 
+    def drop_outliers(self, column: str, low: float | None = 3.0, high: float | None = 3.0) -> Selector:
+        """Drop the rows whose ``column`` is an outlier of its bin, with fences fitted to the data.
+
+        In each bin of the latest ``stratify``, the fences are median − ``low`` × scale and median + ``high`` ×
+        scale, with scale = 1.4826 × MAD (median absolute deviation: the standard deviation for normal data),
+        refitted on the rows inside them until no row crosses. No fraction is assumed: with no defects a bin
+        loses few rows, and with many the refits keep the fences on the clean rows, as long as the first fence
+        catches the outliers: a bin with ~40% outliers has about twice the clean rows' MAD, so a close cluster
+        can slip inside wide fences (3 scales), not inside narrower ones. ``None`` on one side keeps that side.
+        Reasons ``{measure}_low`` / ``{measure}_high`` (``rmi_low``, ``rmi_high`` for ``weak_rmi``); the
+        fitted fences are in the step's report (``fences``: bin, rows, median, scale, low, high) and its notes.
+
+        Input columns: ``column`` (numeric).
+        Output columns: none.
+
+        Examples:
+            >>> Selector().stratify("weak_nll_q", bins=10).drop_outliers("weak_rmi", low=2.0, high=3.0)
+            >>> Selector().stratify("weak_nll_q").drop_outliers("weak_nll_end", low=None, high=3.0)
+        """
+        return self._append(DropOutliers(column, low, high))
+
     def drop_where(self, column: str, op: str, value: Any, *, reason: str | None = None) -> Selector:
         """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
 
         ``op`` is one of ``<  <=  >  >=  ==  !=  in  not in``; strings work with ``== != in not in``.
-        ``reason`` defaults to ``{column}_{op word}_{value}`` (e.g. ``weak_ifd_ge_1``).
+        ``reason`` defaults to ``{column}_{op word}_{value}`` (e.g. ``weak_ifd_gt_1``).
 
         Input columns: ``column`` (numeric, or string for string values).
         Output columns: none.
 
         Examples:
-            >>> Selector().drop_where("strong_ifd", ">=", 1, reason="ifd_ge_1")
+            >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1")
             >>> Selector().drop_where("strong_status", "not in", ["ok", "truncated"], reason="not_ok_status")
         """
         return self._append(DropWhere(column, op, value, reason))
@@ -209,19 +224,23 @@ class Selector:
         weak_by = _model_nll_q(weak, "weak") if weak_by is None else weak_by
         return self._append(Gap(strong, weak, strong_by, weak_by, bins, min_rows, name))
 
-    def score(self, column: str, *, ascending: bool = False) -> Selector:
-        """Make a raw column the score ``keep_top`` ranks by.
+    def score(self, column: str, *, ascending: bool = False, divide_by: str | None = None,
+              name: str = "qaq_ratio") -> Selector:
+        """Make a raw column, or the ratio ``column / divide_by``, the score ``keep_top`` ranks by.
 
         ``ascending=False`` (default): higher is better, keep_top keeps the largest values (e.g. IFD).
         ``ascending=True``: lower is better, keep_top keeps the smallest (e.g. perplexity).
+        With ``divide_by`` the ratio is also an output column named ``name`` (Cherry_LLM's IFD is the ratio
+        of mean losses ``nll_a_given_q / nll_a``).
 
-        Input columns: ``column`` (numeric).
-        Output columns: none.
+        Input columns: ``column`` and ``divide_by`` (numeric).
+        Output columns: ``name`` (float64) when ``divide_by`` is given, else none.
 
         Examples:
-            >>> Selector().drop_where("strong_ifd", ">=", 1, reason="ifd_ge_1").score("strong_ifd").keep_top(0.25)
+            >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1").score("strong_ifd").keep_top(0.25)
+            >>> Selector().score("strong_nll_a_given_q", divide_by="strong_nll_a", name="qaq_ifd_ratio")
         """
-        return self._append(ScoreBy(column, ascending))
+        return self._append(ScoreBy(column, ascending, divide_by, name))
 
     def closest_to(self, center: float = 0.5, *, name: str = "qaq_center_distance") -> Selector:
         """Score rows by ``|rank − center|`` of the latest rank, closest first: keep_top then keeps a band.
@@ -288,7 +307,8 @@ class Selector:
         """Fit the plan on ``ds`` (a ``datasets.Dataset`` with the score columns) → :class:`Selection`.
 
         Every column a step names is checked against ``ds.features`` first (ColumnError listing the
-        available columns), then the bin counts against the rows; only then is anything read.
+        available columns); only then is anything read. More bins than rows is no error: tied edges collapse
+        and small bins merge, and the notes say so (a plan fitted on few, or no, rows still reports).
         """
         if not isinstance(ds, Dataset):
             hint = " (pick a split, e.g. ds['train'])" if isinstance(ds, DatasetDict) else ""
@@ -299,11 +319,6 @@ class Selector:
             where = f"step {i} ({step.kind})"
             for column, kind in step.inputs():
                 kinds[column] = check_column(ds, column, kind, where)
-            if step.min_rows_needed() > n:
-                raise ConfigError(
-                    f"{where} asks for {step.min_rows_needed()} bins, more than the dataset's {n} rows; "
-                    "use fewer bins."
-                )
         reader = ColumnReader(ds)
         state = FitState(n, reader, self._keep_nan)
         had_missing = np.zeros(n, dtype=bool)
@@ -315,43 +330,20 @@ class Selector:
                 missing |= reader.missing(column, kinds[column])
             missing &= state.alive
             nan_rows = int(missing.sum())
-            if nan_rows:
-                if self._keep_nan:
-                    had_missing |= missing
-                else:
-                    state.drop(missing, NAN_SCORE)
+            if nan_rows and self._keep_nan:
+                had_missing |= missing
+            elif nan_rows:
+                state.drop(missing, NAN_SCORE)
             fitted = step.run(state, state.alive & ~missing, i)
-            step_reports.append(
-                {
-                    "step": step.kind,
-                    "params": step.params(),
-                    "rows_in": int(before.sum()),
-                    "rows_out": state.alive_count,
-                    "nan_rows": nan_rows,
-                    "dropped": state.dropped_by(before),
-                    "fitted": fitted,
-                }
-            )
-        keep = state.alive
-        plan = self.to_dict()
-        report = build_report(
-            rows_in=n,
-            keep=keep,
-            drop_reasons=state.dropped_by(np.ones(n, dtype=bool)),
-            kept_with_missing=int((had_missing & keep).sum()),
-            stratifications=state.stratifications,
-            steps=step_reports,
-            notes=state.notes,
-            plan=plan,
-        )
-        return Selection(
-            keep=keep,
-            codes=state.code,
-            reason_names=state.reasons,
-            columns=state.outputs,
-            report=report,
-            plan=plan,
-        )
+            step_reports.append({"step": step.kind, "params": step.params(), "rows_in": int(before.sum()),
+                                 "rows_out": state.alive_count, "nan_rows": nan_rows,
+                                 "dropped": state.dropped_by(before), "fitted": fitted})
+        keep, plan = state.alive, self.to_dict()
+        report = build_report(rows_in=n, keep=keep, drop_reasons=state.dropped_by(np.ones(n, dtype=bool)),
+                              kept_with_missing=int((had_missing & keep).sum()), stratifications=state.stratifications,
+                              steps=step_reports, notes=state.notes, plan=plan)
+        return Selection(keep=keep, codes=state.code, reason_names=state.reasons, columns=state.outputs, report=report,
+                         plan=plan)
 
     # ------------------------------------------------------------------ serialisation
 
@@ -420,9 +412,7 @@ class Selector:
         except yaml.YAMLError as exc:
             raise ConfigError(f"the plan is not valid YAML: {exc}") from None
         if not isinstance(data, dict):
-            raise ConfigError(
-                "the plan YAML must be a mapping with a 'steps' list (or the path of an existing file)."
-            )
+            raise ConfigError("the plan YAML must be a mapping with a 'steps' list (or the path of an existing file).")
         return cls.from_dict(data)
 
     # ------------------------------------------------------------------ dunder

@@ -15,12 +15,10 @@ NAN_SCORE = "nan_score"
 
 @dataclass
 class Ranked:
-    """The most recent ``rank`` step: which column, its bins and the rank of each row."""
+    """The most recent ``rank`` step: which column and the rank of each row."""
 
     column: str
-    measure: str  # "rmi" for "weak_rmi": the stem of the default drop reasons
     rank: np.ndarray
-    bins: Bins
 
 
 @dataclass

@@ -25,7 +25,6 @@ class Context:
 
     bins: int | None = None  # bins of the latest stratify
     min_rows: int | None = None
-    stratify_column: str | None = None
     rank_column: str | None = None  # column of the latest rank
     score: str | None = None  # name of the current keep_top score
     outputs: set[str] = field(default_factory=set)
@@ -55,16 +54,13 @@ class Step:
         """Names of the columns this step computes (added by ``Selection.apply``/``annotate``)."""
         return []
 
-    def min_rows_needed(self) -> int:
-        """The fewest dataset rows this step can work on (its bin count)."""
-        return 0
-
     def check(self, ctx: Context) -> None:
         """Raise ConfigError when the steps before this one do not provide what it needs."""
 
     def advance(self, ctx: Context) -> None:
-        """Record in ``ctx`` what this step provides to the steps after it."""
+        """Record in ``ctx`` what this step provides to the steps after it (its first output becomes the score)."""
         ctx.outputs.update(self.outputs())
+        ctx.score = next(iter(self.outputs()), ctx.score)
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         """Apply the step; ``valid`` = alive rows with no missing value in ``inputs()``."""
@@ -115,10 +111,8 @@ def check_unit(value: Any, what: str, *, open_low: bool, open_high: bool) -> flo
 def check_budget(n: Any) -> int | float:
     """``keep_top``'s budget: a fraction in (0, 1] (a float) or a row count >= 1 (an int)."""
     if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)):
-        raise ConfigTypeError(
-            f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
-            f"{type(n).__name__}: {n!r}."
-        )
+        raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
+                              f"{type(n).__name__}: {n!r}.")
     if isinstance(n, (int, np.integer)):
         if n < 1:
             raise ConfigError(f"keep_top row count must be >= 1, got {n}.")

@@ -166,4 +166,4 @@ def test_card_from_the_real_selector(tmp_path):
     from datasets import load_dataset
 
     curated = load_dataset(str(tmp_path), "curated")["train"]
-    assert curated["output"] == selection.apply(ds)["output"] and "qaq_gap" in curated.column_names
+    assert curated["output"] == selection.apply(ds)["output"] and "qaq_center_distance" in curated.column_names

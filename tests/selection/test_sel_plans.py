@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sel_helpers import check_accounting, from_columns, scored
 
-from qaq_datasets.selection import Selector
+from qaq_datasets.selection import Selector, preset
 from qaq_datasets.selection.ranking import quantile_bins, within_bin_rank
 
 BRIEF_PLAN = (
@@ -44,8 +44,8 @@ def test_drop_extremes_reasons_match_ranks():
     # about 10% low and 5% high in every bin
     assert 90 <= sel.report["drop_reasons"]["rmi_low"] <= 110
     assert 40 <= sel.report["drop_reasons"]["rmi_high"] <= 60
-    kept_range = sel.report["steps"][2]["fitted"]["kept_range"]
-    assert len(kept_range) == 10 and all(e["low"] <= e["high"] for e in kept_range)
+    reasons = sel.report["steps"][2]["fitted"]["reasons"]
+    assert reasons == {k: sel.report["drop_reasons"][k] for k in ("rmi_low", "rmi_high")}
 
 
 def test_gap_is_strong_rank_minus_weak_rank_each_in_own_bins():
@@ -212,3 +212,20 @@ def test_collapsed_and_merged_bins_are_reported_not_divided_by_zero():
 def test_empty_plan_keeps_everything():
     sel = Selector().fit(scored(10))
     assert sel.keep.all() and sel.report["drop_reasons"] == {} and sel.report["bins"] == []
+
+
+def test_a_plan_that_keeps_no_row_fits_and_says_why():
+    ds = scored(40, failed=range(40))  # every row unscorable
+    for name in ("default", "random", "cherry"):
+        sel = preset(name).fit(ds)
+        check_accounting(sel, 40)
+        assert sel.report["rows_kept"] == 0 and sel.report["drop_reasons"] == {"not_ok_status": 40}
+        assert sel.report["budget"] == 10 and sel.report["shortfall"] == 10
+        assert "no row was kept (40 not_ok_status)." in sel.report["notes"]
+        assert len(sel.apply(ds)) == 0 and sel.apply(ds).column_names[:2] == ["instruction", "output"]
+
+
+def test_report_shortfall_is_zero_when_the_budget_is_filled():
+    sel = preset("default").fit(scored(200))
+    assert sel.report["budget"] == 50 and sel.report["shortfall"] == 0 and sel.report["rows_kept"] == 50
+    assert Selector().random().fit(scored(10)).report["budget"] is None

@@ -7,6 +7,7 @@ import pytest
 from sel_helpers import check_accounting, scored
 
 import qaq_datasets.selection.presets as presets
+from qaq_datasets.errors import ConfigError
 from qaq_datasets.selection import Selector, list_presets, preset
 
 
@@ -20,7 +21,8 @@ def _col(ds, name):
 
 
 def test_list_presets():
-    assert list_presets() == ["default", "gap", "sweet-spot", "cherry", "superfiltering", "perplexity", "random"]
+    assert list_presets() == ["default", "gap", "gap-global", "sweet-spot", "paper-band", "cherry", "superfiltering",
+                              "perplexity", "random"]
 
 
 @pytest.mark.parametrize("name", list_presets())
@@ -34,27 +36,31 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_drops_both_models_extremes_and_cut_answers_then_ranks_by_gap(ds):
+def test_default_drops_zero_information_rows_outliers_and_cut_answers_then_keeps_the_centre(ds):
     sel = preset("default").fit(ds)
     kinds = [s["step"] for s in sel.report["steps"]]
-    assert kinds == ["drop_where", "drop_where", "stratify", "rank", "drop_extremes",
-                     "stratify", "rank", "drop_extremes", "stratify", "rank", "drop_extremes", "gap", "keep_top"]
-    assert {"rmi_low", "rmi_high", "nll_end_high", "below_cut", "not_ok_status"} == set(sel.report["drop_reasons"])
-    # the end step ranks the weak model's nll_end and drops only its high end
-    end_step = sel.report["steps"][10]
-    assert end_step["params"] == {"low": 0.0, "high": presets.DEFAULT_PARAMS["end_high"]}
-    assert "weak_nll_end_low" not in sel.report["drop_reasons"]
-    gap = sel.columns["qaq_gap"]
+    assert kinds == ["drop_where"] * 4 + ["stratify", "drop_outliers"] * 3 + ["stratify", "rank", "closest_to",
+                                                                             "keep_top"]
+    assert set(sel.report["drop_reasons"]) == {"not_ok_status", "ifd_gt_1", "rmi_low", "nll_end_high", "below_cut"}
+    assert (_col(ds, "weak_ifd")[sel.keep] <= 1).all() and (_col(ds, "strong_ifd")[sel.keep] <= 1).all()
+    end = sel.report["steps"][9]
+    assert end["params"] == {"column": "weak_nll_end", "low": None, "high": presets.DEFAULT_PARAMS["end_high"]}
+    assert all(f["low"] is None and f["high"] > f["median"] for f in end["fitted"]["fences"])
+    rmi = sel.report["steps"][5]["fitted"]["fences"]
+    assert all(f["high"] is None and f["low"] < f["median"] for f in rmi)  # rmi_high None: no echo fence
+    dist = sel.columns["qaq_center_distance"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
-    assert gap[sel.keep].min() >= gap[below].max()
+    assert dist[sel.keep].max() <= dist[below].min()
 
 
 def test_default_parameters_live_in_one_place(monkeypatch):
     monkeypatch.setitem(presets.DEFAULT_PARAMS, "bins", 5)
-    monkeypatch.setitem(presets.DEFAULT_PARAMS, "weak_extremes", (0.2, 0.8))
+    monkeypatch.setitem(presets.DEFAULT_PARAMS, "rmi_high", 2.5)
+    monkeypatch.setitem(presets.DEFAULT_PARAMS, "ifd_max", None)
     steps = preset("default").steps
     assert [s["bins"] for s in steps if "bins" in s] == [5, 5, 5, 5]
-    assert steps[4] == {"step": "drop_extremes", "low": 0.2, "high": 0.8}
+    assert steps[3] == {"step": "drop_outliers", "column": "weak_rmi", "low": presets.DEFAULT_PARAMS["rmi_low"],
+                        "high": 2.5}
 
 
 def test_gap_preset(ds):
@@ -69,9 +75,13 @@ def test_ifd_presets(ds, name, prefix):
     sel = preset(name).fit(ds)
     ifd = _col(ds, f"{prefix}ifd")
     reasons = np.array(sel.reasons, dtype=object)
-    assert (ifd[reasons == "ifd_ge_1"] >= 1).all()
-    assert (ifd[sel.keep] < 1).all()
-    assert ifd[sel.keep].min() >= ifd[reasons == "below_cut"].max()
+    assert (ifd[reasons == "ifd_gt_1"] > 1).all()
+    assert (ifd[sel.keep] <= 1).all()
+    # ranked as Cherry_LLM's code ranks: the ratio of mean losses, not the exp of their difference
+    ratio = _col(ds, f"{prefix}nll_a_given_q") / _col(ds, f"{prefix}nll_a")
+    np.testing.assert_array_equal(sel.columns["qaq_ifd_ratio"][sel.keep], ratio[sel.keep])
+    assert ratio[sel.keep].min() >= ratio[reasons == "below_cut"].max()
+    assert not np.array_equal(np.argsort(ratio[sel.keep]), np.argsort(ifd[sel.keep]))  # the two forms differ
 
 
 def test_perplexity_keeps_lowest_answer_nll(ds):
@@ -87,6 +97,48 @@ def test_sweet_spot_keeps_ranks_around_the_centre(ds):
     assert np.abs(rank[sel.keep] - 0.5).max() < 0.2
 
 
+def test_paper_band_keeps_ranks_half_to_three_quarters(ds):
+    sel = preset("paper-band").fit(ds)
+    rank = sel.columns["strong_rmi_rank"]
+    assert sel.report["rows_kept"] == 250
+    assert rank[sel.keep].min() >= 0.49 and rank[sel.keep].max() <= 0.76
+
+
+def test_gap_global_ranks_over_all_rows_as_the_authors_readme(ds):
+    sel = preset("gap-global").fit(ds)
+    ok = np.isfinite(sel.columns["qaq_gap"])
+    strong, weak = _col(ds, "strong_rmi"), _col(ds, "weak_rmi")
+
+    def pct(x):  # pandas' rank(pct=True) of the scorable rows
+        r = np.empty(ok.sum())
+        r[np.argsort(x[ok], kind="stable")] = np.arange(1, ok.sum() + 1)
+        return r / ok.sum()
+
+    diff = pct(strong) - pct(weak)
+    top = np.sort(np.argsort(-diff, kind="stable")[:250])
+    assert np.flatnonzero(ok)[top].tolist() == sel.indices.tolist()
+    assert not np.array_equal(sel.keep, preset("gap").fit(ds).keep)  # within-bin ranks pick other rows
+
+
+def test_no_preset_keeps_an_unscorable_row():
+    ds = scored(200, failed=range(0, 200, 3))  # a third of the rows: NaN scores, status 'oom'
+    for name in list_presets():
+        sel = preset(name, fraction=0.9).fit(ds)
+        assert not sel.keep[::3].any(), name
+        assert sel.report["drop_reasons"]["not_ok_status"] == 67
+
+
+def test_one_model_scores_pick_the_prefix_or_name_the_presets_that_work():
+    single = scored(300, prefixes=("weak_",))
+    for name in ("sweet-spot", "paper-band", "cherry", "perplexity", "random"):
+        sel = preset(name, scorers=["weak_"]).fit(single)
+        assert sel.report["rows_kept"] == 75 and "weak_status" in str(sel.plan)
+    for name in ("default", "gap", "gap-global"):
+        with pytest.raises(ConfigError, match="presets that work with one model: sweet-spot, paper-band, cherry"):
+            preset(name, scorers=["weak"])
+    assert preset("default", strong="a", weak="b", scorers=["a_"]).steps[0]["column"] == "a_status"
+
+
 def test_random_preset_seed(ds):
     a, b = preset("random", seed=1).fit(ds), preset("random", seed=2).fit(ds)
     assert not np.array_equal(a.keep, b.keep)
@@ -95,7 +147,7 @@ def test_random_preset_seed(ds):
 
 def test_single_prefix_for_single_model_presets():
     single = scored(300, prefixes=("qaq_",))
-    for name in ("sweet-spot", "cherry", "superfiltering", "perplexity", "random"):
+    for name in ("sweet-spot", "paper-band", "cherry", "superfiltering", "perplexity", "random"):
         sel = preset(name, prefix="qaq_").fit(single)
         check_accounting(sel, 300)
         assert sel.report["rows_kept"] == 75
@@ -122,3 +174,19 @@ def test_readme_spells_out_the_default_plan():
     exec(block.group(1), namespace)  # noqa: S102 - our own README
     assert isinstance(namespace["plan"], Selector)
     assert namespace["plan"] == preset("default")
+
+
+def test_load_plan_passes_the_data_s_scorers_and_ignores_unset_options(tmp_path):
+    from qaq_datasets.selection import load_plan
+
+    single = scored(100, prefixes=("weak_",))
+    plan = load_plan("cherry", fraction=0.1, scorers=["weak_"], strong=None, weak=None, prefix=None)
+    assert plan.fit(single).report["rows_kept"] <= 10 and plan == preset("cherry", prefix="weak_", fraction=0.1)
+    assert load_plan("paper-band", scorers=["weak_"], prefix="weak") == preset("paper-band", prefix="weak_")
+    path = tmp_path / "plan.yaml"
+    preset("random").to_yaml(path)
+    assert load_plan(str(path), scorers=["weak_"], strong=None) == preset("random")  # a file: scorers unused
+    with pytest.raises(ConfigError, match="presets that work with one model"):
+        load_plan("default", scorers=["weak_"])
+    with pytest.raises(ConfigError, match="only apply to preset names"):
+        load_plan(str(path), prefix="weak_")

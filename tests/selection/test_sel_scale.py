@@ -17,6 +17,7 @@ def test_fit_one_million_rows():
         data[f"{p}nll_q"] = nll_q
         data[f"{p}rmi"] = rng.normal(0.0, 1.0, n) * nll_q
         data[f"{p}nll_end"] = rng.exponential(2.0, n)
+        data[f"{p}ifd"] = rng.uniform(0.2, 1.1, n)
         data[f"{p}status"] = np.where(rng.random(n) < 0.999, "ok", "oom")
     ds = Dataset.from_dict(data)
     sel = preset("default").fit(ds)
