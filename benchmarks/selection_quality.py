@@ -224,17 +224,19 @@ def score_pool(pool: list[dict], model: str, name: str, template: str = "standar
     """The pool scored by one model with one template, columns ``{name}_*``; cached in benchmarks/.cache."""
     from datasets import Dataset, load_from_disk
 
+    import qaq_datasets as qaq
+
     from qaq_datasets.scoring import score_columns
-    from qaq_datasets.scoring.multi import build_scorers, score_all
+    from qaq_datasets.demo import score_models
 
     key = json.dumps([pool, score_columns(""), model, template, str(dtype)], sort_keys=True)
     folder = CACHE / f"pool-{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / "dataset_info.json").exists():
         return load_from_disk(str(folder))
-    scorers = build_scorers({name: model}, question=["instruction", "input"], answer="output", template=template,
-                            dtype=dtype)
+    scorers = {name: qaq.score_fn(model, prefix=f"{name}_", question=["instruction", "input"], answer="output",
+                                  template=template, dtype=dtype)}
     t0 = time.perf_counter()
-    scored, _, stats = score_all(Dataset.from_list(pool), scorers, batch_size=64)
+    scored, _, stats = score_models(Dataset.from_list(pool), scorers, batch_size=64)
     print(f"scored the pool with {model} ({template}): {time.perf_counter() - t0:.0f} s, {stats[name]['status']}",
           flush=True)
     cols = [c for c in scored.column_names if c.startswith(name + "_")]
@@ -276,7 +278,7 @@ def score_rows(rows, dtype, raw: bool = True):
     from datasets import Dataset, load_from_disk
 
     import qaq_datasets as qaq
-    from qaq_datasets.scoring.multi import build_scorers, score_all
+    from qaq_datasets.demo import score_models
 
     from qaq_datasets.scoring import score_columns
 
@@ -288,14 +290,14 @@ def score_rows(rows, dtype, raw: bool = True):
         meta = json.loads((folder / "qaq_meta.json").read_text())
         return load_from_disk(str(folder)), meta
     ds = Dataset.from_list(rows)
-    scorers = build_scorers({"strong": "gemma3-270m", "weak": "smollm2-135m"},
-                            question=["instruction", "input"], answer="output", dtype=dtype)
-    scored, metadata, stats = score_all(ds, scorers, batch_size=64)
+    scorers = {n: qaq.score_fn(m, prefix=f"{n}_", question=["instruction", "input"], answer="output", dtype=dtype)
+               for n, m in (("strong", "gemma3-270m"), ("weak", "smollm2-135m"))}
+    scored, metadata, stats = score_models(ds, scorers, batch_size=64)
     raw_stats = {}
     if raw:  # the weak model again with the raw template (no system context), for the notebook's figure
-        raw_scorer = build_scorers({"rawweak": "smollm2-135m"}, question=["instruction", "input"], answer="output",
-                                   template="raw", dtype=dtype)
-        scored, _, raw_stats = score_all(scored, raw_scorer, batch_size=64)
+        raw_scorer = {"rawweak": qaq.score_fn("smollm2-135m", prefix="rawweak_", question=["instruction", "input"],
+                                              answer="output", template="raw", dtype=dtype)}
+        scored, _, raw_stats = score_models(scored, raw_scorer, batch_size=64)
     meta = {"stats": {**stats, **raw_stats}, "version": qaq.__version__}
     scored.save_to_disk(str(folder))
     (folder / "qaq_meta.json").write_text(json.dumps(meta))

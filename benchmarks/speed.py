@@ -24,6 +24,7 @@ everything else (attention, norms, activations, Python) took no time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import time
 from unittest import mock
@@ -103,11 +104,10 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    scorer({"q": ds["q"][:2], "a": ds["a"][:2]})  # builds the encoder
-    enc = scorer._encoder
-    pairs = [enc.pair(enc.ids(q), enc.ids(a)) for q, a in zip(ds["q"], ds["a"])]
-    seqs = [s for p in pairs for s in (p.forward_ids, p.reverse_ids)]  # exactly what score_fn feeds, in order
-    ref_tokens = sum(p.spans["q"][1] + len(p.reverse_ids) + p.spans["a"][1] + len(p.forward_ids) for p in pairs)
+    pairs = [scorer.encode(q, a) for q, a in zip(ds["q"], ds["a"])]
+    seqs = [s for p in pairs for s in (p["forward_ids"], p["reverse_ids"])]  # exactly what score_fn feeds, in order
+    ref_tokens = sum(p["spans"]["q"][1] + len(p["reverse_ids"]) + p["spans"]["a"][1] + len(p["forward_ids"])
+                     for p in pairs)
 
     def run_ours(sc=scorer):
         return ds.map(sc, batched=True, batch_size=args.batch_size, load_from_cache_file=False, keep_in_memory=True)
@@ -137,7 +137,7 @@ def main():
         out = []
         with torch.inference_mode():
             for p in pairs:
-                f, r, sp = p.forward_ids, p.reverse_ids, p.spans
+                f, r, sp = p["forward_ids"], p["reverse_ids"], p["spans"]
                 out.append((loss(f[: sp["q"][1]], sp["q"]),  # NLL(Q):   [ctx][Q]
                             loss(r, sp["q_given_a"]),  # NLL(Q|A): [ctx][A][Q]
                             loss(r[: sp["a"][1]], sp["a"]),  # NLL(A):   [ctx][A]
@@ -157,7 +157,7 @@ def main():
             return go
 
         long = qaq.score_fn(model, question="q", answer="a", token_budget=args.token_budget,
-                            template=chat_template(model.tokenizer, system=LONG_SYSTEM))
+                            template=dataclasses.replace(chat_template(model.tokenizer), system=LONG_SYSTEM))
         n_sys = long.encode(ds["q"][0], ds["a"][0])["spans"]["q"][0]
         methods.update({
             "score_fn, shared-prefix cache off": without_prefix_cache(run_ours),
@@ -184,7 +184,7 @@ def main():
     head = 2 * model.model.get_output_embeddings().weight.numel()
     flops_ref = ref_tokens * (per_token + head)
     skipped = 0  # the shared prefix score_fn runs once per map batch instead of once per sequence
-    first_spans = [[sp] for p in pairs for sp in (p.spans["q"], p.spans["a"])]  # earliest scored span per sequence
+    first_spans = [[sp] for p in pairs for sp in (p["spans"]["q"], p["spans"]["a"])]  # earliest scored span per sequence
     for start in range(0, len(seqs), 2 * args.batch_size):
         chunk = seqs[start: start + 2 * args.batch_size]
         prefix = forward.cached_prefix(chunk, first_spans[start: start + 2 * args.batch_size])

@@ -21,7 +21,7 @@ _EXPORTS = {
     "score_fn": "qaq_datasets.scoring",
     "Scorer": "qaq_datasets.scoring",
     "Template": "qaq_datasets.scoring",
-    "score": "qaq_datasets.scoring.apply",
+    "score": "qaq_datasets.scoring",
     "Selector": "qaq_datasets.selection",
     "Selection": "qaq_datasets.selection",
     "preset": "qaq_datasets.selection",

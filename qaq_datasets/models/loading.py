@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +17,17 @@ _DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf1
            "float16": "float16", "fp16": "float16"}
 
 
-def dtype_name(dtype: Any) -> str | None:
-    """Normalise a dtype given as a string or ``torch.dtype`` to ``float32``/``bfloat16``/``float16``."""
-    if dtype is None or dtype == "auto":
-        return None
-    name = str(dtype).replace("torch.", "")
-    if name not in _DTYPES:
-        raise ConfigError(f"Unsupported dtype {dtype!r}; use one of float32, bfloat16, float16 or 'auto'.")
-    return _DTYPES[name]
-
-
-def auto_dtype(device: str) -> str:
-    """bf16 where the hardware does it well (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32."""
+def resolve_dtype(dtype: Any = None, device_map: Any = "auto") -> str:
+    """The compute dtype: the one asked for (a name or ``torch.dtype``), else bf16 where the hardware does it well
+    (CUDA with bf16, CPUs with AVX512-BF16/AMX) and fp32 otherwise."""
+    if dtype is not None and dtype != "auto":
+        name = str(dtype).replace("torch.", "")
+        if name not in _DTYPES:
+            raise ConfigError(f"Unsupported dtype {dtype!r}; use one of float32, bfloat16, float16 or 'auto'.")
+        return _DTYPES[name]
     import torch
 
-    if device.startswith("cuda"):
+    if torch.cuda.is_available() and device_map not in ("cpu", {"": "cpu"}):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     try:
         flags = Path("/proc/cpuinfo").read_text()
@@ -55,28 +51,24 @@ class QAQModel:
     tokenizer: Any
     source: ResolvedSpec | None
     dtype: str
-    extra: dict = field(default_factory=dict)
 
     def identity(self) -> dict:
-        """What identifies these weights and this numeric set-up, for fingerprints and cards."""
+        """What identifies these weights, tokenizer and numeric set-up, for fingerprints and cards."""
         if self.source is not None:
-            return {"spec": self.source.spec, "name": self.source.name, "kind": self.source.kind,
-                    "identity": self.source.identity, "revision": self.source.revision, "dtype": self.dtype}
+            return {**self.source.pinned().as_dict(), "dtype": self.dtype}
+        tok = self.tokenizer
+        tok_id = f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}|{tok.all_special_tokens}"
         return {"spec": None, "name": getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__,
-                "kind": "object", "identity": weights_digest(self.model), "revision": None, "dtype": self.dtype}
-
-    @property
-    def device(self):
-        return self.model.device
+                "kind": "object", "identity": weights_digest(self.model, tok_id), "revision": None, "dtype": self.dtype}
 
 
-def weights_digest(model) -> str:
-    """A digest of a model's weights: every byte for small models, a sample for large ones."""
+def weights_digest(model, extra: str = "") -> str:
+    """A digest of a model's weights (every byte for small models, a sample for large ones) and ``extra``."""
     import hashlib
 
     import torch
 
-    h = hashlib.sha256(type(model).__name__.encode())
+    h = hashlib.sha256((type(model).__name__ + extra).encode())
     total = sum(p.numel() for p in model.parameters())
     for name, p in model.state_dict().items():
         h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
@@ -104,12 +96,28 @@ def _gguf_to_folder(src: ResolvedSpec) -> Path:
     return save_converted(model, tokenizer, src.identity, str(path))
 
 
-def load_model(spec: str, *, device_map: Any = "auto", dtype: Any = None, revision: str | None = None) -> QAQModel:
+def _location(src: ResolvedSpec) -> tuple[str, dict]:
+    """Where ``from_pretrained`` loads from, and its keyword arguments (a Hub model at its pinned commit)."""
+    if src.is_gguf:
+        return str(_gguf_to_folder(src)), {}
+    return src.location, ({"revision": src.pinned().revision} if src.kind == "hub" else {})
+
+
+def load_tokenizer(spec: str | ResolvedSpec, *, revision: str | None = None):
+    """The tokenizer of a model spec alone (cheap: no weights are loaded, a GGUF file is converted once)."""
+    from transformers import AutoTokenizer
+
+    location, kwargs = _location(resolve_spec(spec, revision=revision))
+    return AutoTokenizer.from_pretrained(location, **kwargs)
+
+
+def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any = None,
+               revision: str | None = None) -> QAQModel:
     """Load a causal LM for scoring.
 
     Args:
         spec: a built-in alias (``smollm2-135m``, ``gemma3-270m``), a ``.gguf`` file, a model folder, or a
-            Hugging Face Hub id.
+            Hugging Face Hub id (loaded at the commit its revision resolves to).
         device_map: passed to ``from_pretrained`` and dispatched by accelerate (``"auto"``: GPU(s), CPU,
             disk offload; ``"cpu"``; ``"cuda:1"``; or an explicit map).
         dtype: ``None``/``"auto"`` picks bf16 where the hardware does it well, fp32 otherwise.
@@ -122,22 +130,17 @@ def load_model(spec: str, *, device_map: Any = "auto", dtype: Any = None, revisi
         >>> import qaq_datasets as qaq
         >>> weak = qaq.load_model("smollm2-135m", dtype="float32")  # doctest: +SKIP
     """
-    name = dtype_name(dtype)
+    name = resolve_dtype(dtype, device_map)
     src = resolve_spec(spec, revision=revision)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    location = str(_gguf_to_folder(src)) if src.is_gguf else src.location
-    if name is None:
-        wants_cuda = torch.cuda.is_available() and device_map not in ("cpu", {"": "cpu"})
-        name = auto_dtype("cuda" if wants_cuda else "cpu")
-    kwargs = {"revision": src.revision} if src.kind == "hub" and src.revision else {}
+    src = src.pinned()
+    location, kwargs = _location(src)
     if device_map == "auto" and not torch.cuda.is_available():
         device_map = "cpu"  # accelerate's auto map adds nothing on a CPU-only machine
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        location, dtype=getattr(torch, name), device_map=device_map, **kwargs
-    )
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, name), device_map=device_map, **kwargs)
     model.eval()
     model.requires_grad_(False)
     return QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigTypeError, ModelNotFoundError
 from .aliases import ALIASES
 from .cache import cache_root, file_sha256
 
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -23,24 +24,44 @@ class ResolvedSpec:
     kind: str  # "alias" | "gguf" | "folder" | "hub"
     location: str  # the file, folder or Hub id to load from
     name: str  # a human-readable model name
-    identity: str  # sha256 of the GGUF, a digest of the folder's files, or "hub-id@revision"
+    identity: str | None  # sha256 of the GGUF, a digest of the folder, the Hub commit (None until pinned)
     revision: str | None = None
 
     @property
     def is_gguf(self) -> bool:
         return self.kind in ("alias", "gguf")
 
+    def pinned(self) -> ResolvedSpec:
+        """The same spec with a Hub revision resolved to its commit (from the local cache, else the Hub)."""
+        if self.identity is not None:
+            return self
+        rev = self.revision or "main"
+        if _COMMIT.match(rev):
+            return replace(self, identity=rev, revision=rev)
+        from huggingface_hub import HfApi, try_to_load_from_cache
+
+        cached = try_to_load_from_cache(self.location, "config.json", revision=rev)
+        try:
+            commit = Path(cached).parent.name if isinstance(cached, str) else HfApi().model_info(self.location,
+                                                                                                   revision=rev).sha
+        except Exception as exc:  # noqa: BLE001 - offline, unknown repo or revision: one clear line
+            raise ModelNotFoundError(f"Cannot resolve the Hub model {self.location}@{rev} to a commit: {exc}") from None
+        return replace(self, identity=commit, revision=commit)
+
+    def as_dict(self) -> dict:
+        return {"spec": self.spec, "name": self.name, "kind": self.kind, "identity": self.identity,
+                "revision": self.revision}
+
 
 def _folder_digest(folder: Path) -> str:
-    """A cheap digest of a transformers folder: config bytes plus weight file names, sizes and mtimes."""
+    """A digest of a transformers folder: the contents of every file (config, tokenizer files, chat template)
+    except the weight files, which count by name, size and mtime."""
     h = hashlib.sha256()
-    cfg = folder / "config.json"
-    if cfg.exists():
-        h.update(cfg.read_bytes())
-    for f in sorted(folder.iterdir()):
-        if f.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
-            st = f.stat()
-            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    for f in sorted(p for p in folder.iterdir() if p.is_file()):
+        st = f.stat()
+        weights = f.suffix in (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
+        h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode() if weights else
+                 f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -48,8 +69,10 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
     """Resolve ``spec`` to a :class:`ResolvedSpec`; raises ``ModelNotFoundError`` if it names nothing.
 
     Order: a built-in alias (``smollm2-135m``, ``gemma3-270m``), an existing ``.gguf`` file, an existing
-    folder, then a Hugging Face Hub id (only fetched when the model is loaded).
+    folder, then a Hugging Face Hub id (nothing is fetched here: see :meth:`ResolvedSpec.pinned`).
     """
+    if isinstance(spec, ResolvedSpec):
+        return spec
     if not isinstance(spec, (str, os.PathLike)):
         raise ConfigTypeError(f"A model spec must be a string or path, got {type(spec).__name__}.")
     spec = os.fspath(spec)
@@ -66,9 +89,8 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         if not (path / "config.json").exists():
             raise ModelNotFoundError(f"Folder {spec} has no config.json: not a transformers model folder.")
         return ResolvedSpec(spec, "folder", str(path.resolve()), path.name, _folder_digest(path), revision)
-    if _HUB_ID.match(spec) and "/" in spec:
-        rev = revision or "main"
-        return ResolvedSpec(spec, "hub", spec, spec, f"{spec}@{rev}", rev)
+    if _HUB_ID.match(spec) and "/" in spec:  # pinned to a commit when its identity is first needed
+        return ResolvedSpec(spec, "hub", spec, spec, None, revision)
     known = ", ".join(sorted(ALIASES))
     raise ModelNotFoundError(
         f"Cannot resolve model spec {spec!r}: it is not a built-in alias ({known}), an existing .gguf file, "

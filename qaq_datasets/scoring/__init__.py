@@ -1,9 +1,10 @@
-"""QAQ scoring: templates, pair encoding, the span-NLL forward pass and the ``Scorer``."""
+"""QAQ scoring: data shapes, templates, pair encoding, the span-NLL forward pass and the ``Scorer``."""
 
 from .schema import score_columns, score_features
-from .encoding import EncodedPair, PairEncoder
-from .scorer import Scorer, score_fn
-from .templates import Template, format_template, raw_template
+from .encoding import PairEncoder
+from .scorer import Scorer, ScorerConfig, score, score_fn
+from .shapes import detect_columns
+from .templates import Template
 
-__all__ = ["EncodedPair", "PairEncoder", "Scorer", "Template", "format_template", "raw_template",
+__all__ = ["PairEncoder", "Scorer", "ScorerConfig", "Template", "detect_columns", "score",
            "score_columns", "score_features", "score_fn"]

@@ -2,8 +2,7 @@
 
 Padding is wasted compute (and attention wastes its square), so groups are not filled greedily: sequences
 are sorted by length and cut where an optimal partition says, minimising the padded tokens fed plus a fixed
-cost per forward call, under the token budget. Measured on the speed benchmark's 200 Code Alpaca rows
-(map batches of 64 rows, budget 8192), greedy filling fed 1.53x the real tokens; the partition feeds ~1.1x.
+cost per forward call, under the token budget (greedy filling feeds far more padding: see the README).
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 
 PAD_MULTIPLE = 8  # widths are rounded up to this (tensor-core friendly shapes on GPU)
-# The fixed cost of one forward call, in padded tokens (benchmarks/speed.py --call-cost-ab). On a CPU it is
-# small (64: A/B of 16/64/256 with SmolLM2). On a GPU a call's kernel launches and host work cost far more
-# than padding: on an H200 with SmolLM2, 64 / 1024 / 4096 scored 384 rows in 1.35 / 0.47 / 0.39 s.
+# The fixed cost of one forward call, in padded tokens (measured by benchmarks/speed.py --call-cost-ab): small on
+# a CPU; on a GPU a call's kernel launches and host work cost far more than padding.
 CALL_COST_TOKENS = 64
 ACCELERATOR_CALL_COST_TOKENS = 4096
 

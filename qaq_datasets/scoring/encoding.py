@@ -1,7 +1,9 @@
 """Encoding a (question, answer) pair into the two token id sequences and the spans scored.
 
 Segments are tokenised separately and their ids concatenated, so NLL(Q) and NLL(Q|A) are over the very
-same Q ids (and NLL(A), NLL(A|Q) over the same A ids): no guessing where a boundary token fell.
+same Q ids (and NLL(A), NLL(A|Q) over the same A ids): no guessing where a boundary token fell. The rows'
+text is data: it is tokenised with special tokens parsed as plain text (``split_special_tokens``), so an
+answer holding ``<|im_end|>`` cannot close its turn; only the template's own text yields control tokens.
 
 Truncation policy (one policy, the same budget in both passes): with ``budget = max_length - overhead``
 (the longer of the two passes' template tokens), a pair whose Q and A together exceed the budget keeps
@@ -14,42 +16,29 @@ EOS): its NLL, ``nll_end``, says whether the answer is complete (a cut-off answe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import ConfigError
-from .templates import Template
+from .templates import SYSTEM, Template
 
 
-@dataclass(frozen=True)
-class EncodedPair:
-    """The two sequences fed to the model and the half-open target spans scored in each."""
-
-    forward_ids: list[int]  # template + Q + sep + A + end-of-answer token
-    reverse_ids: list[int]  # template + A + sep + Q
-    spans: dict  # q, a_given_q, a_end index forward_ids; a, q_given_a index reverse_ids
-    truncated: bool
-
-    def as_dict(self) -> dict:
-        return {"forward_ids": self.forward_ids, "reverse_ids": self.reverse_ids,
-                "spans": dict(self.spans), "truncated": self.truncated}
+def data_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of data texts, with special tokens parsed as plain text."""
+    if not texts:
+        return []
+    return [list(x) for x in tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]]
 
 
 class PairEncoder:
-    """Turns token ids of Q and A into an :class:`EncodedPair` under a template and a length budget."""
+    """Turns token ids of Q's parts and of A into the two sequences scored, under a template and a length budget."""
 
     def __init__(self, tokenizer, template: Template, max_length: int):
         self.tokenizer = tokenizer
         self.template = template
         start = self._start_ids() if template.add_bos else []
-        self.q_prefix = start + self.ids(template.q_prefix)
-        self.a_prefix = start + self.ids(template.a_prefix)
         # every scored token needs a predecessor: an empty prefix gets a document-start token
-        if not self.q_prefix:
-            self.q_prefix = self._start_ids()
-        if not self.a_prefix:
-            self.a_prefix = self._start_ids()
-        self.qa_sep = self.ids(template.qa_sep)
-        self.aq_sep = self.ids(template.aq_sep)
+        self.q_prefix = start + self.ids(template.q_prefix) or self._start_ids()
+        self.a_prefix = start + self.ids(template.a_prefix) or self._start_ids()
+        self.qa_sep, self.aq_sep, self.q_sep = (self.ids(t) for t in (template.qa_sep, template.aq_sep, template.q_sep))
+        self.au_sep = self.aq_sep if template.au_sep is None else self.ids(template.au_sep)
         end = self.ids(template.a_end)[:1] if template.a_end else []
         if not end and tokenizer.eos_token_id is not None:
             end = [int(tokenizer.eos_token_id)]
@@ -57,9 +46,8 @@ class PairEncoder:
         overhead = max(len(self.q_prefix) + len(self.qa_sep) + len(self.a_end), len(self.a_prefix) + len(self.aq_sep))
         self.budget = max_length - overhead
         if self.budget < 2:
-            raise ConfigError(
-                f"max_length={max_length} leaves no room for Q and A: the template alone takes {overhead} tokens."
-            )
+            raise ConfigError(f"max_length={max_length} leaves no room for Q and A: the template ({template.name}) "
+                              f"alone takes {overhead} tokens.")
 
     def _start_ids(self) -> list[int]:
         tok = self.tokenizer
@@ -69,16 +57,26 @@ class PairEncoder:
         raise ConfigError("The tokenizer has neither a BOS nor an EOS token; use a template with a non-empty prefix.")
 
     def ids(self, text: str) -> list[int]:
-        if not text:
-            return []
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Ids of template text (its special tokens are control tokens); ``{system}`` is tokenised as data."""
+        head, slot, tail = text.partition(SYSTEM)
+        out = list(self.tokenizer(head, add_special_tokens=False)["input_ids"]) if head else []
+        if slot and self.template.system:
+            out += data_ids(self.tokenizer, [self.template.system])[0]
+        return out + (self.ids(tail) if slot else [])
 
-    def ids_batch(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
-        return [list(x) for x in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    def question(self, parts: list[list[int]], turns: bool) -> list[int]:
+        """Q's ids from its parts: question columns joined by ``q_sep``, or a conversation's earlier turns
+        (user, assistant, user, ...) joined by the user-to-assistant and assistant-to-user separators."""
+        out = list(parts[0])
+        for k, part in enumerate(parts[1:]):
+            out += (self.au_sep if k % 2 else self.qa_sep) if turns else self.q_sep
+            out += part
+        return out
 
-    def pair(self, q: list[int], a: list[int]) -> EncodedPair:
+    def pair(self, q: list[int], a: list[int]) -> dict:
+        """``{"forward_ids": template + Q + sep + A + end-of-answer token, "reverse_ids": template + A + sep + Q,
+        "spans": {"q", "a_given_q", "a_end"} (in forward_ids) and {"a", "q_given_a"} (in reverse_ids),
+        "truncated"}``: spans are half-open target ranges."""
         truncated = len(q) + len(a) > self.budget
         if truncated:
             q = q[: min(len(q), max(self.budget // 2, self.budget - len(a)))]
@@ -88,10 +86,8 @@ class PairEncoder:
         ra0 = len(self.a_prefix)
         rq0 = ra0 + len(a) + len(self.aq_sep)
         fe0 = fa0 + len(a)
-        return EncodedPair(
-            forward_ids=self.q_prefix + q + self.qa_sep + a + self.a_end,
-            reverse_ids=self.a_prefix + a + self.aq_sep + q,
-            spans={"q": (fq0, fq0 + len(q)), "a_given_q": (fa0, fe0), "a_end": (fe0, fe0 + len(self.a_end)),
-                   "a": (ra0, ra0 + len(a)), "q_given_a": (rq0, rq0 + len(q))},
-            truncated=truncated,
-        )
+        return {"forward_ids": self.q_prefix + q + self.qa_sep + a + self.a_end,
+                "reverse_ids": self.a_prefix + a + self.aq_sep + q,
+                "spans": {"q": (fq0, fq0 + len(q)), "a_given_q": (fa0, fe0), "a_end": (fe0, fe0 + len(self.a_end)),
+                          "a": (ra0, ra0 + len(a)), "q_given_a": (rq0, rq0 + len(q))},
+                "truncated": truncated}

@@ -11,14 +11,11 @@ The token prefix every sequence of a batch shares (the template's system context
 once: its keys and values are cached and each micro-batch starts after it. Causal attention makes this
 exact up to float rounding (tested against full-sequence logits). It saves the prefix's share of the
 compute but makes attention take a masked kernel, so it is skipped when the prefix is a small share of the
-tokens. Measured on CPU with SmolLM2 (benchmarks/speed.py): the default template's 13-token prefix (12% of
-the tokens) is as fast with the cache as without (within run-to-run noise); a 113-token system context
-(~50% of the tokens) is ~1.7x faster with it.
+tokens (``benchmarks/speed.py --prefix-ab`` measures both; the README has the figures).
 
 Token NLLs stay on the device until every micro-batch of the map batch has been launched, and come back to
 the host once: a GPU then never idles while Python prepares the next micro-batch (the LM head likewise
-avoids host syncs). On an H200 this and the larger per-call cost of ``batching`` made scoring 2.9-3.5x
-faster (benchmarks/speed.py). An asynchronous device error that only surfaces then fails the rows of its
+avoids host syncs). An asynchronous device error that only surfaces then fails the rows of its
 micro-batch (status ``error``), not the run.
 
 Out of memory on a micro-batch halves it and retries, down to one sequence; a single sequence that still

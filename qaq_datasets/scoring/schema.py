@@ -37,13 +37,14 @@ NO_TOKENS = "no_tokens"
 NO_ASSISTANT_TURN = "no_assistant_turn"  # a conversation whose last turn is not the assistant's
 NO_USER_TURN = "no_user_turn"  # a conversation with no user turn before the answer
 BAD_MESSAGES = "bad_messages"  # a conversation cell that is not a list of {role, content} turns
+CONTEXT_TOO_LONG = "context_too_long"  # the row's own system context leaves no room for Q and A under max_length
 OOM = "oom"  # a single row did not fit in accelerator memory
 ERROR = "error"  # the tokenizer or model raised on this row
 
 SCORED = frozenset({OK, TRUNCATED})
 OK_STATUSES = [OK, TRUNCATED]
 ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, NO_ASSISTANT_TURN, NO_USER_TURN,
-       BAD_MESSAGES, OOM, ERROR)
+       BAD_MESSAGES, CONTEXT_TOO_LONG, OOM, ERROR)
 
 _KIND_DTYPES = {
     "float": {"float16", "float32", "float64", "double", "float"},

@@ -1,4 +1,4 @@
-"""The ``Scorer``: a ``Dataset.map``-compatible batched callable that adds the QAQ score columns."""
+"""The ``Scorer``: a ``Dataset.map`` function that adds the QAQ score columns, and ``score`` that maps it."""
 
 from __future__ import annotations
 
@@ -8,123 +8,109 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from .. import _version
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
+from .encoding import PairEncoder, data_ids
 from .schema import as_column_list, check_columns, score_columns, score_features
-from .encoding import PairEncoder
-from .templates import check_template_arg, resolve_template
+from .shapes import detect_columns, parse_row
+from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
 
-_LOADED: dict[tuple, Any] = {}  # one model per (recipe, device) per process
+_LOADED: dict[tuple, Any] = {}  # one model per (spec, dtype, device) per process
+_HINTED = []  # the one-row-at-a-time hint is logged once per process
 
 
-def _loaded_model(model_recipe: dict, device_map):
-    from ..models import load_model
+@dataclass(frozen=True)
+class ScorerConfig:
+    """Everything that defines a scorer, validated and resolved once; nothing is loaded.
 
-    key = (json.dumps(model_recipe, sort_keys=True), str(device_map))
-    if key not in _LOADED:
-        _LOADED[key] = load_model(model_recipe["spec"], device_map=device_map, dtype=model_recipe["dtype"],
-                                  revision=model_recipe.get("revision"))
-    return _LOADED[key]
+    ``model`` is the resolved spec (None for a model object passed in); ``question``/``answer`` or ``messages``
+    name the columns (those not given are found from the data's column names, see :func:`detect_columns`).
+    """
+
+    model: Any
+    dtype: str
+    question: tuple[str, ...] | None = None
+    answer: str | None = None
+    messages: str | None = None
+    prefix: str = "qaq_"
+    template: Any = "standard"
+    max_length: int = 2048
+    token_budget: int = 8192
+    device_map: Any = "auto"
+
+    def columns(self, available) -> dict:
+        """The columns to score: those given, else the shape found from ``available`` (names or features)."""
+        if self.messages:
+            return {"messages": self.messages}
+        if self.question and self.answer:
+            return {"question": list(self.question), "answer": self.answer}
+        found = detect_columns(available)
+        if (self.question or self.answer) and "messages" not in found:  # one given: the other one found
+            return {"question": list(self.question or found["question"]), "answer": self.answer or found["answer"]}
+        if self.question or self.answer:
+            raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
+        return found
 
 
 class Scorer:
-    """Adds QAQ scores to a batch of rows: two forward passes per row give all four NLLs.
+    """Adds QAQ scores to rows: two forward passes per row give all four NLLs. Built by :func:`score_fn`."""
 
-    Input columns:
-        ``question`` (one column, or several joined with ``question_sep``, e.g. ``["instruction", "input"]``)
-        and ``answer``: text.
-
-    Output columns (``{prefix}`` = ``prefix``):
-        ``{prefix}nll_q``, ``{prefix}nll_q_given_a``, ``{prefix}nll_a``, ``{prefix}nll_a_given_q`` (mean NLL in
-        nats per token), ``{prefix}rmi`` = nll_q - nll_q_given_a, ``{prefix}ifd`` = exp(nll_a_given_q - nll_a),
-        ``{prefix}nll_end`` (NLL of the token closing the answer: high for cut-off answers; NaN when we truncated A),
-        ``{prefix}q_tokens``, ``{prefix}a_tokens`` (tokens scored) and ``{prefix}status`` (``ok``,
-        ``truncated``, or why the scores are NaN). Other columns pass through.
-
-    Examples:
-        >>> import qaq_datasets as qaq
-        >>> scored = ds.map(qaq.score_fn("smollm2-135m"), batched=True, batch_size=64)  # doctest: +SKIP
-    """
-
-    def __init__(self, model=None, *, tokenizer=None, question="instruction", answer="output", prefix="qaq_",
-                 template="standard", max_length: int = 2048, token_budget: int = 8192, question_sep: str = "\n\n",
-                 device_map: Any = "auto", dtype: Any = None, revision: str | None = None):
-        from ..models.loading import QAQModel, as_qaq_model, dtype_name
-
-        self.question = as_column_list(question, "question")
-        self.answer = as_column_list(answer, "answer")
-        if len(self.answer) != 1:
-            raise ConfigError("answer must name exactly one column.")
-        self.answer = self.answer[0]
-        if not isinstance(prefix, str):
-            raise ConfigTypeError(f"prefix must be a string, got {type(prefix).__name__}.")
-        if not isinstance(max_length, int) or max_length < 4:
-            raise ConfigError(f"max_length must be an int >= 4, got {max_length!r}.")
-        if not isinstance(token_budget, int) or token_budget < 1:
-            raise ConfigError(f"token_budget must be a positive int, got {token_budget!r}.")
-        if not isinstance(question_sep, str):
-            raise ConfigTypeError("question_sep must be a string.")
-        check_template_arg(template)
-        self.prefix, self.template_arg, self.max_length = prefix, template, max_length
-        self.token_budget, self.question_sep, self.device_map = token_budget, question_sep, device_map
-        self._qaq_model = None
-        self._encoder = None
+    def __init__(self, config: ScorerConfig, loaded=None):
+        self.config, self.prefix, self._qaq_model = config, config.prefix, loaded
+        self.from_loaded = loaded is not None  # a model object passed in (a worker process re-loads it by spec)
+        self.columns: dict | None = None  # the columns scored, once given or found (see check)
+        self._tokenizer = loaded.tokenizer if loaded else None
+        self._encoders: dict = {}
+        self._resolved: dict = {}
         self._span_scorer = None
-        self.from_loaded = model is not None and not isinstance(model, str)
-        if isinstance(model, str) or isinstance(model, os.PathLike):
-            from ..models import resolve_spec
-            from ..models.loading import auto_dtype
-
-            src = resolve_spec(os.fspath(model), revision=revision)  # fails fast on a bad spec, loads nothing
-            name = dtype_name(dtype)
-            if name is None:
-                name = auto_dtype("cuda" if _cuda_available() and device_map != "cpu" else "cpu")
-            self.model_recipe = {"spec": src.spec, "name": src.name, "kind": src.kind, "identity": src.identity,
-                                 "revision": src.revision, "dtype": name}
-        elif model is None:
-            raise ConfigError("score_fn needs a model: a loaded qaq.load_model(...) result, a transformers model "
-                              "with tokenizer=..., or a model spec string such as 'smollm2-135m'.")
-        else:
-            if not isinstance(model, QAQModel) and not hasattr(model, "config"):
-                raise ConfigTypeError(f"Not a model: {type(model).__name__}.")
-            self._qaq_model = as_qaq_model(model, tokenizer)
-            self.model_recipe = self._qaq_model.identity()
-        self.fingerprint = _digest(self._recipe_core())
 
     # -- identity ---------------------------------------------------------------------------------
-    def _recipe_core(self) -> dict:
-        tmpl = self.template_arg.to_dict() if hasattr(self.template_arg, "to_dict") else self.template_arg
-        return {"library_version": _version.__version__, "model": self.model_recipe, "template": tmpl,
-                "question": self.question, "answer": self.answer, "question_sep": self.question_sep,
-                "prefix": self.prefix, "max_length": self.max_length}
+    @cached_property
+    def model_identity(self) -> dict:
+        """The model's identity (a Hub model pinned to its commit: this may ask the Hub, once)."""
+        if self._qaq_model is not None:
+            return self._qaq_model.identity()
+        return {**self.config.model.pinned().as_dict(), "dtype": self.config.dtype}
+
+    def _identity(self) -> dict:
+        c, t = self.config, self.config.template
+        if isinstance(t, Template):
+            t = t.to_dict()
+        elif callable(t):
+            from datasets.fingerprint import Hasher
+
+            t = {"callable": getattr(t, "__qualname__", type(t).__name__), "hash": Hasher.hash(t)}
+        return {"library_version": _version.__version__, "model": self.model_identity, "template": t,
+                "question": list(c.question) if c.question else None, "answer": c.answer, "messages": c.messages,
+                "prefix": c.prefix, "max_length": c.max_length}
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of everything that changes a score (model files, template, columns, config, library version)."""
+        return hashlib.sha256(json.dumps(self._identity(), sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def recipe(self) -> dict:
         """Everything needed to reproduce these scores (JSON-serialisable), incl. the fingerprint."""
-        out = self._recipe_core()
-        out["fingerprint"] = self.fingerprint
-        if self._encoder is not None:
-            out["template_resolved"] = self._encoder.template.to_dict()
-        return out
+        return {**self._identity(), **(self.columns or {}), "fingerprint": self.fingerprint}
 
     def __reduce__(self):
-        # Pickles to the recipe only (a few KB): `datasets` hashes it fast and identically in every process,
-        # and map workers (num_proc > 1) rebuild the scorer and load the model once each.
-        return (_rebuild, (self._recipe_core(), self.token_budget, self.device_map, self.from_loaded))
+        # Pickles to the config (a few KB) and the fingerprint: `datasets` hashes it fast and identically in every
+        # process, and map workers (num_proc > 1) rebuild the scorer and load the model once each.
+        return (_rebuild, (self.config, self.fingerprint, self.from_loaded))
 
     def __repr__(self) -> str:
-        return (f"Scorer(model={self.model_recipe.get('spec') or self.model_recipe.get('name')!r}, "
-                f"prefix={self.prefix!r}, fingerprint={self.fingerprint[:12]})")
+        m = self.config.model
+        return f"Scorer(model={m.spec if m else 'object'!r}, prefix={self.prefix!r})"
 
     # -- contracts --------------------------------------------------------------------------------
-    @property
-    def input_columns(self) -> list[str]:
-        return [*self.question, self.answer]
-
     @property
     def output_columns(self) -> list[str]:
         return score_columns(self.prefix)
@@ -133,25 +119,70 @@ class Scorer:
         """``datasets.Features`` of the columns this scorer adds."""
         return score_features(self.prefix)
 
-    def check(self, dataset) -> None:
-        """Check the dataset has the input columns, as text, before any model loads."""
-        check_columns(dataset.column_names, self.input_columns, getattr(dataset, "features", None))
+    def check(self, dataset=None) -> None:
+        """Every check that can run before the model loads: the columns (found from the column names when none
+        were given) and their types; then, from the tokenizer alone, that ``max_length`` leaves room for Q and A."""
+        if getattr(dataset, "column_names", None) is not None:  # a streaming dataset may not know them yet
+            self._resolve_columns(dataset.column_names, dataset.features)
+        if not callable(self.config.template):
+            for n_parts in (1, 2):  # alpaca has a preamble for each
+                self._encoder(self._row_template({}, n_parts, None))
+
+    def _resolve_columns(self, names, features=None) -> dict:
+        if self.columns is None:
+            self.columns = self.config.columns(names)
+        cols = self.columns
+        needed = [c for c in (cols.get("messages"), *cols.get("question", ()), cols.get("answer")) if c]
+        check_columns(names, needed)
+        if features is not None:  # text columns hold text; lists are conversations
+            check_columns(names, [c for c in needed if c != cols.get("messages") and not _is_list(features[c])],
+                          features)
+            conv = features[cols["messages"]] if "messages" in cols else None
+            if conv is not None and not _is_list(conv) and getattr(conv, "dtype", None) != "json":
+                raise ColumnError(f"Column {cols['messages']!r} must hold conversations (lists of {{role, content}} "
+                                  f"turns), but its feature is {conv}.", available=names)
+        return cols
 
     # -- model ------------------------------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The tokenizer (loaded alone, without the weights, for a spec scorer)."""
+        if self._tokenizer is None:
+            from ..models.loading import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.config.model.pinned())
+        return self._tokenizer
+
+    def _encoder(self, template: Template) -> PairEncoder:
+        if template not in self._encoders:
+            if len(self._encoders) > 256:
+                self._encoders.clear()
+            self._encoders[template] = PairEncoder(self.tokenizer, template, self.config.max_length)
+        return self._encoders[template]
+
     def _ensure_model(self, rank: int | None = None):
         if self._qaq_model is None:
-            device_map = self.device_map
-            if rank is not None and _cuda_available():
+            from ..models import load_model
+
+            c, device_map = self.config, self.config.device_map
+            if c.model is None:
+                raise ConfigError("This scorer was built from a model object without a spec, so a worker process (map "
+                                  "with num_proc > 1) cannot load it. Load the model with qaq.load_model(spec) or "
+                                  "pass the spec string to score_fn.")
+            if rank is not None and device_map != "cpu":
                 import torch
 
-                device_map = f"cuda:{rank % torch.cuda.device_count()}"
-            self._qaq_model = _loaded_model(self.model_recipe, device_map)  # spec scorers only: others hold a model
-        if self._encoder is None:
+                if torch.cuda.is_available():
+                    device_map = f"cuda:{rank % torch.cuda.device_count()}"
+            key = (c.model.pinned(), c.dtype, str(device_map))
+            if key not in _LOADED:
+                _LOADED[key] = load_model(key[0], device_map=device_map, dtype=c.dtype)
+            self._qaq_model = _LOADED[key]
+            self._tokenizer = self._tokenizer or self._qaq_model.tokenizer
+        if self._span_scorer is None:
             from .forward import SpanScorer
 
-            tok = self._qaq_model.tokenizer
-            self._encoder = PairEncoder(tok, resolve_template(self.template_arg, tok), self.max_length)
-            self._span_scorer = SpanScorer(self._qaq_model.model, token_budget=self.token_budget)
+            self._span_scorer = SpanScorer(self._qaq_model.model, token_budget=self.config.token_budget)
         return self._qaq_model
 
     @property
@@ -159,146 +190,226 @@ class Scorer:
         self._ensure_model()
         return self._span_scorer
 
-    def encode(self, question_text: str, answer_text: str) -> dict:
+    def _row_template(self, row: dict, n_parts: int, system: str | None) -> Template:
+        t = self.config.template
+        if callable(t):
+            t = template_arg(t(row))
+            if callable(t):
+                raise ConfigTypeError("A template callable must return a Template or a template name.")
+        if (t, n_parts > 1) not in self._resolved:  # built-in names are resolved once (chat templates render slowly)
+            self._resolved[t, n_parts > 1] = resolve_template(t, self.tokenizer, n_parts)
+        t = self._resolved[t, n_parts > 1]
+        return t if system is None else replace(t, system=system)  # a conversation's own system turn
+
+    def encode(self, question: str | list[str], answer: str, *, system: str | None = None, turns: bool = False) -> dict:
         """The two id sequences fed to the model for one pair, and the target spans scored.
 
-        Returns ``{"forward_ids", "reverse_ids", "spans": {"q", "a_given_q", "a", "q_given_a"}, "truncated"}``;
-        the NLL of a span (s, e) is the mean over t in [s, e) of -log p(ids[t] | ids[:t]).
+        ``question`` is Q's text, or its parts (question columns, or a conversation's earlier turns with
+        ``turns=True``). Returns ``{"forward_ids", "reverse_ids", "spans": {"q", "a_given_q", "a_end", "a",
+        "q_given_a"}, "truncated"}``; the NLL of a span (s, e) is the mean over t in [s, e) of
+        -log p(ids[t] | ids[:t]).
         """
-        self._ensure_model()
-        enc = self._encoder
-        return enc.pair(enc.ids(question_text), enc.ids(answer_text)).as_dict()
+        parts = [question] if isinstance(question, str) else list(question)
+        enc = self._encoder(self._row_template({}, len(parts), system))
+        ids = data_ids(self.tokenizer, [*parts, answer])
+        return enc.pair(enc.question(ids[:-1], turns), ids[-1])
 
     # -- scoring ----------------------------------------------------------------------------------
-    def _question_text(self, batch: dict, i: int):
-        parts = []
-        for col in self.question:
-            v = batch[col][i]
-            if v is None:
-                continue
-            if not isinstance(v, str):
-                return None, st.NOT_A_STRING
-            if v.strip():
-                parts.append(v)
-        if not parts:
-            return None, st.EMPTY_QUESTION
-        return self.question_sep.join(parts), None
-
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
-        missing = [c for c in self.input_columns if c not in batch]
-        if missing:
-            check_columns(batch.keys(), self.input_columns)
-        n = len(batch[self.answer])
-        status: list[str | None] = [None] * n
-        q_texts, a_texts = {}, {}
-        for i in range(n):
-            q, bad = self._question_text(batch, i)
-            a = batch[self.answer][i]
-            if bad is None and (a is not None and not isinstance(a, str)):
-                bad = st.NOT_A_STRING
-            if bad is None and (a is None or not a.strip()):
-                bad = st.EMPTY_ANSWER
-            if bad:
-                status[i] = bad
-            else:
-                q_texts[i], a_texts[i] = q, a
+        cols = self._resolve_columns(list(batch))
+        q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
+        a_col = cols.get("answer")
+        single = not all(isinstance(v, list) for v in batch.values()) or (
+            batch[q_cols[0]] and isinstance(batch[q_cols[0]][0], dict))
+        if single:  # ds.map(scorer) without batched=True: one row, plain values
+            if not _HINTED:
+                _HINTED.append(True)
+                logger.warning("Scoring one row at a time: ds.map(scorer, batched=True) is much faster.")
+            batch = {k: [v] for k, v in batch.items()}
+        n = len(batch[q_cols[0]])
         result = {c: [math.nan] * n for c in self.output_columns}
-        for c in (self.prefix + "q_tokens", self.prefix + "a_tokens"):
-            result[c] = [0] * n
-        if q_texts:
-            self._score_rows(q_texts, a_texts, status, result, rank)
-        result[self.prefix + "status"] = status
-        return result
-
-    def _score_rows(self, q_texts, a_texts, status, result, rank):
-        self._ensure_model(rank)
-        enc = self._encoder
-        rows = list(q_texts)
-        try:
-            q_ids = enc.ids_batch([q_texts[i] for i in rows])
-            a_ids = enc.ids_batch([a_texts[i] for i in rows])
-        except Exception:  # noqa: BLE001 - a text the fast batch path rejects: find it row by row
-            q_ids, a_ids = [], []
-            for i in rows:
-                try:
-                    q_ids.append(enc.ids(q_texts[i]))
-                    a_ids.append(enc.ids(a_texts[i]))
-                except Exception as exc:  # noqa: BLE001
-                    logger.warning("Tokenizer failed on row %d: %r", i, exc)
-                    q_ids.append(None)
-                    a_ids.append(None)
-        pairs, seqs, spans = {}, [], []
-        for i, q, a in zip(rows, q_ids, a_ids):
-            if q is None:
-                status[i] = st.ERROR
-            elif not q or not a:
-                status[i] = st.NO_TOKENS
+        result[self.prefix + "q_tokens"], result[self.prefix + "a_tokens"] = [0] * n, [0] * n
+        status: list[str | None] = [None] * n
+        rows = {}
+        for i in range(n):
+            parsed = parse_row([batch[c][i] for c in q_cols], batch[a_col][i] if a_col else None, "messages" in cols)
+            if isinstance(parsed, str):
+                status[i] = parsed
             else:
-                p = enc.pair(q, a)
-                pairs[i] = (p, len(seqs))
-                seqs += [p.forward_ids, p.reverse_ids]
-                spans += [[p.spans["q"], p.spans["a_given_q"], p.spans["a_end"]], [p.spans["a"], p.spans["q_given_a"]]]
+                rows[i] = parsed
+        if rows:
+            self._score_rows(batch, rows, status, result, rank)
+        result[self.prefix + "status"] = status
+        return {k: v[0] for k, v in result.items()} if single else result
+
+    def _score_rows(self, batch, rows, status, result, rank):
+        self._ensure_model(rank)
+        texts = [t for system, parts, turns, a in rows.values() for t in (*parts, a)]
+        try:
+            ids = data_ids(self.tokenizer, texts)
+        except Exception:  # noqa: BLE001 - a text the fast batch path rejects: find it row by row
+            ids = []
+            for t in texts:
+                try:
+                    ids.append(data_ids(self.tokenizer, [t])[0])
+                except Exception as exc:  # noqa: BLE001
+                    logger.warning("The tokenizer failed on a text: %r", exc)
+                    ids.append(None)
+        pairs, seqs, spans, k = {}, [], [], 0
+        for i, (system, parts, turns, a) in rows.items():
+            row_ids, k = ids[k : k + len(parts) + 1], k + len(parts) + 1
+            if None in row_ids:
+                status[i] = st.ERROR
+                continue
+            if not any(row_ids[:-1]) or not row_ids[-1]:
+                status[i] = st.NO_TOKENS
+                continue
+            row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
+            try:
+                enc = self._encoder(self._row_template(row, len(parts), system))
+            except ConfigError as exc:  # the row's own system context leaves no room under max_length
+                if system is None:
+                    raise
+                status[i] = st.CONTEXT_TOO_LONG
+                logger.warning("Row %d: %s", i, exc)
+                continue
+            p = enc.pair(enc.question(row_ids[:-1], turns), row_ids[-1])
+            pairs[i] = (p, len(seqs))
+            sp = p["spans"]
+            seqs += [p["forward_ids"], p["reverse_ids"]]
+            spans += [[sp["q"], sp["a_given_q"], sp["a_end"]], [sp["a"], sp["q_given_a"]]]
         if not seqs:
             return
         nlls, fails = self._span_scorer.run(seqs, spans)
         px = self.prefix
         for i, (p, k) in pairs.items():
-            fail = fails[k] or fails[k + 1]
-            if fail:
-                status[i] = fail
+            if fails[k] or fails[k + 1]:
+                status[i] = fails[k] or fails[k + 1]
                 continue
             (nq, naq, nend), (na, nqa) = nlls[k], nlls[k + 1]
             result[px + "nll_q"][i], result[px + "nll_a_given_q"][i] = nq, naq
             result[px + "nll_a"][i], result[px + "nll_q_given_a"][i] = na, nqa
             result[px + "rmi"][i] = nq - nqa
             result[px + "ifd"][i] = math.exp(naq - na)
-            result[px + "nll_end"][i] = math.nan if p.truncated else nend  # a cut answer has no real end
-            result[px + "q_tokens"][i] = p.spans["q"][1] - p.spans["q"][0]
-            result[px + "a_tokens"][i] = p.spans["a"][1] - p.spans["a"][0]
-            status[i] = st.TRUNCATED if p.truncated else st.OK
+            result[px + "nll_end"][i] = math.nan if p["truncated"] else nend  # a cut answer has no real end
+            result[px + "q_tokens"][i] = p["spans"]["q"][1] - p["spans"]["q"][0]
+            result[px + "a_tokens"][i] = p["spans"]["a"][1] - p["spans"]["a"][0]
+            status[i] = st.TRUNCATED if p["truncated"] else st.OK
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+def _is_list(feature) -> bool:
+    return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
 
 
-def _digest(obj: dict) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def _rebuild(core: dict, token_budget: int, device_map, from_loaded: bool) -> Scorer:
+def _rebuild(config: ScorerConfig, fingerprint: str, from_loaded: bool) -> Scorer:
     if from_loaded:
         warnings.warn("A scorer holding a loaded model was sent to another process (e.g. map(num_proc>1)): each "
-                      "worker re-loads the model from its spec. Pass the spec string to score_fn to make this explicit.",
-                      stacklevel=2)
-    model = core["model"]
-    if model.get("spec") is None:
-        return _NoSpecScorer()
-    return Scorer(model["spec"], question=core["question"], answer=core["answer"], prefix=core["prefix"],
-                  template=core["template"], max_length=core["max_length"], token_budget=token_budget,
-                  question_sep=core["question_sep"], device_map=device_map, dtype=model["dtype"],
-                  revision=model.get("revision"))
+                      "worker re-loads the model from its spec. Pass the spec string to score_fn to make this "
+                      "explicit.", stacklevel=2)
+    sc = Scorer(config)
+    sc.__dict__["fingerprint"] = fingerprint
+    return sc
 
 
-class _NoSpecScorer:
-    """What a worker process gets for a scorer built from a bare model object: it fails on its first batch,
-    so ``map(num_proc>1)`` reports this message instead of "a subprocess has abruptly died"."""
+def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str | None = None, prefix: str = "qaq_",
+             template="standard", max_length: int = 2048, token_budget: int = 8192, device_map: Any = "auto",
+             dtype: Any = None, revision: str | None = None) -> Scorer:
+    """A scoring function for ``Dataset.map``: ``ds.map(qaq.score_fn(model))`` (``batched=True`` is faster).
 
-    def __call__(self, batch, rank=None):
-        raise ConfigError("This scorer was built from a model object without a spec, so a worker process "
-                          "(map with num_proc > 1) cannot load it. Load the model with qaq.load_model(spec) or "
-                          "pass the spec string to score_fn.")
+    ``model`` is a :func:`qaq_datasets.load_model` result, a ``transformers`` model (with ``tokenizer=``), or a
+    model spec string (alias, ``.gguf`` file, folder or Hub id), loaded lazily once per process. Nothing loads
+    here; bad arguments fail here.
 
+    Keyword arguments: ``question`` (a column or several, joined by the template's ``q_sep``) and ``answer``, or
+    ``messages`` (a column of conversations); none of them: the shape is found from the column names (see
+    :func:`detect_columns`). ``prefix`` (``qaq_``), ``template`` (``standard``, ``paper``, ``alpaca``, ``raw``, a
+    :class:`Template` or a callable ``row -> Template``), ``max_length`` (2048 tokens per pass), ``token_budget``
+    (tokens per micro-batch), ``device_map``, ``dtype`` (default: bf16 where fast, else fp32), ``revision``.
 
-def score_fn(model, **kwargs) -> Scorer:
-    """A batched scoring function for ``Dataset.map``: ``ds.map(qaq.score_fn(model), batched=True)``.
+    Input columns:
+        text question/answer columns, TRL's ``prompt``/``completion`` (strings or lists of turns), or a
+        ``messages`` column of ``{role, content}`` turns (see ``qaq_datasets.scoring.shapes``).
 
-    ``model`` is a :func:`qaq_datasets.load_model` result, a ``transformers`` model (with ``tokenizer=``),
-    or a model spec string (alias, ``.gguf`` file, folder or Hub id), loaded lazily once per process.
-    Keyword arguments are those of :class:`Scorer`.
+    Output columns (``{p}`` = ``prefix``):
+        ``{p}nll_q``, ``{p}nll_q_given_a``, ``{p}nll_a``, ``{p}nll_a_given_q`` (mean NLL in nats per token),
+        ``{p}rmi`` = nll_q - nll_q_given_a, ``{p}ifd`` = exp(nll_a_given_q - nll_a), ``{p}nll_end`` (NLL of the
+        token closing the answer; NaN when we truncated A), ``{p}q_tokens``, ``{p}a_tokens`` and ``{p}status``
+        (``ok``, ``truncated``, or why the scores are NaN). Other columns pass through.
+
+    Examples:
+        >>> import qaq_datasets as qaq
+        >>> scored = ds.map(qaq.score_fn("smollm2-135m"), batched=True)  # doctest: +SKIP
+        >>> scored = chats.map(qaq.score_fn("smollm2-135m", template="paper"), batched=True)  # doctest: +SKIP
     """
-    return Scorer(model, **kwargs)
+    from ..models.loading import QAQModel, as_qaq_model, resolve_dtype
+    from ..models.spec import ResolvedSpec, resolve_spec
+
+    if question is not None:
+        question = tuple(as_column_list(question, "question"))
+    if answer is not None and not isinstance(answer, str):
+        raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
+    if messages is not None and (not isinstance(messages, str) or question or answer):
+        raise ConfigError("messages= names one column of conversations; it does not go with question=/answer=.")
+    for name, value, low in (("max_length", max_length, 4), ("token_budget", token_budget, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{name} must be an int >= {low}, got {value!r}.")
+    if not isinstance(prefix, str):
+        raise ConfigTypeError(f"prefix must be a string, got {type(prefix).__name__}.")
+    template = template_arg(template)
+    loaded = None
+    if isinstance(model, (str, os.PathLike, ResolvedSpec)):
+        src, dtype = resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
+    elif model is None:
+        raise ConfigError("score_fn needs a model: a loaded qaq.load_model(...) result, a transformers model "
+                          "with tokenizer=..., or a model spec string such as 'smollm2-135m'.")
+    elif not isinstance(model, QAQModel) and not hasattr(model, "config"):
+        raise ConfigTypeError(f"Not a model: {type(model).__name__}.")
+    else:
+        loaded = as_qaq_model(model, tokenizer)
+        src, dtype = loaded.source, loaded.dtype
+    return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template, max_length, token_budget,
+                               device_map), loaded)
+
+
+def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
+          map_kwargs: dict | None = None, **scorer_kwargs):
+    """Score ``dataset`` with one model (a spec, a loaded model or a :class:`Scorer`) or several: a mapping
+    ``{name: spec | Scorer}`` (prefix ``{name}_`` for specs). Every check runs before any model loads; then
+    ``dataset.map(scorer, batched=True, ...)`` per scorer, with the score features declared (cached and
+    resumable like any ``map``).
+
+    Input columns:
+        each scorer's columns (see :func:`score_fn`).
+
+    Output columns:
+        every input column, plus each scorer's ``{prefix}*`` score columns.
+
+    Examples:
+        >>> scored = qaq.score(ds, {"strong": "gemma3-270m", "weak": "smollm2-135m"})  # doctest: +SKIP
+    """
+    if isinstance(model, Mapping):
+        scorers = [m if isinstance(m, Scorer) else score_fn(m, prefix=f"{name}_", **scorer_kwargs)
+                   for name, m in model.items()]
+    else:
+        scorers = [model if isinstance(model, Scorer) else score_fn(model, **scorer_kwargs)]
+    prefixes = [s.prefix for s in scorers]
+    if len(set(prefixes)) != len(prefixes):
+        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}.")
+    for sc in scorers:
+        sc.check(dataset)
+        clash = [c for c in sc.output_columns if c in dataset.column_names]
+        if clash:
+            raise ColumnError(f"The dataset already has score column {clash[0]!r}; use another prefix.",
+                              column=clash[0])
+    for sc in scorers:
+        features = dataset.features.copy()
+        features.update(sc.features())
+        m = sc.config.model
+        kwargs = dict(batched=True, batch_size=batch_size, features=features,
+                      desc=desc or f"QAQ scoring ({m.spec if m else sc.prefix})")
+        if num_proc and num_proc > 1:
+            kwargs.update(num_proc=num_proc, with_rank=True)
+        dataset = dataset.map(sc, **{**kwargs, **(map_kwargs or {})})
+    return dataset
+
+

@@ -1,15 +1,23 @@
 """Prompt templates: the text around Q and A in the two passes.
 
-A template is four strings. The forward pass is ``q_prefix + Q + qa_sep + A`` and the reverse pass
-is ``a_prefix + A + aq_sep + Q``. The standard template is *role-consistent*: the question is always
-the user's turn and the answer always the assistant's, in either order, after the same system context,
-so the only difference between NLL(Q) and NLL(Q|A) (and between NLL(A) and NLL(A|Q)) is the other
-turn being present.
+The forward pass is ``q_prefix + Q + qa_sep + A + a_end`` and the reverse pass ``a_prefix + A + aq_sep + Q``.
+Q is one text, or several joined by template text: question columns by ``q_sep``; the earlier turns of a
+conversation by ``qa_sep`` (user to assistant) and ``au_sep`` (assistant to user). ``{system}`` in a template
+string is the system context: the template's ``system``, or the conversation's own system turn.
 
-- ``standard``: the model's chat template where it has one (rendered with sentinels and cut into
-  pieces), else a plain "### Instruction / ### Response" format; both with a system context.
-- ``raw``: no system context at all, only a document-start token: the paper's "Raw RMI".
-- a :class:`Template` of your own.
+- ``standard`` (role-consistent): Q is always the user's turn and A the assistant's, in either order, after the
+  same system context. Cut from the model's chat template; models without one (or whose template refuses an
+  assistant turn first) get a plain "### Instruction / ### Response" format.
+- ``paper`` (the QAQ authors' ``rmi_math.py``): the forward pass is the standard one; in the reverse pass A sits
+  inside a reverse instruction in the user's turn and Q is the assistant's reply (so NLL(A) is A inside that
+  instruction, without Q). :data:`REVERSE_INSTRUCTION` is their math wording, reworded for code. Base models
+  without a chat template get the same recipe in the "### Instruction / ### Response" format: their code
+  borrows an instruct sibling's chat template, which cannot be found offline.
+- ``alpaca``: the Alpaca prompt of Cherry_LLM, Superfiltering and Reflection_Tuning, chosen per row: the
+  preamble with an input for rows with two question parts (instruction, input), the one without otherwise.
+  NLL(A) is A after ``### Response:`` alone, as in their code; the reverse pass (A, then Q) is ours.
+- ``raw``: no system context, only a document-start token (the paper's "Raw RMI").
+- a :class:`Template`, or a callable ``row -> Template | name`` that picks a template per row.
 """
 
 from __future__ import annotations
@@ -19,7 +27,16 @@ from dataclasses import asdict, dataclass
 from ..errors import ConfigError, ConfigTypeError
 
 DEFAULT_SYSTEM = "You are a helpful programming assistant."
-_SQ, _SA = "\u2063QAQ_SENTINEL_Q\u2063", "\u2063QAQ_SENTINEL_A\u2063"
+#: the reverse instruction of the QAQ authors' rmi_math.py with "math problem"/"mathematics" worded for code
+REVERSE_INSTRUCTION = ("TASK: Given an answer, generate the most likely coding instruction that this answer is "
+                       "responding to. If the inferred instruction is outside programming, respond with \"INVALID\"."
+                       "\nAnswer:\n")
+ALPACA_SYSTEM = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
+                 "request.", "Below is an instruction that describes a task, paired with an input that provides "
+                 "further context. Write a response that appropriately completes the request.")
+BUILTIN = ("standard", "paper", "alpaca", "raw")
+SYSTEM = "{system}"
+_S = [f"\u2063QAQ_SENTINEL_{i}\u2063" for i in range(5)]  # system, then four turn contents
 
 
 @dataclass(frozen=True)
@@ -29,16 +46,20 @@ class Template:
     Attributes:
         name: a label recorded in fingerprints and cards.
         q_prefix: text before Q in the forward pass (its context for NLL(Q)).
-        qa_sep: text between Q and A in the forward pass.
+        qa_sep: text between Q and A in the forward pass (and from a user turn to an assistant turn inside Q).
         a_prefix: text before A in the reverse pass (its context for NLL(A)).
         aq_sep: text between A and Q in the reverse pass.
         add_bos: put the tokenizer's BOS token (or EOS if it has none) first in both passes.
-        a_end: text that closes the answer in the forward pass (the chat template's end of turn); its first
-            token is scored as ``nll_end``, the answer's completeness. Empty: the tokenizer's EOS token.
+        a_end: text that closes the answer in the forward pass; its first token is scored as ``nll_end``.
+            Empty: the tokenizer's EOS token.
+        q_sep: text joining several question columns (e.g. instruction and input).
+        au_sep: text from an assistant turn to a user turn inside Q (earlier turns of a conversation);
+            None: ``aq_sep``.
+        system: the system context put where a string says ``{system}``, unless the row brings its own.
 
     Examples:
-        >>> Template("alpaca", "### Q:\\n", "\\n### A:\\n", "### A:\\n", "\\n### Q:\\n")  # doctest: +ELLIPSIS
-        Template(name='alpaca', ...)
+        >>> Template("mine", "### Q:\\n", "\\n### A:\\n", "### A:\\n", "\\n### Q:\\n")  # doctest: +ELLIPSIS
+        Template(name='mine', ...)
     """
 
     name: str
@@ -48,71 +69,98 @@ class Template:
     aq_sep: str
     add_bos: bool = False
     a_end: str = ""
+    q_sep: str = "\n\n"
+    au_sep: str | None = None
+    system: str = DEFAULT_SYSTEM
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def format_template(system: str = DEFAULT_SYSTEM) -> Template:
+def format_template() -> Template:
     """The standard template for models without a chat template."""
-    head = f"{system}\n\n" if system else ""
-    return Template("standard-format", f"{head}### Instruction:\n", "\n\n### Response:\n",
-                    f"{head}### Response:\n", "\n\n### Instruction:\n", add_bos=True)
+    return Template("standard-format", SYSTEM + "\n\n### Instruction:\n", "\n\n### Response:\n",
+                    SYSTEM + "\n\n### Response:\n", "\n\n### Instruction:\n", add_bos=True)
 
 
-def raw_template() -> Template:
-    """No system context: Q (or A) follows only a document-start token (the paper's Raw RMI)."""
-    return Template("raw", "", "\n\n", "", "\n\n", add_bos=True)
+def _chat_pieces(tokenizer, roles: list[str]) -> list[str] | None:
+    """The chat template rendered with sentinels as the system turn and the turns' contents, cut at them."""
+    msgs = [{"role": "system", "content": _S[0]}] + [{"role": r, "content": s} for r, s in zip(roles, _S[1:])]
+    try:
+        text = tokenizer.apply_chat_template(msgs, tokenize=False)
+    except Exception:  # noqa: BLE001 - templates that insist on user/assistant alternation from the user
+        return None
+    if any(text.count(s) != 1 for s in _S[1 : 1 + len(roles)]) or text.count(_S[0]) > 1:
+        return None
+    pieces = []
+    for s in _S[1 : 1 + len(roles)]:
+        head, _, text = text.replace(_S[0], SYSTEM).partition(s)
+        if any(x in head for x in _S):  # out of order
+            return None
+        pieces.append(head)
+    return pieces + [text]
 
 
-def chat_template(tokenizer, system: str = DEFAULT_SYSTEM) -> Template | None:
+def chat_template(tokenizer) -> Template | None:
     """The standard template cut from the tokenizer's chat template, or None if it cannot be."""
     if not getattr(tokenizer, "chat_template", None):
         return None
-
-    def render(messages):
-        return tokenizer.apply_chat_template(messages, tokenize=False)
-
-    sys_msg = [{"role": "system", "content": system}] if system else []
-    try:
-        fwd = render(sys_msg + [{"role": "user", "content": _SQ}, {"role": "assistant", "content": _SA}])
-        rev = render(sys_msg + [{"role": "assistant", "content": _SA}, {"role": "user", "content": _SQ}])
-    except Exception:  # templates that insist on user/assistant alternation starting with the user
+    fwd = _chat_pieces(tokenizer, ["user", "assistant"])
+    rev = _chat_pieces(tokenizer, ["assistant", "user"])
+    if fwd is None or rev is None:
         return None
-    if fwd.count(_SQ) != 1 or fwd.count(_SA) != 1 or rev.count(_SQ) != 1 or rev.count(_SA) != 1:
-        return None
-    q_prefix, rest = fwd.split(_SQ)
-    qa_sep, a_end = rest.split(_SA)
-    a_prefix, rest = rev.split(_SA)
-    aq_sep, _ = rest.split(_SQ)
-    if _SA in q_prefix or _SQ in a_prefix:
-        return None
-    return Template("standard-chat", q_prefix, qa_sep, a_prefix, aq_sep, add_bos=False, a_end=a_end.strip())
+    return Template("standard-chat", fwd[0], fwd[1], rev[0], rev[1], a_end=fwd[2].strip())
 
 
-def resolve_template(template, tokenizer) -> Template:
-    """Turn ``"standard"``, ``"raw"``, a dict or a :class:`Template` into a concrete :class:`Template`."""
+def paper_template(tokenizer) -> Template:
+    """The QAQ authors' recipe (see the module docstring)."""
+    std = chat_template(tokenizer)
+    if std is None:
+        fmt = format_template()
+        return Template("paper-format", fmt.q_prefix, fmt.qa_sep, fmt.q_prefix + REVERSE_INSTRUCTION, fmt.qa_sep,
+                        add_bos=True, au_sep=fmt.aq_sep)
+    rev = _chat_pieces(tokenizer, ["user", "assistant"])
+    if rev is None:
+        raise ConfigError("The model's chat template cannot render a system, user, assistant conversation.")
+    return Template("paper-chat", std.q_prefix, std.qa_sep, rev[0] + REVERSE_INSTRUCTION, rev[1], a_end=std.a_end,
+                    au_sep=std.aq_sep)
+
+
+def alpaca_template(with_input: bool) -> Template:
+    """Cherry_LLM's Alpaca prompt (the preamble with or without an input); NLL(A) after ``### Response:``."""
+    return Template("alpaca-input" if with_input else "alpaca", SYSTEM + "\n\n### Instruction:\n",
+                    "\n\n### Response:", "### Response:", "\n\n### Instruction:\n", add_bos=True,
+                    q_sep="\n\n### Input:\n", system=ALPACA_SYSTEM[with_input])
+
+
+def resolve_template(template, tokenizer, n_parts: int = 1) -> Template:
+    """A concrete :class:`Template` from a built-in name or a :class:`Template` (``n_parts``: question parts of
+    the row, for ``alpaca``)."""
     if isinstance(template, Template):
         return template
-    if isinstance(template, dict):
-        return Template(**template)
     if template == "standard":
         return chat_template(tokenizer) or format_template()
+    if template == "paper":
+        return paper_template(tokenizer)
+    if template == "alpaca":
+        return alpaca_template(n_parts > 1)
     if template == "raw":
-        return raw_template()
-    if isinstance(template, str):
-        raise ConfigError(f"Unknown template {template!r}: use 'standard', 'raw' or a qaq.Template.")
-    raise ConfigTypeError(f"template must be 'standard', 'raw', a dict or a Template, not {type(template).__name__}.")
+        return Template("raw", "", "\n\n", "", "\n\n", add_bos=True)
+    template_arg(template)  # an unknown name or type fails here
+    raise ConfigTypeError("A template callable picks a template per row: call it with the row first.")
 
 
-def check_template_arg(template) -> None:
-    """Validate a template argument without a tokenizer (before any model loads)."""
-    if isinstance(template, (Template, dict)):
-        if isinstance(template, dict):
-            try:
-                Template(**template)
-            except TypeError as exc:
-                raise ConfigError(f"Bad template dict: {exc}") from None
-        return
-    if template not in ("standard", "raw"):
-        resolve_template(template, None)
+def template_arg(template):
+    """A template argument checked without a tokenizer (before any model loads); a dict becomes a Template."""
+    if isinstance(template, dict):
+        try:
+            return Template(**template)
+        except TypeError as exc:
+            raise ConfigError(f"Bad template dict: {exc}") from None
+    if isinstance(template, str) and template not in BUILTIN:
+        raise ConfigError(f"Unknown template {template!r}: use one of {', '.join(BUILTIN)}, a qaq.Template or a "
+                          "callable.")
+    if not isinstance(template, (str, Template)) and not callable(template):
+        raise ConfigTypeError(f"template must be a name ({', '.join(BUILTIN)}), a Template, a dict or a callable "
+                              f"row -> Template, not {type(template).__name__}.")
+    return template

@@ -43,7 +43,7 @@ def test_scores_match_hand_computation_from_encode(scorer, tiny_model, tiny_toke
     ds = Dataset.from_dict(ROWS)
     out = ds.map(scorer, batched=True)
     for i in range(len(ds)):
-        q = "\n\n".join(x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x)
+        q = [x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x]  # joined by the template's q_sep
         enc = scorer.encode(q, ROWS["output"][i])
         f, r, sp = enc["forward_ids"], enc["reverse_ids"], enc["spans"]
         # Q ids identical in both passes; A ids identical in both passes
@@ -126,7 +126,7 @@ def test_exact_with_sliding_window_and_softcap(tiny_tokenizer, monkeypatch, min_
     sc = qaq.score_fn(model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
     out = Dataset.from_dict(ROWS).map(sc, batched=True)
     for i in range(len(ROWS["output"])):
-        q = "\n\n".join(x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x)
+        q = [x for x in (ROWS["instruction"][i], ROWS["input"][i]) if x]
         enc = sc.encode(q, ROWS["output"][i])
         f, r, sp = enc["forward_ids"], enc["reverse_ids"], enc["spans"]
         assert len(f) > 2 * cfg.sliding_window
@@ -186,10 +186,10 @@ def test_text_that_tokenizes_to_nothing(tiny_model, tiny_tokenizer):
             self.chat_template = tok.chat_template
             self.apply_chat_template = tok.apply_chat_template
 
-        def __call__(self, text, add_special_tokens=False):
+        def __call__(self, text, **kw):
             if isinstance(text, list):
-                return {"input_ids": [[] if t == "X" else self.tok(t, add_special_tokens=False)["input_ids"] for t in text]}
-            return {"input_ids": [] if text == "X" else self.tok(text, add_special_tokens=False)["input_ids"]}
+                return {"input_ids": [[] if t == "X" else self.tok(t, **kw)["input_ids"] for t in text]}
+            return {"input_ids": [] if text == "X" else self.tok(text, **kw)["input_ids"]}
 
     sc = qaq.score_fn(tiny_model, tokenizer=EmptyForX(tiny_tokenizer))
     out = sc({"instruction": ["X", "fine"], "output": ["a", "b"]})
@@ -231,7 +231,7 @@ def test_custom_template(tiny_model, tiny_tokenizer):
 
 def test_missing_column_error_lists_available_before_model_load():
     ds = Dataset.from_dict({"prompt": ["q"], "response": ["a"]})
-    sc = qaq.score_fn("tests-never-loaded/model-id")  # a Hub id: resolving it loads nothing
+    sc = qaq.score_fn("tests-never-loaded/model-id", question="instruction", answer="output")  # loads nothing
     with pytest.raises(ColumnError) as err:
         sc.check(ds)
     assert "'instruction'" in str(err.value) and "prompt, response" in str(err.value)
