@@ -24,8 +24,7 @@ Examples:
     >>> qs.load_plan("plan.yaml", fraction=0.1)  # a saved plan
 """
 
-from .loading import load_plan
-from .presets import DEFAULT_PARAMS, list_presets, preset
+from .presets import DEFAULT_PARAMS, list_presets, load_plan, preset
 from .selection import Selection
 from .selector import Selector
 

@@ -8,28 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import ConfigError, ConfigTypeError
-from .columns import NUMERIC, STRING
 from .ranking import robust_fences, top_rows
 from .scores import measure_of
-from .state import FitState
-from .steps import Context, Step, check_budget, check_column_name, check_unit, register
+from .steps import NUMERIC, STRING, Context, FitState, Step, check_unit, is_number
 
-#: drop_where operators → the word used in default reasons
+#: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
-_NUMPY_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
-              "!=": operator.ne}
 
 #: drop reason of rows that survive every filter but fall outside keep_top's budget
 BELOW_CUT = "below_cut"
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-@register
 @dataclass(frozen=True)
 class DropWhere(Step):
     """Drop alive rows where ``column <op> value`` holds, with ``reason``."""
@@ -40,31 +33,26 @@ class DropWhere(Step):
     value: Any
     reason: str | None = None
 
-    def __post_init__(self):
-        check_column_name(self.column)
+    def validate(self):
         if self.op not in OPS:
             raise ConfigError(f"drop_where op must be one of {', '.join(map(repr, OPS))}; got {self.op!r}.")
         many = self.op in ("in", "not in")
-        if many and (isinstance(self.value, (str, bytes)) or not isinstance(self.value, (list, tuple, set, frozenset))
-                     or not self.value):
+        if many and not (isinstance(self.value, (list, tuple, set, frozenset)) and self.value):
             raise ConfigTypeError(f"drop_where {self.op!r} needs a non-empty list of values, got {self.value!r}.")
-        values = self.value if many else [self.value]
-        values = sorted(values) if isinstance(values, (set, frozenset)) else values
+        values = (sorted if isinstance(self.value, (set, frozenset)) else list)(self.value if many else [self.value])
         values = [v.item() if isinstance(v, np.generic) else v for v in values]
         strings = all(isinstance(v, str) for v in values)
-        if not strings and not all(_is_number(v) for v in values):
+        if not strings and not all(is_number(v) for v in values):
             raise ConfigTypeError(f"drop_where values must be all strings or all numbers, got {self.value!r}.")
         if strings and self.op in ("<", "<=", ">", ">="):
             raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {self.value!r}.")
         if not strings and any(math.isnan(v) for v in values):
             raise ConfigError("drop_where value must not be NaN (missing values are dropped as nan_score).")
         object.__setattr__(self, "value", tuple(values) if many else values[0])
-        if self.reason is not None:
-            check_column_name(self.reason, "drop_where reason")
 
     @property
-    def _strings(self) -> bool:
-        return isinstance(self.value[0] if isinstance(self.value, tuple) else self.value, str)
+    def _values(self) -> tuple:
+        return self.value if isinstance(self.value, tuple) else (self.value,)
 
     @property
     def drop_reason(self) -> str:
@@ -72,25 +60,25 @@ class DropWhere(Step):
             return self.reason
         if isinstance(self.value, tuple):
             return f"{self.column}_{OPS[self.op]}"
-        return f"{self.column}_{OPS[self.op]}_{self.value if self._strings else format(self.value, 'g')}"
+        return f"{self.column}_{OPS[self.op]}_{self.value if isinstance(self.value, str) else format(self.value, 'g')}"
 
     def inputs(self):
-        return [(self.column, STRING if self._strings else NUMERIC)]
+        return [(self.column, STRING if isinstance(self._values[0], str) else NUMERIC)]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        values = self.value if isinstance(self.value, tuple) else (self.value,)
-        if self._strings:
-            hit = state.reader.string_isin(self.column, values)
+        if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
+            col = state.reader.arrow(self.column)
+            hit = np.asarray(pc.fill_null(pc.is_in(col, value_set=pa.array(self._values, type=col.type)), False)
+                             .to_numpy(), dtype=bool)
+        elif self.op in ("<", "<=", ">", ">="):
+            hit = getattr(operator, OPS[self.op])(state.reader.numeric(self.column), float(self.value))
         else:
-            x = state.reader.numeric(self.column)
-            hit = np.isin(x, np.asarray(values, float)) if self.op in ("in", "not in") \
-                else _NUMPY_OPS[self.op](x, float(values[0]))
-        if self.op == "not in" or (self._strings and self.op == "!="):
+            hit = np.isin(state.reader.numeric(self.column), np.asarray(self._values, float))
+        if self.op in ("!=", "not in"):
             hit = ~hit
         return {"reason": self.drop_reason, "matched": state.drop(hit & valid, self.drop_reason)}
 
 
-@register
 @dataclass(frozen=True)
 class DropOutliers(Step):
     """Drop rows whose ``column`` lies outside robust fences fitted in each bin of the latest ``stratify``."""
@@ -100,18 +88,14 @@ class DropOutliers(Step):
     low: float | None = 3.0
     high: float | None = 3.0
 
-    def __post_init__(self):
-        check_column_name(self.column)
+    def validate(self):
         for what in ("low", "high"):
             k = getattr(self, what)
-            if k is not None and not (_is_number(k) and 0 < k < math.inf):
+            if k is not None and not (is_number(k) and 0 < k < math.inf):
                 raise ConfigError(f"drop_outliers {what} must be a number of scales > 0 or None, got {k!r}.")
             object.__setattr__(self, what, None if k is None else float(k))
         if self.low is None and self.high is None:
             raise ConfigError("drop_outliers needs low=, high= or both (a number of scales from the median).")
-
-    def inputs(self):
-        return [(self.column, NUMERIC)]
 
     def check(self, ctx: Context) -> None:
         if ctx.bins is None:
@@ -142,7 +126,6 @@ class DropOutliers(Step):
         return {"column": self.column, "reasons": reasons, "fences": fences}
 
 
-@register
 @dataclass(frozen=True)
 class DropExtremes(Step):
     """Drop rows whose latest rank is below ``low`` (``{measure}_low``) or above ``high`` (``{measure}_high``)."""
@@ -151,9 +134,9 @@ class DropExtremes(Step):
     low: float = 0.1
     high: float = 0.95
 
-    def __post_init__(self):
-        object.__setattr__(self, "low", check_unit(self.low, "drop_extremes low", open_low=False, open_high=True))
-        object.__setattr__(self, "high", check_unit(self.high, "drop_extremes high", open_low=True, open_high=False))
+    def validate(self):
+        object.__setattr__(self, "low", check_unit(self.low, "drop_extremes low", "[0, 1)"))
+        object.__setattr__(self, "high", check_unit(self.high, "drop_extremes high", "(0, 1]"))
         if self.low >= self.high:
             raise ConfigError(f"drop_extremes needs low < high, got low={self.low}, high={self.high}.")
 
@@ -162,14 +145,14 @@ class DropExtremes(Step):
             raise ConfigError("drop_extremes() needs a rank() step (after a stratify()) before it.")
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        rank, measure = state.ranked.rank, measure_of(state.ranked.column)
+        column, rank = state.ranked
+        measure = measure_of(column)
         has_rank = state.alive & ~np.isnan(rank)  # NaN ranks only exist with keep_nan: they pass
         reasons = {f"{measure}_low": state.drop(has_rank & (rank < self.low), f"{measure}_low"),
                    f"{measure}_high": state.drop(has_rank & (rank > self.high), f"{measure}_high")}
-        return {"rank_column": state.ranked.column, "reasons": reasons}
+        return {"rank_column": column, "reasons": reasons}
 
 
-@register
 @dataclass(frozen=True)
 class KeepTop(Step):
     """Keep the best ``n`` alive rows by the current score; ``n`` is a fraction of the rows IN."""
@@ -177,8 +160,14 @@ class KeepTop(Step):
     kind = "keep_top"
     n: int | float = 0.25
 
-    def __post_init__(self):
-        object.__setattr__(self, "n", check_budget(self.n))
+    def validate(self):
+        n, count = self.n, isinstance(self.n, (int, np.integer))
+        if not is_number(n):
+            raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
+                                  f"{type(n).__name__}: {n!r}.")
+        if count and n < 1:
+            raise ConfigError(f"keep_top row count must be >= 1, got {n}.")
+        object.__setattr__(self, "n", int(n) if count else check_unit(n, "keep_top fraction", "(0, 1]"))
 
     def check(self, ctx: Context) -> None:
         if ctx.score is None:
@@ -193,7 +182,7 @@ class KeepTop(Step):
         return max(1, math.floor(self.n * rows_in + 0.5)) if rows_in else 0
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        score, budget, survivors = state.score, self.budget(state.n), state.alive_count
+        score, budget, survivors = state.score, self.budget(state.n), int(state.alive.sum())
         cut_off = np.zeros(state.n, dtype=bool)
         if survivors < budget:
             state.notes.append(f"step {index} (keep_top): only {survivors} rows survived the earlier steps, fewer "
@@ -206,7 +195,7 @@ class KeepTop(Step):
         cut = float(finite.max() if score.ascending else finite.min()) if finite.size else None
         return {
             "score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,
-            "survivors": survivors, "kept": state.alive_count, "shortfall": max(0, budget - survivors), "cut": cut,
+            "survivors": survivors, "kept": int(state.alive.sum()), "shortfall": max(0, budget - survivors), "cut": cut,
             # rows scoring exactly the cut that the row-index tie rule left out
             "ties_at_cut_dropped": int((score.values[cut_off] == cut).sum()) if cut is not None else 0,
         }

@@ -1,4 +1,5 @@
-"""Named plans, built with the same ``Selector`` API: the recommended QAQ plan and the baselines.
+"""Named plans, built with the same ``Selector`` API (the recommended QAQ plan and the baselines), and
+:func:`load_plan`, which turns a preset name, a plan file, a plan dict or a Selector into a Selector.
 
 ==================  =======  =================================================================
 name                models   plan
@@ -17,7 +18,8 @@ name                models   plan
                              the band [0.5, 0.75) at a 25% budget
 ``cherry``          1        Cherry_LLM's IFD as its code ranks: drop IFD > 1 (``ifd_gt_1``), keep
                              the highest ratio of mean losses nll_a_given_q / nll_a (strong model)
-``superfiltering``  1        the same with the *weak* model's scores (Superfiltering)
+``superfiltering``  1        Superfiltering as its code ranks: drop IFD > 1, keep the highest
+                             perplexity ratio ``ifd`` (its ``ifd_ppl``), with the *weak* model
 ``perplexity``      1        keep the lowest answer perplexity ``nll_a_given_q``
 ``random``          0        a seeded uniform sample of the scored rows
 ==================  =======  =================================================================
@@ -33,8 +35,11 @@ The recommended plan's knobs live in :data:`DEFAULT_PARAMS` (one place to tune t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import OK_STATUSES
@@ -78,14 +83,13 @@ def _status_ok(*prefixes: str) -> Selector:
 def _default(strong: str, weak: str, fraction, seed) -> Selector:
     k = DEFAULT_PARAMS
     sel = _status_ok(strong, weak)
-    model = {"strong": strong, "weak": weak}
     if k["ifd_max"] is not None:
         for p in (weak, strong):
             sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
     for p in (weak, strong):
         sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"])
         sel = sel.drop_outliers(f"{p}rmi", low=k["rmi_low"], high=k["rmi_high"])
-    e, c = model[k["end_model"]], model[k["center_model"]]
+    e, c = ({"strong": strong, "weak": weak}[k[m]] for m in ("end_model", "center_model"))
     sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).drop_outliers(f"{e}nll_end", None, k["end_high"])
     sel = sel.stratify(f"{c}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{c}rmi")
     return sel.closest_to(k["center"]).keep_top(fraction)
@@ -101,9 +105,11 @@ def _band(p: str, fraction, seed, center: str = "center") -> Selector:
     return sel.closest_to(k[center]).keep_top(fraction)
 
 
-def _ifd(p: str, fraction, seed) -> Selector:
+def _ifd(p: str, fraction, seed, loss_ratio: bool = True) -> Selector:
     sel = _status_ok(p).drop_where(f"{p}ifd", ">", 1, reason="ifd_gt_1")
-    return sel.score(f"{p}nll_a_given_q", divide_by=f"{p}nll_a", name="qaq_ifd_ratio").keep_top(fraction)
+    if loss_ratio:  # Cherry_LLM's code: the ratio of mean losses
+        return sel.score(f"{p}nll_a_given_q", divide_by=f"{p}nll_a", name="qaq_ifd_ratio").keep_top(fraction)
+    return sel.score(f"{p}ifd").keep_top(fraction)  # Superfiltering's code: the perplexity ratio (ifd_ppl)
 
 
 def _perplexity(p: str, fraction, seed) -> Selector:
@@ -118,7 +124,7 @@ _PRESETS: dict[str, tuple[int, str | None, Callable[..., Selector]]] = {
     "sweet-spot": (1, "strong", _band),
     "paper-band": (1, "strong", partial(_band, center="paper_center")),
     "cherry": (1, "strong", _ifd),
-    "superfiltering": (1, "weak", _ifd),
+    "superfiltering": (1, "weak", partial(_ifd, loss_ratio=False)),
     "perplexity": (1, "strong", _perplexity),
     "random": (0, None, None),
 }
@@ -172,3 +178,44 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     one = prefix or (strong if default_model == "strong" else weak)
     one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
     return build(_prefix(one, "prefix"), fraction, seed)
+
+
+def load_plan(plan: Any = "default", fraction: int | float | None = None, *, scorers=None,
+              **preset_options: Any) -> Selector:
+    """Resolve ``plan`` into a :class:`Selector`.
+
+    Args:
+        plan: a :class:`Selector`; a plan dict (``Selector.to_dict()``, or a report holding one); a
+            preset name (:func:`~qaq_datasets.selection.presets.list_presets`); or the path of a
+            YAML/JSON plan file (``Selector.to_yaml(path)``, or a saved report).
+        fraction: when given, replaces the ``keep_top`` budget (preset ``fraction=``, or the plan's
+            last ``keep_top``).
+        scorers: the score-column prefixes of the data (see :func:`preset`); used by preset names only.
+        **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=`` for a preset name; an error
+            for any other kind of plan. Options given as None are ignored (CLI options left unset).
+
+    Raises:
+        ConfigError: unknown preset name (the message lists the presets), missing file, bad plan.
+
+    Examples:
+        >>> load_plan("default", fraction=0.1)
+        >>> load_plan("plans/my_plan.yaml")
+    """
+    preset_options = {k: v for k, v in preset_options.items() if v is not None}
+    if isinstance(plan, str) and plan in list_presets():
+        return preset(plan, scorers=scorers, **preset_options, **({} if fraction is None else {"fraction": fraction}))
+    if preset_options:
+        raise ConfigError(f"options {', '.join(sorted(preset_options))} only apply to preset names, not to {plan!r}.")
+    if isinstance(plan, Selector):
+        selector = plan
+    elif isinstance(plan, dict):
+        selector = Selector.from_dict(plan)
+    elif isinstance(plan, (str, os.PathLike)):
+        if not Path(plan).is_file():
+            raise ConfigError(f"{os.fspath(plan)!r} is neither a selection preset nor an existing plan file; "
+                              f"presets: {', '.join(list_presets())}.")
+        selector = Selector.from_yaml(Path(plan))
+    else:
+        raise ConfigTypeError(f"plan must be a preset name, a plan file path, a plan dict or a Selector, got "
+                              f"{type(plan).__name__}.")
+    return selector if fraction is None else selector.with_fraction(fraction)

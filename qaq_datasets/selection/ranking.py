@@ -23,7 +23,6 @@ class Bins:
     low: np.ndarray  # smallest value in each bin
     high: np.ndarray  # largest value in each bin
     rows: np.ndarray  # rows in each bin when it was fitted
-    requested: int
     collapsed: int  # bins lost because tied values made quantile edges coincide
     merged: int  # bins merged into a neighbour because they had fewer than min_rows rows
 
@@ -46,7 +45,7 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
     m = idx.size
     empty = np.zeros(0)
     if m == 0:
-        return Bins(column, of_row, empty, empty, np.zeros(0, np.int64), bins, 0, 0)
+        return Bins(column, of_row, empty, empty, np.zeros(0, np.int64), 0, 0)
     v = values[idx]
     s = np.sort(v, kind="stable")
     k = np.arange(1, bins, dtype=np.int64)
@@ -65,14 +64,10 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
             g, acc = g + 1, 0
     if acc > 0 and g > 0:  # a small remainder joins the previous bin
         group[group == g] = g - 1
-    n_groups = int(group.max()) + 1
-    merged = counts.size - n_groups
-    of_row[idx] = group[raw].astype(np.int32)
-    rows = np.bincount(group[raw], minlength=n_groups).astype(np.int64)
-    starts = np.concatenate(([0], np.cumsum(rows)[:-1]))
-    low = s[starts]
-    high = s[starts + rows - 1]
-    return Bins(column, of_row, low, high, rows, bins, int(collapsed), int(merged))
+    of_row[idx] = group[raw]
+    rows = np.bincount(group[raw]).astype(np.int64)  # no bin is empty: each holds its lower edge (or s[0])
+    ends = np.cumsum(rows)
+    return Bins(column, of_row, s[ends - rows], s[ends - 1], rows, int(collapsed), counts.size - rows.size)
 
 
 def within_bin_rank(values: np.ndarray, of_bin: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -14,17 +14,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..scoring.schema import split_prefix
-from .columns import NUMERIC
 from .ranking import quantile_bins, within_bin_rank
-from .state import FitState, Ranked, Score
-from .steps import Context, Step, check_column_name, check_int, check_unit, register
+from .steps import Context, FitState, Score, Step, check_unit
 
 
 def _stats(values: np.ndarray) -> dict[str, float | None]:
     finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return {"min": None, "max": None, "mean": None}
-    return {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean())}
+    return {k: float(getattr(finite, k)()) if finite.size else None for k in ("min", "max", "mean")}
 
 
 def measure_of(column: str) -> str:
@@ -33,7 +29,6 @@ def measure_of(column: str) -> str:
     return split[1] if split else column
 
 
-@register
 @dataclass(frozen=True)
 class Stratify(Step):
     """Quantile bins of ``column`` over the alive rows; later ``rank`` steps rank within them."""
@@ -42,15 +37,6 @@ class Stratify(Step):
     column: str
     bins: int = 10
     min_rows: int = 2
-
-    def __post_init__(self):
-        check_column_name(self.column)
-        object.__setattr__(self, "bins", check_int(self.bins, "stratify bins", 1))
-        object.__setattr__(self, "min_rows", check_int(self.min_rows, "stratify min_rows", 1))
-
-    def inputs(self):
-        return [(self.column, NUMERIC)]
-
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
@@ -68,7 +54,6 @@ class Stratify(Step):
                 "edges": [float(x) for x in bins.low[1:]]}
 
 
-@register
 @dataclass(frozen=True)
 class Rank(Step):
     """Normalised within-bin rank of ``column`` in the current bins (output ``{column}_rank``)."""
@@ -77,20 +62,8 @@ class Rank(Step):
     column: str
     name: str | None = None
 
-    def __post_init__(self):
-        check_column_name(self.column)
-        if self.name is not None:
-            check_column_name(self.name, "rank name")
-
-    @property
-    def output(self) -> str:
-        return self.name or f"{self.column}_rank"
-
-    def inputs(self):
-        return [(self.column, NUMERIC)]
-
     def outputs(self):
-        return [self.output]
+        return [self.name or f"{self.column}_rank"]
 
     def check(self, ctx: Context) -> None:
         if ctx.bins is None:
@@ -102,15 +75,11 @@ class Rank(Step):
         ctx.rank_column = self.column
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        values = state.reader.numeric(self.column)
-        rank = within_bin_rank(values, state.bins.of_row, valid)
-        state.outputs[self.output] = rank
-        state.ranked = Ranked(self.column, rank)
-        state.score = Score(self.output, rank, ascending=False)
-        return {"output": self.output, "bins_column": state.bins.column, "rows_ranked": int(np.isfinite(rank).sum())}
+        output, rank = self.outputs()[0], within_bin_rank(state.reader.numeric(self.column), state.bins.of_row, valid)
+        state.outputs[output], state.ranked, state.score = rank, (self.column, rank), Score(output, rank, False)
+        return {"output": output, "bins_column": state.bins.column, "rows_ranked": int(np.isfinite(rank).sum())}
 
 
-@register
 @dataclass(frozen=True)
 class Gap(Step):
     """Cognitive gap ``r_strong - r_weak`` of two models' within-bin ranks (output ``qaq_gap``)."""
@@ -124,20 +93,13 @@ class Gap(Step):
     min_rows: int = 2
     name: str = "qaq_gap"
 
-    def __post_init__(self):
-        for what in ("strong", "weak", "strong_by", "weak_by", "name"):
-            check_column_name(getattr(self, what), f"gap {what}")
-        object.__setattr__(self, "bins", check_int(self.bins, "gap bins", 1))
-        object.__setattr__(self, "min_rows", check_int(self.min_rows, "gap min_rows", 1))
+    def validate(self):
         if self.strong == self.weak:
             raise ConfigError(f"gap needs two different columns, got strong = weak = {self.strong!r}.")
         ps, pw = split_prefix(self.strong), split_prefix(self.weak)
         if ps and pw and ps[0] == pw[0]:
             raise ConfigError(f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
                               f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'.")
-
-    def inputs(self):
-        return [(c, NUMERIC) for c in dict.fromkeys((self.strong, self.weak, self.strong_by, self.weak_by))]
 
     def outputs(self):
         return [self.name, f"{self.name}_strong_rank", f"{self.name}_weak_rank"]
@@ -154,11 +116,10 @@ class Gap(Step):
                                    f"{b.count} used.")
         diff = ranks["strong"] - ranks["weak"]
         state.outputs.update({self.name: diff, **{f"{self.name}_{k}_rank": v for k, v in ranks.items()}})
-        state.score = Score(self.name, diff, ascending=False)
+        state.score = Score(self.name, diff, False)
         return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": _stats(diff)}
 
 
-@register
 @dataclass(frozen=True)
 class ScoreBy(Step):
     """Make a numeric column (or ``column / divide_by``) the ``keep_top`` score (highest first unless ``ascending``)."""
@@ -169,16 +130,9 @@ class ScoreBy(Step):
     divide_by: str | None = None
     name: str = "qaq_ratio"
 
-    def __post_init__(self):
-        check_column_name(self.column)
-        check_column_name(self.name, "score name")
-        if self.divide_by is not None:
-            check_column_name(self.divide_by, "score divide_by")
+    def validate(self):
         if not isinstance(self.ascending, bool):
             raise ConfigError(f"score ascending must be True or False, got {self.ascending!r}.")
-
-    def inputs(self):
-        return [(c, NUMERIC) for c in (self.column, self.divide_by) if c is not None]
 
     def outputs(self):
         return [self.name] if self.divide_by else []
@@ -189,17 +143,14 @@ class ScoreBy(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         values = state.reader.numeric(self.column)
-        if self.divide_by:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                values = values / state.reader.numeric(self.divide_by)
-        values = np.where(valid, values, np.nan)
-        if self.divide_by:
-            state.outputs[self.name] = values
-        state.score = Score(self.name if self.divide_by else self.column, values, ascending=self.ascending)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(valid, values / state.reader.numeric(self.divide_by) if self.divide_by else values,
+                              np.nan)
+        state.outputs.update({self.name: values} if self.divide_by else {})
+        state.score = Score(self.name if self.divide_by else self.column, values, self.ascending)
         return _stats(values)
 
 
-@register
 @dataclass(frozen=True)
 class ClosestTo(Step):
     """Score rows by ``|rank - center|`` of the latest rank, smallest first (a band around center)."""
@@ -208,11 +159,8 @@ class ClosestTo(Step):
     center: float = 0.5
     name: str = "qaq_center_distance"
 
-    def __post_init__(self):
-        object.__setattr__(
-            self, "center", check_unit(self.center, "closest_to center", open_low=False, open_high=False)
-        )
-        check_column_name(self.name, "closest_to name")
+    def validate(self):
+        object.__setattr__(self, "center", check_unit(self.center, "closest_to center", "[0, 1]"))
 
     def outputs(self):
         return [self.name]
@@ -222,14 +170,12 @@ class ClosestTo(Step):
             raise ConfigError("closest_to() needs a rank() step before it (it measures distance from a rank).")
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        rank = state.ranked.rank
-        distance = np.where(state.alive, np.abs(rank - self.center), np.nan)
-        state.outputs[self.name] = distance
-        state.score = Score(self.name, distance, ascending=True)
-        return {"rank_column": state.ranked.column, **_stats(distance)}
+        column, rank = state.ranked
+        state.outputs[self.name] = distance = np.where(state.alive, np.abs(rank - self.center), np.nan)
+        state.score = Score(self.name, distance, True)
+        return {"rank_column": column, **_stats(distance)}
 
 
-@register
 @dataclass(frozen=True)
 class Random(Step):
     """A uniform random score per row from ``numpy.random.Generator(PCG64(seed))``."""
@@ -238,16 +184,11 @@ class Random(Step):
     seed: int = 0
     name: str = "qaq_random"
 
-    def __post_init__(self):
-        object.__setattr__(self, "seed", check_int(self.seed, "random seed", 0))
-        check_column_name(self.name, "random name")
-
     def outputs(self):
         return [self.name]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         # one draw per dataset row, so a row's value depends only on (seed, row index)
-        values = np.random.Generator(np.random.PCG64(self.seed)).random(state.n)
-        state.outputs[self.name] = values
-        state.score = Score(self.name, values, ascending=False)
+        state.outputs[self.name] = values = np.random.Generator(np.random.PCG64(self.seed)).random(state.n)
+        state.score = Score(self.name, values, False)
         return {"seed": self.seed}

@@ -1,7 +1,42 @@
-"""``Selection``: the result of ``Selector.fit`` — which rows to keep, why the others go, and the report."""
+"""``Selection``: the result of ``Selector.fit`` — which rows to keep, why the others go — and its report.
+
+The fit report is a JSON-serialisable dict of what happened to the rows, bin by bin and step by step.
+
+Keys (see ``docs/architecture.md``)::
+
+    library_version  str
+    rows_in          rows of the dataset the plan was fitted on
+    rows_kept        rows selected
+    rows_dropped     rows_in - rows_kept
+    drop_reasons     {reason: rows}, in the order the reasons first occurred
+    budget           rows the last keep_top was asked to keep (None without keep_top)
+    shortfall        rows of that budget left unfilled because fewer rows survived the filters (0 if filled)
+    kept_with_missing  kept rows that had a missing value in a column the plan read (keep_nan only)
+    bins_column      the column of the first stratification (None if the plan has none)
+    bins             [{bin, low, high, rows, kept, dropped[, ppl_low, ppl_high]}] of that stratification
+    steps            [{step, params, rows_in, rows_out, nan_rows, dropped {reason: rows}, fitted {...}}]:
+                     rows_in/rows_out = rows alive before/after the step, nan_rows = alive rows with a
+                     missing value in a column the step reads; ``fitted`` holds what the step computed:
+                     stratify: bins_used, collapsed_by_ties, merged_small, edges, bins (table as below);
+                     rank: output, rows_ranked; drop_outliers: column, reasons {reason: rows},
+                     fences [{bin, rows, median, scale, low, high}] (the fitted thresholds); drop_extremes:
+                     rank_column, reasons {reason: rows}; drop_where: reason, matched;
+                     gap: bins_used, rows_ranked, gap {min, max, mean}, bins {weak: table, strong: table};
+                     score/closest_to: min, max, mean; random: seed; keep_top: score, ascending,
+                     basis_rows, budget, survivors, kept, shortfall, cut (worst kept score),
+                     ties_at_cut_dropped
+    notes            human-readable remarks: merged/collapsed bins, the fences drop_outliers fitted, a keep_top
+                     budget not filled, why no row was kept
+    plan             the plan dict (``Selector.to_dict()``)
+
+``low``/``high`` are the smallest/largest value of the column in the bin (for an NLL column, also as
+perplexities ``ppl_low``/``ppl_high`` = exp(nll)); ``rows`` counts the rows binned when the
+stratification was fitted, ``kept`` those of them finally selected. Non-finite floats become None.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -9,10 +44,56 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._version import __version__
 from ..errors import ConfigError
 
 KEEP_COLUMN = "qaq_keep"
 REASON_COLUMN = "qaq_drop_reason"
+
+
+def jsonable(obj: Any) -> Any:
+    """Deep-convert numpy scalars/arrays and tuples to JSON types; NaN and ±inf become None."""
+    if isinstance(obj, (np.ndarray, np.generic)):
+        obj = obj.tolist()
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
+
+
+def bins_table(bins, keep: np.ndarray) -> list[dict[str, Any]]:
+    """One entry per bin: value range, rows binned, and how many of those were kept / dropped."""
+    kept = np.bincount(bins.of_row[keep & (bins.of_row >= 0)], minlength=bins.count)
+    with np.errstate(over="ignore"):  # inf: None in the JSON
+        ppl = np.exp([bins.low, bins.high]).tolist() if "nll" in bins.column else None
+    return [{"bin": b, "low": float(bins.low[b]), "high": float(bins.high[b]), "rows": int(bins.rows[b]),
+             "kept": int(kept[b]), "dropped": int(bins.rows[b] - kept[b]),
+             **({"ppl_low": ppl[0][b], "ppl_high": ppl[1][b]} if ppl else {})} for b in range(bins.count)]
+
+
+def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, plan: dict[str, Any]) -> dict[str, Any]:
+    """The report (keys above) of a fitted ``FitState`` and its ``steps`` entries."""
+    keep, rows_in, notes, strata = state.alive, state.n, state.notes, state.stratifications
+    rows_kept, drop_reasons = int(keep.sum()), state.dropped_by(np.ones(state.n, dtype=bool))
+    for index, label, bins in strata:  # attach each step's bins table(s)
+        fitted = steps[index]["fitted"]
+        if label is None:
+            fitted["bins"] = bins_table(bins, keep)
+        else:
+            fitted.setdefault("bins", {})[label] = bins_table(bins, keep)
+    first = strata[0][2] if strata else None
+    cut = [s["fitted"] for s in steps if s["step"] == "keep_top"][-1:]
+    if rows_kept == 0:
+        why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
+        notes = [*notes, f"no row was kept ({why})."]
+    return jsonable({
+        "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
+        "drop_reasons": drop_reasons, "budget": cut[0]["budget"] if cut else None,
+        "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,
+        "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
+        "steps": steps, "notes": notes, "plan": plan,
+    })
 
 
 class Selection:
@@ -25,7 +106,7 @@ class Selection:
         columns: the columns the plan computed, ``{name: float64 array}`` with one value per row and
             NaN where the step did not compute one (rows dropped before it), e.g. ``weak_rmi_rank``,
             ``qaq_gap``.
-        report: JSON-serialisable dict (see :mod:`qaq_datasets.selection.report`).
+        report: JSON-serialisable dict (see the module docs).
         plan: the plan dict that produced this selection (``Selector.from_dict(plan)`` rebuilds it).
 
     A Selection belongs to the dataset it was fitted on: ``apply``/``annotate``/``as_filter`` index
@@ -41,16 +122,8 @@ class Selection:
         {'below_cut': 750}
     """
 
-    def __init__(
-        self,
-        *,
-        keep: np.ndarray,
-        codes: np.ndarray,
-        reason_names: list[str],
-        columns: dict[str, np.ndarray],
-        report: dict[str, Any],
-        plan: dict[str, Any],
-    ):
+    def __init__(self, *, keep: np.ndarray, codes: np.ndarray, reason_names: list[str], columns: dict[str, np.ndarray],
+                 report: dict[str, Any], plan: dict[str, Any]):
         self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
         self.indices = np.flatnonzero(keep).astype(np.int64)
         for values in (keep, self.indices, *columns.values()):
@@ -71,10 +144,8 @@ class Selection:
 
     def _check(self, ds) -> None:
         if len(ds) != self.rows_in:
-            raise ConfigError(
-                f"this selection was fitted on a dataset of {self.rows_in} rows; it cannot be used on one of "
-                f"{len(ds)} rows (a Selection only applies to the dataset it was fitted on)."
-            )
+            raise ConfigError(f"this selection was fitted on a dataset of {self.rows_in} rows; it cannot be used on "
+                              f"one of {len(ds)} rows (a Selection only applies to the dataset it was fitted on).")
 
     @staticmethod
     def _with_columns(ds, new: dict[str, Any]):
@@ -107,9 +178,7 @@ class Selection:
         keep = np.asarray(self.keep)
 
         def qaq_selection_filter(example, idx):
-            if isinstance(idx, (int, np.integer)):
-                return bool(keep[idx])
-            return keep[np.asarray(idx, dtype=np.int64)].tolist()
+            return bool(keep[idx]) if isinstance(idx, (int, np.integer)) else keep[np.asarray(idx, np.int64)].tolist()
 
         return qaq_selection_filter
 

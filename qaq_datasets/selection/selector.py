@@ -38,13 +38,10 @@ from datasets import Dataset, DatasetDict
 
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import split_prefix
-from .columns import ColumnReader, check_column
 from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
-from .report import build_report
 from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify
-from .selection import Selection
-from .state import NAN_SCORE, FitState
-from .steps import REGISTRY, Context, Step, check_column_name
+from .selection import Selection, build_report
+from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_column, check_column_name
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
@@ -98,8 +95,11 @@ class Selector:
         for name in set(step.outputs()) & ctx.outputs:
             raise ConfigError(f"{step.kind}: an earlier step already computes a column named {name!r}; "
                               "pass name= to choose another.")
+        return self._with_steps((*self._steps, step))
+
+    def _with_steps(self, steps: tuple[Step, ...]) -> Selector:
         new = Selector(keep_nan=self._keep_nan)
-        new._steps = (*self._steps, step)
+        new._steps = steps
         return new
 
     def stratify(self, column: str, bins: int = 10, *, min_rows: int = 2) -> Selector:
@@ -214,11 +214,10 @@ class Selector:
         strong = check_column_name(strong, "gap strong")
         weak = check_column_name(weak, "gap weak")
         ctx = self._context()
+        if bins is None and ctx.bins is None:
+            raise ConfigError("gap() needs bins= or a stratify() step before it (whose bins it reuses).")
         if bins is None:
-            if ctx.bins is None:
-                raise ConfigError("gap() needs bins= or a stratify() step before it (whose bins it reuses).")
-            bins = ctx.bins
-            min_rows = ctx.min_rows if min_rows is None else min_rows
+            bins, min_rows = ctx.bins, ctx.min_rows if min_rows is None else min_rows
         min_rows = 2 if min_rows is None else min_rows
         strong_by = _model_nll_q(strong, "strong") if strong_by is None else strong_by
         weak_by = _model_nll_q(weak, "weak") if weak_by is None else weak_by
@@ -285,11 +284,9 @@ class Selector:
 
     def with_fraction(self, n: int | float) -> Selector:
         """This plan with the budget of its last ``keep_top`` replaced by ``n`` (ConfigError if it has none)."""
-        for i in range(len(self._steps) - 1, -1, -1):
-            if isinstance(self._steps[i], KeepTop):
-                new = Selector(keep_nan=self._keep_nan)
-                new._steps = (*self._steps[:i], KeepTop(n), *self._steps[i + 1 :])
-                return new
+        last = [i for i, step in enumerate(self._steps) if isinstance(step, KeepTop)][-1:]
+        if last:
+            return self._with_steps((*self._steps[: last[0]], KeepTop(n), *self._steps[last[0] + 1 :]))
         raise ConfigError("this plan has no keep_top() step whose budget could be changed.")
 
     @property
@@ -299,7 +296,7 @@ class Selector:
     @property
     def steps(self) -> list[dict[str, Any]]:
         """The steps as dicts (``{"step": kind, **params}``), in order."""
-        return [s.to_dict() for s in self._steps]
+        return [{"step": s.kind, **s.params()} for s in self._steps]
 
     # ------------------------------------------------------------------ fitting
 
@@ -313,37 +310,28 @@ class Selector:
         if not isinstance(ds, Dataset):
             hint = " (pick a split, e.g. ds['train'])" if isinstance(ds, DatasetDict) else ""
             raise ConfigTypeError(f"fit needs a datasets.Dataset, got {type(ds).__name__}{hint}.")
-        n = len(ds)
-        kinds: dict[str, str] = {}
-        for i, step in enumerate(self._steps):
-            where = f"step {i} ({step.kind})"
-            for column, kind in step.inputs():
-                kinds[column] = check_column(ds, column, kind, where)
-        reader = ColumnReader(ds)
-        state = FitState(n, reader, self._keep_nan)
-        had_missing = np.zeros(n, dtype=bool)
+        kinds = {column: check_column(ds, column, kind, f"step {i} ({step.kind})")
+                 for i, step in enumerate(self._steps) for column, kind in step.inputs()}
+        state = FitState(len(ds), ColumnReader(ds))
+        had_missing = np.zeros(state.n, dtype=bool)
         step_reports = []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
-            missing = np.zeros(n, dtype=bool)
+            missing = np.zeros(state.n, dtype=bool)
             for column, _ in step.inputs():
-                missing |= reader.missing(column, kinds[column])
-            missing &= state.alive
-            nan_rows = int(missing.sum())
-            if nan_rows and self._keep_nan:
+                missing |= before & state.reader.missing(column, kinds[column])
+            if self._keep_nan:
                 had_missing |= missing
-            elif nan_rows:
+            else:
                 state.drop(missing, NAN_SCORE)
             fitted = step.run(state, state.alive & ~missing, i)
             step_reports.append({"step": step.kind, "params": step.params(), "rows_in": int(before.sum()),
-                                 "rows_out": state.alive_count, "nan_rows": nan_rows,
+                                 "rows_out": int(state.alive.sum()), "nan_rows": int(missing.sum()),
                                  "dropped": state.dropped_by(before), "fitted": fitted})
-        keep, plan = state.alive, self.to_dict()
-        report = build_report(rows_in=n, keep=keep, drop_reasons=state.dropped_by(np.ones(n, dtype=bool)),
-                              kept_with_missing=int((had_missing & keep).sum()), stratifications=state.stratifications,
-                              steps=step_reports, notes=state.notes, plan=plan)
-        return Selection(keep=keep, codes=state.code, reason_names=state.reasons, columns=state.outputs, report=report,
-                         plan=plan)
+        plan = self.to_dict()
+        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), plan)
+        return Selection(keep=state.alive, codes=state.code, reason_names=state.reasons, columns=state.outputs,
+                         report=report, plan=plan)
 
     # ------------------------------------------------------------------ serialisation
 
@@ -362,8 +350,6 @@ class Selector:
         for key in ("plan", "selection"):  # a report, or a card's qaq: block
             if isinstance(plan.get(key), dict):
                 return cls.from_dict(plan[key])
-        if "steps" not in plan:
-            raise ConfigError("a selection plan needs a 'steps' list.")
         unknown = set(plan) - {"format", "version", "keep_nan", "steps"}
         if unknown:
             raise ConfigError(f"unknown plan keys: {', '.join(sorted(unknown))}.")
@@ -372,17 +358,15 @@ class Selector:
         version = plan.get("version", PLAN_VERSION)
         if not isinstance(version, int) or version > PLAN_VERSION:
             raise ConfigError(f"plan version {version!r} is newer than this library understands ({PLAN_VERSION}).")
-        steps = plan["steps"]
-        if not isinstance(steps, list):
-            raise ConfigError("the plan's 'steps' must be a list.")
-        selector = cls(keep_nan=plan.get("keep_nan", False))
-        for i, entry in enumerate(steps):
+        if not isinstance(plan.get("steps"), list):
+            raise ConfigError("a selection plan needs a 'steps' list.")
+        selector, known = cls(keep_nan=plan.get("keep_nan", False)), [c.kind for c in Step.__subclasses__()]
+        for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {entry!r}.")
-            params = {k: v for k, v in entry.items() if k != "step"}
-            kind = entry["step"]
-            if kind not in REGISTRY:
-                raise ConfigError(f"plan step {i}: unknown step {kind!r}; known: {', '.join(REGISTRY)}.")
+            kind, params = entry["step"], {k: v for k, v in entry.items() if k != "step"}
+            if kind not in known:
+                raise ConfigError(f"plan step {i}: unknown step {kind!r}; known: {', '.join(known)}.")
             method = getattr(selector, kind)
             try:
                 inspect.signature(method).bind(**params)
@@ -424,8 +408,6 @@ class Selector:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
     def __repr__(self) -> str:
-        parts = [f"Selector(keep_nan={self._keep_nan})" if self._keep_nan else "Selector()"]
-        for step in self._steps:
-            args = ", ".join(f"{k}={v!r}" for k, v in step.params().items() if v is not None)
-            parts.append(f".{step.kind}({args})")
-        return "".join(parts)
+        args = [", ".join(f"{k}={v!r}" for k, v in s.params().items() if v is not None) for s in self._steps]
+        return ("Selector(keep_nan=True)" if self._keep_nan else "Selector()") + "".join(
+            f".{s.kind}({a})" for s, a in zip(self._steps, args))

@@ -1,22 +1,113 @@
-"""The step base class, the build-time plan context, the step registry and argument checks.
+"""What the selection steps share: reading score columns, the fit state, the ``Step`` base class, argument checks.
 
-A step is a frozen dataclass: its fields are its parameters (what ``Selector.to_dict`` writes), it
-names the dataset columns it reads (``inputs``) and the columns it computes (``outputs``), checks
-that the steps before it provide what it needs (``check``), and ``run`` applies it to the rows
-still alive in a :class:`~qaq_datasets.selection.state.FitState`, returning its fitted values.
+Only the columns a plan names are read, as Arrow (no text reaches Python, no dataset copy), through any
+indices mapping (after ``select``/``shuffle``/``filter``). Numeric columns come back as float64 numpy with
+NaN for nulls; string columns stay Arrow arrays and are compared with ``pyarrow.compute``.
+
+A step is a frozen dataclass: its fields are its parameters (what ``Selector.to_dict`` writes; the base
+class checks the column-name and integer ones), it names the dataset columns it reads (``inputs``) and the
+columns it computes (``outputs``), checks that the steps before it provide what it needs (``check``), and
+``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted values.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..errors import ConfigError, ConfigTypeError
-from .state import FitState
+from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..scoring.schema import kind_of
+
+NUMERIC, STRING = "numeric", "string"
+
+#: the drop reason of a row with a missing (NaN, ±inf or null) value in a column a step reads
+NAN_SCORE = "nan_score"
+
+# --------------------------------------------------------------------------- columns
+
+
+def check_column(ds, column: str, kind: str, where: str) -> str:
+    """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind``; return its actual kind."""
+    feature = ds.features.get(column)
+    if feature is None:
+        raise ColumnError(f"{where} needs column {column!r}, which the dataset does not have.",
+                          column=column, available=ds.column_names)
+    actual = kind_of(feature)
+    actual = STRING if actual == "string" else NUMERIC if actual or getattr(feature, "dtype", None) == "bool" else None
+    if actual != kind:
+        raise ColumnError(f"{where} needs a {kind} column, but {column!r} has type {feature}.",
+                          column=column, available=ds.column_names)
+    return actual
+
+
+class ColumnReader:
+    """Reads single columns of one dataset as Arrow (numeric ones cached as numpy); nothing else is touched."""
+
+    def __init__(self, ds):
+        self._ds = ds.with_format("arrow")  # a column comes back as Arrow, through any indices mapping
+        self._numeric: dict[str, np.ndarray] = {}
+
+    def arrow(self, column: str) -> pa.ChunkedArray:
+        return self._ds[column]
+
+    def numeric(self, column: str) -> np.ndarray:
+        """The column as float64 numpy (NaN for nulls)."""
+        if column not in self._numeric:
+            self._numeric[column] = np.asarray(pc.cast(self.arrow(column), pa.float64()).to_numpy(), dtype=np.float64)
+        return self._numeric[column]
+
+    def missing(self, column: str, kind: str) -> np.ndarray:
+        """True where the value is missing: NaN/±inf for numbers, null for strings."""
+        if kind == STRING:
+            return np.asarray(self.arrow(column).is_null().to_numpy(), dtype=bool)
+        return ~np.isfinite(self.numeric(column))
+
+
+# --------------------------------------------------------------------------- fit state
+
+
+class Score(NamedTuple):
+    """The ranking score ``keep_top`` uses: higher is better unless ``ascending``."""
+
+    name: str
+    values: np.ndarray
+    ascending: bool
+
+
+class FitState:
+    """Which rows are alive, why the others were dropped, and what the steps computed so far."""
+
+    def __init__(self, n: int, reader: ColumnReader):
+        self.n, self.reader, self.reasons, self.notes = n, reader, [], []
+        self.alive, self.code = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int16)  # code k>0: reasons[k - 1]
+        # the current stratification (ranking.Bins), (column, rank) of the latest rank step, the keep_top Score
+        self.bins = self.ranked = self.score = None
+        self.outputs: dict[str, np.ndarray] = {}  # computed columns, NaN where not computed
+        self.stratifications: list[tuple] = []  # (step index, label or None, Bins)
+
+    def drop(self, mask: np.ndarray, reason: str) -> int:
+        """Drop the alive rows of ``mask`` with ``reason``; return how many were dropped."""
+        hit = mask & self.alive
+        count = int(hit.sum())
+        if count:
+            if reason not in self.reasons:
+                self.reasons.append(reason)
+            self.code[hit] = self.reasons.index(reason) + 1
+            self.alive[hit] = False
+        return count
+
+    def dropped_by(self, before_alive: np.ndarray) -> dict[str, int]:
+        """{reason: count} of the rows that were alive in ``before_alive`` and are not now."""
+        counts = np.bincount(self.code[before_alive & ~self.alive], minlength=len(self.reasons) + 1)
+        return {self.reasons[k - 1]: int(c) for k, c in enumerate(counts) if k and c}
+
+
+# --------------------------------------------------------------------------- steps
 
 
 @dataclass
@@ -30,25 +121,40 @@ class Context:
     outputs: set[str] = field(default_factory=set)
 
 
+#: parameters holding a column name (checked by ``Step.__post_init__``; None allowed where it is the default)
+_NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
+#: parameters naming a numeric column the step reads (``Step.inputs``)
+_INPUTS = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by")
+#: integer parameters and their minimum
+_INTS = {"bins": 1, "min_rows": 1, "seed": 0}
+
+
 class Step:
     """Base class of the selection steps (see the ``Selector`` methods for each one's meaning)."""
 
     kind: ClassVar[str]
 
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value, what = getattr(self, f.name), f"{self.kind} {f.name}"
+            if f.name in _INTS:
+                object.__setattr__(self, f.name, check_int(value, what, _INTS[f.name]))
+            elif f.name in _NAMES and (value is not None or f.default is not None):
+                check_column_name(value, what)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check (and normalise) the parameters beyond column names and integers."""
+
     def params(self) -> dict[str, Any]:
         """The step's parameters, YAML/JSON-ready (tuples become lists)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step": self.kind, **self.params()}
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
     def inputs(self) -> list[tuple[str, str]]:
-        """(dataset column, kind) pairs this step reads; kind is numeric, string or any."""
-        return []
+        """(dataset column, kind) pairs this step reads (kind: numeric or string); by default its numeric column
+        parameters."""
+        return [(c, NUMERIC) for c in dict.fromkeys(getattr(self, f, None) for f in _INPUTS) if c is not None]
 
     def outputs(self) -> list[str]:
         """Names of the columns this step computes (added by ``Selection.apply``/``annotate``)."""
@@ -67,16 +173,11 @@ class Step:
         raise NotImplementedError
 
 
-#: step kind → class, filled by :func:`register`
-REGISTRY: dict[str, type[Step]] = {}
-
-
-def register(cls: type[Step]) -> type[Step]:
-    REGISTRY[cls.kind] = cls
-    return cls
-
-
 # --------------------------------------------------------------------------- argument checks
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def check_column_name(value: Any, what: str = "column") -> str:
@@ -88,33 +189,18 @@ def check_column_name(value: Any, what: str = "column") -> str:
 
 
 def check_int(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_number(value) or not isinstance(value, (int, np.integer)):
         raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}.")
     if value < minimum:
         raise ConfigError(f"{what} must be >= {minimum}, got {value}.")
     return int(value)
 
 
-def check_unit(value: Any, what: str, *, open_low: bool, open_high: bool) -> float:
-    """A float in the unit interval; ``open_low``/``open_high`` exclude 0/1."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+def check_unit(value: Any, what: str, interval: str) -> float:
+    """A float in the unit ``interval``: ``"[0, 1]"``, ``"(0, 1]"`` or ``"[0, 1)"`` (NaN is in none)."""
+    if not is_number(value):
         raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {value!r}.")
     value = float(value)
-    low_ok = value > 0 if open_low else value >= 0
-    high_ok = value < 1 if open_high else value <= 1
-    if math.isnan(value) or not (low_ok and high_ok):
-        interval = ("(" if open_low else "[") + "0, 1" + (")" if open_high else "]")
+    if not ((value > 0 if interval[0] == "(" else value >= 0) and (value < 1 if interval[-1] == ")" else value <= 1)):
         raise ConfigError(f"{what} must be in {interval}, got {value}.")
     return value
-
-
-def check_budget(n: Any) -> int | float:
-    """``keep_top``'s budget: a fraction in (0, 1] (a float) or a row count >= 1 (an int)."""
-    if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)):
-        raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
-                              f"{type(n).__name__}: {n!r}.")
-    if isinstance(n, (int, np.integer)):
-        if n < 1:
-            raise ConfigError(f"keep_top row count must be >= 1, got {n}.")
-        return int(n)
-    return check_unit(n, "keep_top fraction", open_low=True, open_high=False)
