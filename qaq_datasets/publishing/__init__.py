@@ -12,7 +12,7 @@
 """
 
 from .folder import check_out_dir, load_selection, rows_identity, save_folder, save_selection
-from .load import load_scored
+from .metadata import load_scored
 from .push import publish, publish_folder
 
 __all__ = ["check_out_dir", "load_scored", "load_selection", "publish", "publish_folder", "rows_identity",

@@ -1,16 +1,22 @@
-"""The dataset card: ``huggingface_hub.DatasetCard`` YAML plus a body rendered from the Jinja templates in ``cards/``.
+"""The dataset card: ``huggingface_hub.DatasetCard`` YAML plus a body rendered from the Jinja templates in ``cards/``,
+and its figures.
 
 The part of the body this library writes sits between :data:`BEGIN` and :data:`END`; everything outside
 the markers, and every YAML key it does not set (``configs``/``dataset_info`` written by ``datasets``,
 keys a person added), is kept when the card is written again.
 
+The figures are histograms of RMI and IFD, kept vs dropped rows, as PNG bytes. matplotlib (extra ``figures``)
+is imported inside the functions; a bare ``Figure`` is saved as PNG (Agg), with no pyplot and no change to
+the user's global backend.
+
 Input columns
     ``{p}rmi`` (float), ``{p}status`` (string) and the question/answer text columns named by the scorer
     recipe (else ``instruction``/``input``, ``question``, ``prompt`` and ``output``, ``answer``,
-    ``response``, ``completion``), for the example rows.
+    ``response``, ``completion``), for the example rows; ``{p}rmi`` and ``{p}ifd`` (float) of every scorer
+    prefix ``p`` for the figures.
 
 Output columns
-    None.
+    None: the card text, and PNG files ``figures/{name}_rmi.png`` and ``figures/{name}_ifd.png``.
 
 Examples
     >>> text = merge_card(None, fields={"license": "mit"}, qaq={"seed": 0}, section="hello", title="T")
@@ -19,44 +25,48 @@ Examples
     ('mit', {'seed': 0})
     >>> generated_section(card.text)
     'hello'
+    >>> png = histogram_png({"kept": np.array([1.0, 2.0]), "dropped": np.array([0.0])}, title="t", xlabel="x")
+    >>> png[:4]
+    b'\\x89PNG'
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import re
+import warnings
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from .._version import __version__
+from ..errors import require
+from ..scoring.schema import scorer_name
+
+README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
 BEGIN = "<!-- qaq:begin -->"
 END = "<!-- qaq:end -->"
-
-#: Tags every card this library writes carries.
-TAGS = ["qaq", "data-selection", "synthetic", "code"]
+_SECTION = re.compile(f"{re.escape(BEGIN)}(.*?){re.escape(END)}", re.S)
 
 _SIZES = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
 _QUESTION_GUESSES = (("instruction", "input"), ("question",), ("prompt",))
 _ANSWER_GUESSES = ("output", "answer", "response", "completion")
 
 
-def _template_text(name: str) -> str:
-    try:
-        return (resources.files("qaq_datasets.cards") / name).read_text(encoding="utf-8")
-    except ModuleNotFoundError:  # a source checkout that is not installed: cards/ sits at the repository root
-        return (Path(__file__).resolve().parents[2] / "cards" / name).read_text(encoding="utf-8")
-
-
 @functools.lru_cache(maxsize=None)
 def _environment():
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(_template_text), autoescape=False, trim_blocks=True,
-                             keep_trailing_newline=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    # cards/ ships as qaq_datasets/cards; in a source checkout it sits at the repository root
+    loader = jinja2.FileSystemLoader([p / "cards" for p in Path(__file__).resolve().parents[1:3]])
+    env = jinja2.Environment(loader=loader, trim_blocks=True, keep_trailing_newline=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.globals.update(library_version=__version__, plan_file=PLAN_FILE, report_file=REPORT_FILE)
     env.filters["g"] = lambda x: "–" if x is None else f"{float(x):.4g}"
+    env.filters["fence"] = lambda text: "`" * max(3, 1 + max(map(len, re.findall(r"`+", text)), default=0))
     return env
 
 
@@ -67,10 +77,8 @@ def render(name: str, **context) -> str:
 
 def size_category(n_rows: int) -> str:
     """The Hub's ``size_categories`` label for ``n_rows`` rows (``1234`` → ``"1K<n<10K"``)."""
-    for i, name in enumerate(_SIZES):
-        if n_rows < 10 ** (i + 3):
-            return f"{_SIZES[i - 1]}<n<{name}" if i else f"n<{name}"
-    return "n>1T"
+    i = max(len(str(n_rows)) - 3, 0)  # 10 ** (i + 2) <= n_rows < 10 ** (i + 3)
+    return "n>1T" if i >= len(_SIZES) else f"{_SIZES[i - 1]}<n<{_SIZES[i]}" if i else f"n<{_SIZES[0]}"
 
 
 def read_card_data(text: str | None) -> DatasetCardData:
@@ -80,9 +88,7 @@ def read_card_data(text: str | None) -> DatasetCardData:
 
 def generated_section(body: str) -> str | None:
     """The text between the markers of a card body, or None when the body has no generated section."""
-    start = body.find(BEGIN)
-    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
-    return body[start + len(BEGIN) : end].strip("\n") if start >= 0 and end >= 0 else None
+    return m[1].strip("\n") if (m := _SECTION.search(body)) else None
 
 
 def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str) -> str:
@@ -95,29 +101,17 @@ def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, sect
     for key, value in fields.items():
         if key == "tags":
             old = card.data.get("tags") or []
-            old = [old] if isinstance(old, str) else list(old)
-            card.data["tags"] = old + [t for t in value if t not in old]
+            card.data["tags"] = list(dict.fromkeys([*([old] if isinstance(old, str) else old), *value]))
         elif value is not None:
             card.data[key] = value
     card.data["qaq"] = dict(qaq)
     if card.data.get("license") is None:
         card.data["license"] = "unknown"
     body, section = card.text, f"{BEGIN}\n{section.strip(chr(10))}\n{END}"
-    start = body.find(BEGIN)
-    end = body.find(END, start + len(BEGIN)) if start >= 0 else -1
-    if start >= 0 and end >= 0:
-        card.text = body[:start] + section + body[end + len(END):]
-    elif body.strip():  # a card a person wrote before this library touched it: keep it, add the section after it
-        card.text = f"{body.rstrip(chr(10))}\n\n{section}\n"
-    else:
-        card.text = f"\n# {title}\n\n{section}\n"
+    # replace the section; else keep a person's card (written before this library touched it) and add it after
+    card.text = (_SECTION.sub(lambda _: section, body, count=1) if _SECTION.search(body) else
+                 f"{body.rstrip(chr(10))}\n\n{section}\n" if body.strip() else f"\n# {title}\n\n{section}\n")
     return str(card)
-
-
-def card_fields(*, n_rows: int, license: str | None, source: str | None) -> dict:
-    """The library-owned YAML fields of a published card (besides ``qaq:``)."""
-    return {"task_categories": ["text-generation"], "size_categories": [size_category(n_rows)], "tags": TAGS,
-            "license": license, "source_datasets": [source] if source else None}
 
 
 def truncate(text, max_chars: int = 300, max_lines: int = 12) -> str:
@@ -137,29 +131,76 @@ def _columns(recipe: Mapping, columns: list[str]) -> tuple[list[str], str | None
 
 
 def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: int = 3) -> dict | None:
-    """``{column, groups: [{title, rows: [{score, status, question, answer, fence}]}]}`` or None.
+    """``{column, groups: [{title, rows: [{score, status, question, answer}]}]}`` or None.
 
     The ``k`` highest- and lowest-``{prefix}rmi`` rows with a finite score.
     """
     col = f"{prefix}rmi"
     values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64) if col in ds.column_names else np.zeros(0)
     order = np.flatnonzero(np.isfinite(values))
-    if not order.size:
-        return None
     order = order[np.argsort(values[order], kind="stable")]
     k = min(k, (order.size + 1) // 2)
     qcols, acol = _columns(recipe, ds.column_names)
     status = f"{prefix}status" if f"{prefix}status" in ds.column_names else None
-    groups = []
-    for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k])):
-        rows = []
-        for i, row in zip(idx.tolist(), ds.select(idx.tolist())):
-            question = truncate("\n\n".join(str(row[c]) for c in qcols if row[c])) if qcols else "(no question column)"
-            answer = truncate(row[acol]) if acol else "(no answer column)"
-            notes = ([] if keep is None else ["kept" if keep[i] else "dropped"])
-            notes += [str(row[status])] if status and row[status] not in (None, "ok") else []
-            ticks = max((len(m) for m in re.findall(r"`+", question + answer)), default=0)
-            rows.append({"score": f"{values[i]:.4g}", "status": ", ".join(notes), "question": question,
-                         "answer": answer, "fence": "`" * max(3, ticks + 1)})
-        groups.append({"title": title, "rows": rows})
-    return {"column": col, "groups": groups}
+    return {"column": col, "groups": [{"title": title, "rows": [
+        {"score": values[i], "kept": None if keep is None else bool(keep[i]),
+         "status": row[status] if status and row[status] not in (None, "ok") else None,
+         "question": truncate("\n\n".join(str(row[c]) for c in qcols if row[c])) if qcols else None,
+         "answer": truncate(row[acol]) if acol else None} for i, row in zip(idx.tolist(), ds.select(idx))]}
+        for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k]))]} if order.size else None
+
+
+_COLORS = {"kept": "#2a9d8f", "dropped": "#e76f51", "all rows": "#457b9d"}
+_METRICS = {"rmi": "RMI = NLL(Q) − NLL(Q | A)", "ifd": "IFD = exp(NLL(A | Q) − NLL(A))"}
+
+
+def available() -> bool:
+    """True when matplotlib can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bins: int = 40) -> bytes:
+    """One PNG with an overlaid histogram per group (non-finite values ignored; 0.5–99.5 % range)."""
+    require("matplotlib", extra="figures")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    finite = {k: np.asarray(v, dtype=np.float64)[np.isfinite(v)] for k, v in groups.items()}
+    every = np.concatenate([np.zeros(0), *finite.values()])
+    ax = Figure(figsize=(6.4, 3.6), dpi=100).add_subplot()  # savefig(format="png") draws with Agg; no pyplot
+    if every.size:
+        lo, hi = np.percentile(every, [0.5, 99.5])
+        lo, hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+        edges = np.linspace(lo, hi, bins + 1)
+        for name, v in ((n, v) for n, v in finite.items() if v.size):
+            ax.hist(np.clip(v, lo, hi), bins=edges, alpha=0.6, color=_COLORS.get(name), label=f"{name} ({v.size})")
+        ax.legend(frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes)
+    ax.set(title=title, xlabel=xlabel, ylabel="rows")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.figure.tight_layout()
+    ax.figure.savefig(buf := io.BytesIO(), format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def score_figures(ds, keep: np.ndarray | None, prefixes: list[str], want: bool | None = None):
+    """``([{path, alt, png}], note)``: RMI and IFD histograms per scorer prefix, kept vs dropped (or all rows).
+
+    ``want``: False draws nothing; None draws when matplotlib is installed, else returns a note (and warns).
+    """
+    if want is False:
+        return [], None
+    if want is None and not available():
+        note = "Histograms were not drawn: install `qaq-datasets[figures]` (matplotlib) and publish again."
+        warnings.warn(note, stacklevel=3)
+        return [], note
+    out = []
+    for p, metric, col in ((p, m, f"{p}{m}") for p in prefixes for m in _METRICS if f"{p}{m}" in ds.column_names):
+        values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64)
+        groups = {"kept": values[keep], "dropped": values[~keep]} if keep is not None else {"all rows": values}
+        out.append({"path": f"figures/{scorer_name(p)}_{metric}.png", "alt": f"{col} histogram", "png": histogram_png(
+            groups, title=f"{col}: kept vs dropped" if keep is not None else col, xlabel=_METRICS[metric])})
+    return out, None

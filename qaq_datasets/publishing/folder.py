@@ -45,10 +45,9 @@ from huggingface_hub import DatasetCard
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import infer_prefixes, score_columns
-from .card import merge_card, read_card_data, render
+from .card import PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render
 from .metadata import to_builtin, validate_metadata
 
-README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
 _UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
@@ -76,12 +75,13 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def as_dataset_dict(ds, *, what: str = "dataset") -> DatasetDict:
     """A ``DatasetDict``: a ``Dataset`` becomes one split named after its ``split`` (``train`` when unset)."""
-    if isinstance(ds, Dataset):
-        return DatasetDict({str(ds.split) if ds.split is not None else "train": ds})
+    ds = DatasetDict({str(ds.split) if ds.split is not None else "train": ds}) if isinstance(ds, Dataset) else ds
     if not isinstance(ds, DatasetDict):
         raise ConfigTypeError(f"The {what} must be a datasets.Dataset or DatasetDict, got {type(ds).__name__}.")
     if not ds:
         raise ConfigError(f"The {what} is an empty DatasetDict (no splits).")
+    if empty := [s for s, part in ds.items() if len(part) == 0]:  # load_dataset cannot read an empty split
+        raise ConfigError(f"Split {empty[0]!r} of the {what} has no rows; there is nothing to publish or load.")
     return ds
 
 
@@ -93,21 +93,9 @@ def _num_shards(ds: Dataset, max_shard_size) -> int:
     return max(1, min(len(ds), int(nbytes / (int(m[1]) * _UNITS[m[2]])) + 1))
 
 
-def normalize_configs(configs: Mapping) -> dict[str, DatasetDict | None]:
-    """Check config names and splits, and turn every value into a ``DatasetDict`` (None: remove the config)."""
-    out = {}
-    for name, ds in configs.items():
-        if not isinstance(name, str) or not name or name == "data" or "/" in name:
-            raise ConfigError(f"Bad config name {name!r}: a non-empty name without '/', and not 'data'.")
-        out[name] = None if ds is None else as_dataset_dict(ds, what=f"config {name!r}")
-        if empty := [s for s, part in (out[name] or {}).items() if len(part) == 0]:  # load_dataset cannot read it
-            raise ConfigError(f"Split {empty[0]!r} of config {name!r} has no rows; an empty split cannot be loaded.")
-    return out
-
-
 def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[DatasetCard, dict]:
-    """Write the parquet shards of every config; return ``(README card with the new configs: YAML, {config: {split:
-    rows}})``. The README itself is not written: the caller merges its part in and writes it once.
+    """Write the parquet shards of every config; return ``(README card with the new configs: YAML, {config:
+    DatasetDict or None})``. The README itself is not written: the caller merges its part in and writes it once.
 
     Every shard goes to a hidden temporary name first and is renamed only once all are written; then the
     configs' old shards go (as with ``push_to_hub``; a config given as None loses all of them). Other configs
@@ -116,37 +104,34 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
     afresh (and two folders of the same name must not share a cache entry). The ``dataset_info`` entries of
     rewritten configs are dropped (their sizes would be stale; ``push_to_hub`` writes them on the Hub).
     """
-    configs = normalize_configs(configs)
+    if bad := [n for n in configs if not isinstance(n, str) or not n or n == "data" or "/" in n]:
+        raise ConfigError(f"Bad config name {bad[0]!r}: a non-empty name without '/', and not 'data'.")
+    configs = {n: None if ds is None else as_dataset_dict(ds, what=f"config {n!r}") for n, ds in configs.items()}
+    dirs = {name: folder / ("data" if name == "default" else name) for name in configs}
     readme = (folder / README).read_text(encoding="utf-8") if (folder / README).is_file() else ""
     card = DatasetCard(readme if readme.strip() else "---\n{}\n---\n")
-    old = card.data.get("configs") or []
-    yaml_configs = [c for c in old if isinstance(c, dict) and c.get("config_name", "default") not in configs]
-    tmps, moves, rows = [], [], {}
+    yaml_configs = [c for c in card.data.get("configs") or []
+                    if isinstance(c, dict) and c.get("config_name", "default") not in configs]
+    tmps, moves = [], []
     try:
         for name, dd in configs.items():
-            data_dir, files = folder / ("data" if name == "default" else name), {}
+            data_dir, files = dirs[name], {}
             for split, part in (dd or {}).items():
                 n = _num_shards(part, max_shard_size)
+                data_dir.mkdir(parents=True, exist_ok=True)
                 for i in range(n):
                     tmps.append(tmp := data_dir / f".{split}-{i:05d}-of-{n:05d}.tmp-{os.getpid()}")
-                    data_dir.mkdir(parents=True, exist_ok=True)
                     part.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(tmp))
-                    digest = hashlib.sha256()
-                    with open(tmp, "rb") as f:
-                        for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - f is this loop's file
-                            digest.update(block)
-                    moves.append((tmp, data_dir / f"{split}-{i:05d}-of-{n:05d}-{digest.hexdigest()[:16]}.parquet"))
+                    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:16]  # a shard is at most max_shard_size
+                    moves.append((tmp, data_dir / f"{split}-{i:05d}-of-{n:05d}-{digest}.parquet"))
                     files.setdefault(split, []).append(f"{data_dir.name}/{moves[-1][1].name}")
             if dd is not None:
-                rows[name] = {split: len(part) for split, part in dd.items()}
                 yaml_configs.append({"config_name": name, "data_files": [
                     {"split": split, "path": paths} for split, paths in files.items()]})
         for tmp, final in moves:
             os.replace(tmp, final)
-        new = {final for _, final in moves}
-        for name in configs:
-            for stale in set((folder / ("data" if name == "default" else name)).glob("*.parquet")) - new:
-                stale.unlink()
+        for stale in {p for d in dirs.values() for p in d.glob("*.parquet")} - {final for _, final in moves}:
+            stale.unlink()
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
@@ -155,17 +140,14 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
         card.data.pop(key, None)
         if value:
             card.data[key] = value
-    return card, rows
+    return card, configs
 
 
 def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=None, note=None) -> Path:
     folder = check_out_dir(folder)
-    card, rows = write_data(folder, configs, max_shard_size=max_shard_size)
-    old = card.data.get("qaq")
-    qaq = {**(old if isinstance(old, dict) else {}), **qaq, "library_version": __version__}
-    scorers = [{"prefix": r.get("prefix", f"{n}_"), "model": (r.get("model") or {}).get("name")}
-               for n, r in (qaq.get("scorers") or {}).items() if isinstance(r, dict)]
-    section = render("folder_section.md.j2", library_version=__version__, rows=rows, scorers=scorers, note=note,
+    card, configs = write_data(folder, configs, max_shard_size=max_shard_size)
+    qaq = {**(old if isinstance(old := card.data.get("qaq"), dict) else {}), **qaq, "library_version": __version__}
+    section = render("folder_section.md.j2", configs=configs, scorers=qaq.get("scorers"), note=note,
                      has_selection=bool(qaq.get("selection")), location=str(folder))
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
     write_atomic(folder / README, text.encode("utf-8"))
@@ -194,15 +176,11 @@ def rows_identity(ds: Dataset) -> dict:
     a selection saved with one is refused on the other, even when both have the same length.
     """
     digest = hashlib.sha256()
-    cols = sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names)
-    for col in cols:
+    for col in sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names):
         values = np.asarray(ds.with_format("numpy")[col])
-        digest.update(col.encode() + b"\0")
-        if values.dtype.kind in "fiub":
-            values = values.astype("<f8")
-            digest.update(np.where(np.isnan(values), np.nan, values).tobytes())
-        else:
-            digest.update(json.dumps(values.tolist()).encode())
+        digest.update(col.encode() + b"\0")  # numbers as float64 with one NaN bit pattern, the rest as JSON
+        digest.update(np.where(np.isnan(v := values.astype("<f8")), np.nan, v).tobytes() if values.dtype.kind in "fiub"
+                      else json.dumps(values.tolist()).encode())
     return {"rows": len(ds), "sha256": digest.hexdigest()}
 
 

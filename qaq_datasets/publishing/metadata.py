@@ -1,28 +1,49 @@
-"""The ``qaq:`` block of a dataset card: validate it, find the scorer prefixes it names, build it for a publish.
+"""The ``qaq:`` block of a dataset card: validate it, build it for a publish, and load scored rows with it.
 
 The block (see ``docs/architecture.md``) records everything needed to reproduce a scored or curated
 data set: library version, one recipe per scorer prefix, the selection plan, the rows it was fitted on
-(``fitted_on``: count and sha256 of the score columns) and the seed.
+(``fitted_on``: count and sha256 of the score columns) and the seed. :func:`load_scored` loads a pre-scored
+dataset, with its block, from the Hub or a local folder.
+
+Input columns
+    For :func:`load_scored`, for every scorer prefix ``p`` of the card's ``qaq:`` block (or, when it lists
+    none, every prefix found in the columns): the score columns of ``qaq_datasets.scoring.schema``.
+
+Output columns
+    Unchanged.
 
 Examples
-    >>> scorer_prefixes({"scorers": {"strong": {"prefix": "strong_"}, "weak": {}}})
+    >>> prefixes_for({"scorers": {"strong": {"prefix": "strong_"}, "weak": {}}}, [])
     ['strong_', 'weak_']
     >>> to_builtin({"a": np.int64(3), "b": (np.float32(0.5),)})
     {'a': 3, 'b': [0.5]}
+    >>> check_repo_id("me/curated-code")
+    'me/curated-code'
+    >>> scored, metadata = load_scored("me/curated-code")                # doctest: +SKIP
+    >>> scored, metadata = load_scored("out/scored", split="train")      # doctest: +SKIP
+    >>> selection = Selector.from_dict(metadata["selection"]).fit(scored)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from datasets import Dataset, DatasetDict
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
-from ..errors import ConfigError
-from ..scoring.schema import infer_prefixes, scorer_name
+from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..inputs import looks_like_hub_id
+from ..scoring.schema import check_score_columns, infer_prefixes, scorer_name
+from .card import read_card_data
 
 
 def to_builtin(value: Any) -> Any:
@@ -46,17 +67,10 @@ def validate_metadata(meta: Any) -> dict:
     if scorers is not None and not isinstance(scorers, dict):
         raise ConfigError(f"qaq.scorers must be a mapping of name -> recipe, got {type(scorers).__name__}.")
     for name, recipe in (scorers or {}).items():
-        if not isinstance(recipe, dict):
-            raise ConfigError(f"qaq.scorers.{name} must be a mapping (the scorer's recipe).")
-        prefix = recipe.get("prefix", f"{name}_")
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigError(f"qaq.scorers.{name}.prefix must be a non-empty string, got {prefix!r}.")
+        if not isinstance(recipe, dict) or not isinstance(p := recipe.get("prefix", f"{name}_"), str) or not p:
+            raise ConfigError(f"qaq.scorers.{name} must be a mapping (the scorer's recipe) whose prefix is a non-empty "
+                              f"string, got {recipe!r}.")
     return meta
-
-
-def scorer_prefixes(meta: Mapping | None) -> list[str]:
-    """The column prefixes of the scorers listed in a ``qaq:`` block, in order."""
-    return [str(r.get("prefix", f"{n}_")) for n, r in ((meta or {}).get("scorers") or {}).items()]
 
 
 def inferred_scorers(prefixes: Iterable[str]) -> dict:
@@ -66,7 +80,7 @@ def inferred_scorers(prefixes: Iterable[str]) -> dict:
 
 def prefixes_for(meta: Mapping | None, columns: Iterable[str]) -> list[str]:
     """Prefixes from the block's scorers, or inferred from the columns (with a warning) when it has none."""
-    prefixes = scorer_prefixes(meta)
+    prefixes = [str(r.get("prefix", f"{n}_")) for n, r in ((meta or {}).get("scorers") or {}).items()]
     if not prefixes and (prefixes := infer_prefixes(columns)):
         warnings.warn(f"No scorers in the qaq: metadata; inferred score-column prefixes {prefixes} from the column "
                       "names. Scorer recipes (model, template) are unknown.", stacklevel=3)
@@ -77,16 +91,75 @@ def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitt
               source: dict | None = None) -> dict:
     """The card's ``qaq:`` block: library version, scorers, selection plan and its rows, seed, source, the rest."""
     meta = dict(meta)
-    meta.pop("library_version", None)
-    out = {"library_version": __version__, "scorers": meta.pop("scorers", None) or inferred_scorers(prefixes)}
-    if meta.get("seed") is None:
-        meta["seed"] = (plan or {}).get("seed")
-    for key, value in (("selection", plan), ("fitted_on", fitted_on), ("seed", None)):
-        value = meta.pop(key, None) if value is None else to_builtin(value)
-        meta.pop(key, None)
-        if value is not None:
-            out[key] = value
-    src = meta.pop("source", None)
-    if src := {**(src if isinstance(src, dict) else {}), **(source or {})} or src:
-        out["source"] = src
-    return {**out, **meta}
+    old = {k: meta.pop(k, None) for k in ("library_version", "scorers", "selection", "fitted_on", "seed", "source")}
+    out = {"library_version": __version__, "scorers": old["scorers"] or inferred_scorers(prefixes),
+           "selection": old["selection"] if plan is None else plan,
+           "fitted_on": old["fitted_on"] if fitted_on is None else fitted_on,
+           "seed": old["seed"] if old["seed"] is not None else (plan or {}).get("seed"),
+           "source": {**(s if isinstance(s := old["source"], dict) else {}), **(source or {})} or s or None}
+    return to_builtin({**{k: v for k, v in out.items() if v is not None}, **meta})
+
+
+def check_repo_id(repo_id, *, what: str = "repo_id") -> str:
+    """Return ``repo_id`` if it is a valid ``namespace/name`` (or ``name``) Hub id, else raise ConfigError."""
+    if not isinstance(repo_id, str):
+        raise ConfigTypeError(f"{what} must be a string like 'namespace/name', got {type(repo_id).__name__}.")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ConfigError(f"{what} {repo_id!r} is not a valid Hub repo id (expected 'namespace/name': letters, "
+                          f"digits, '-', '_', '.'; at most 96 characters). {exc}") from exc
+    return repo_id
+
+
+def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None) -> str | None:
+    """The README.md text of a local folder or a Hub dataset repo (None when it has none)."""
+    folder = Path(repo_or_folder).expanduser()
+    if folder.is_dir():
+        return (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else None
+    try:
+        return Path(hf_hub_download(str(repo_or_folder), "README.md", repo_type="dataset", revision=revision,
+                                    token=token)).read_text(encoding="utf-8")
+    except EntryNotFoundError:
+        return None
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise ConfigError(f"{str(repo_or_folder)!r} is neither a local folder nor a Hub dataset repo"
+                          f"{f' at revision {revision!r}' if revision else ''}.") from exc
+
+
+def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split: str | None = None, *,
+                revision: str | None = None, token: str | None = None) -> tuple[Dataset | DatasetDict, dict]:
+    """Load scored rows and the ``qaq:`` metadata of their card, checking the score columns against it.
+
+    ``repo_or_folder`` is a Hub dataset repo id or a folder written by ``save_folder``/``publish(dry_run=...)``
+    (a path that is not an existing folder is never sent to the Hub unless it is a valid repo id). When
+    ``config`` is the default ``"scored"`` and the source has no such config but a ``default`` one, that one
+    is loaded. Returns ``(dataset, metadata)``: a ``DatasetDict`` (or a ``Dataset`` when ``split`` is given)
+    and the ``qaq:`` block (``scorers`` inferred from the columns when the card has none).
+
+    Raises :class:`ColumnError` when a score column is missing or has the wrong type, and
+    :class:`ConfigError` for an unknown source or config.
+    """
+    from datasets import load_dataset
+
+    local = Path(repo_or_folder).expanduser().is_dir()
+    where = f"{'Folder' if local else 'Dataset repo'} {str(repo_or_folder)!r}"
+    if not local and not looks_like_hub_id(str(repo_or_folder)):  # a mistyped folder is never sent to the Hub
+        raise ConfigError(f"Folder {str(repo_or_folder)!r} does not exist (and it is no Hub dataset repo id).")
+    path = str(Path(repo_or_folder).expanduser()) if local else check_repo_id(
+        str(repo_or_folder), what="repo_or_folder (not an existing folder, so a repo id)")
+    card = read_card_data(read_card_text(path, revision=revision, token=token))
+    meta = validate_metadata(card.get("qaq"))
+    names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
+    name = config if config in names or not names else "default" if config == "scored" and "default" in names else None
+    if name is None:
+        raise ConfigError(f"{where} has no config {config!r}; it has: {', '.join(names)}.")
+    ds = load_dataset(path, name if names else None, split=split, **({} if local else {"revision": revision,
+                                                                                          "token": token}))
+    for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:
+        if not (prefixes := prefixes_for(meta, part.column_names)):
+            raise ColumnError(f"{where} (config {name!r}) has no score columns and its card lists no scorers.",
+                              available=part.column_names)
+        check_score_columns(part.features, prefixes, where=f"{where}, config {name!r}, split {split_name!r}")
+    meta["scorers"] = meta.get("scorers") or inferred_scorers(prefixes)
+    return ds, meta

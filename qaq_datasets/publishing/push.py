@@ -38,18 +38,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
+from huggingface_hub import CommitOperationAdd, HfApi, get_token
+from huggingface_hub.errors import EntryNotFoundError
 
-from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..scoring.schema import check_score_columns
-from .card import card_fields, merge_card, read_card_data, render, rmi_examples
-from .figures import score_figures
-from .folder import (PLAN_FILE, README, REPORT_FILE, as_dataset_dict, check_out_dir, load_selection,
-                     normalize_configs, rows_identity, write_atomic, write_data)
-from .load import check_repo_id, load_scored, read_card_text
-from .metadata import prefixes_for, qaq_block, to_builtin, validate_metadata
+from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render, rmi_examples, score_figures,
+                   size_category)
+from .folder import as_dataset_dict, check_out_dir, load_selection, rows_identity, write_atomic, write_data
+from .metadata import (check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, to_builtin,
+                       validate_metadata)
 
 logger = logging.getLogger(__name__)
+TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
 
 _DATA_HINT = "Configs uploaded before this step stay; nothing after it was uploaded. Publish again."
 _CARD_HINT = ("The data is on the Hub, but the card, plan, report and figures were not updated (they go in one "
@@ -67,8 +68,6 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
             figures=None):
     """Check the inputs; return ``(configs to push, card(readme_text) -> {path: bytes} of the final commit)``."""
     scored = as_dataset_dict(scored, what="scored dataset")
-    if empty := [s for s, d in scored.items() if len(d) == 0]:
-        raise ConfigError(f"The scored dataset's split {empty[0]!r} has no rows; nothing to publish.")
     meta = validate_metadata(metadata)
     split = _selection_split(scored) if selection is not None else next(iter(scored))
     base = scored[split]
@@ -95,9 +94,8 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
         files[REPORT_FILE] = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    configs = normalize_configs(configs)
-    known = meta.get("source")  # a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
-    known = known if isinstance(known, dict) else {"dataset": str(known)} if known else {}
+    # qaq.source: a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
+    known = k if isinstance(k := meta.get("source"), dict) else {"dataset": str(k)} if k else {}
     src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
     block = qaq_block(meta, prefixes, plan=None if selection is None else selection.plan, source={
         "dataset": src, **({"license": license} if license else {})} if src else None,
@@ -105,12 +103,12 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
     files.update({f["path"]: f["png"] for f in figs})
     recipe = next(iter((meta.get("scorers") or {}).values()), {})
-    section = render(
-        "publish_section.md.j2", repo_id=repo_id, library_version=__version__, source=src, curated_only=curated_only,
-        rows={n: {s: len(d) for s, d in dd.items()} for n, dd in configs.items()}, report=report,
-        figures=figs, figures_note=note, examples=rmi_examples(base, prefixes[0], recipe, keep), selection_split=split,
-        plan_file=PLAN_FILE, report_file=REPORT_FILE, seed=block.get("seed"))
-    fields = card_fields(n_rows=sum(len(d) for d in scored.values()), license=license, source=src)
+    section = render("publish_section.md.j2", repo_id=repo_id, source=src, curated_only=curated_only, configs=configs,
+                     report=report, figures=figs, figures_note=note, selection_split=split, seed=block.get("seed"),
+                     examples=rmi_examples(base, prefixes[0], recipe, keep))
+    fields = {"task_categories": ["text-generation"],
+              "size_categories": [size_category(sum(map(len, scored.values())))], "tags": TAGS, "license": license,
+              "source_datasets": [src] if src else None}
 
     def card(readme: str | None) -> dict[str, bytes]:
         text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1])
@@ -135,9 +133,6 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
 def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None,
          commit_message: str | None = None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import EntryNotFoundError
-
     api = HfApi(token=token)
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -169,8 +164,6 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
 
 def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
     """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
-    from huggingface_hub import get_token
-
     check_repo_id(repo_id)
     folder = check_out_dir(dry_run, "dry-run folder") if dry_run is not None else None
     if folder is None and not (token := token or get_token()):
@@ -210,8 +203,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     if folder is None:
         return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size,
                     commit_message=commit_message)
-    readme, _ = write_data(folder, configs, max_shard_size=max_shard_size)
-    for rel, content in card(str(readme)).items():
+    for rel, content in card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])).items():
         write_atomic(folder / rel, content)
     return folder
 
@@ -231,9 +223,6 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     sources = card.get("source_datasets") or []
     source = source or (sources[0] if isinstance(sources, list) and len(sources) == 1 else None)
     license = license or (card.get("license") if card.get("license") != "unknown" else None)
-    selection = None
-    if selection_dir is not None:
-        dd = as_dataset_dict(scored)
-        selection = load_selection(selection_dir, dd[_selection_split(dd)])
+    selection = None if selection_dir is None else load_selection(selection_dir, scored[_selection_split(scored)])
     return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, source=source,
                    license=license, curated_only=curated_only, metadata=metadata)

@@ -13,7 +13,7 @@ from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, score
 
 from qaq_datasets import __version__
 from qaq_datasets.publishing import publish, rows_identity
-from qaq_datasets.publishing import figures as figures_mod
+from qaq_datasets.publishing import card as figures_mod
 from qaq_datasets.publishing.card import BEGIN, END, generated_section, merge_card, size_category
 
 

@@ -252,7 +252,7 @@ def test_a_commit_in_between_is_merged_not_lost(hub, monkeypatch):
 
 def test_local_failures_come_before_any_upload(hub, monkeypatch):
     from qaq_datasets.errors import MissingDependencyError
-    from qaq_datasets.publishing import figures as figures_mod
+    from qaq_datasets.publishing import card as figures_mod
 
     def no_matplotlib(module, *, extra, package=None):
         raise MissingDependencyError(f"{module} missing; pip install 'qaq-datasets[{extra}]'")
