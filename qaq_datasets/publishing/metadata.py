@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, DatasetDict
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
+                                   RepositoryNotFoundError, RevisionNotFoundError)
 from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
@@ -120,6 +121,9 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
     try:
         return Path(hf_hub_download(str(repo_or_folder), "README.md", repo_type="dataset", revision=revision,
                                     token=token)).read_text(encoding="utf-8")
+    except LocalEntryNotFoundError as exc:  # offline, or the Hub could not be reached (and nothing is cached)
+        raise ConfigError(f"{str(repo_or_folder)!r} is not a local folder, and the Hub could not be reached to look "
+                          "for a dataset repo of that name.") from exc
     except EntryNotFoundError:
         return None
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:

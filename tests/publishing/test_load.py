@@ -96,3 +96,16 @@ def test_a_curated_only_source_is_not_taken_for_scored_rows(tmp_path):
         load_scored(tmp_path)
     ds, _ = load_scored(tmp_path, config="curated")
     assert len(ds["train"]) == 4
+
+
+def test_an_unreachable_hub_is_one_line_not_a_traceback(monkeypatch):
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    import qaq_datasets.publishing.metadata as metadata
+
+    def offline(*args, **kwargs):
+        raise LocalEntryNotFoundError("cannot reach the Hub")
+
+    monkeypatch.setattr(metadata, "hf_hub_download", offline)
+    with pytest.raises(ConfigError, match="could not be reached"):
+        load_scored("some_scored_name")
