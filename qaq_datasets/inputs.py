@@ -114,7 +114,12 @@ def load_input(source: str | os.PathLike, *, split: str = "train", config: str |
     elif not looks_like_hub_id(text):
         raise ConfigError(f"{text!r} does not exist (and is not a Hub dataset id).")
     else:
-        ds = datasets.load_dataset(text, config, split=split)
+        try:
+            ds = datasets.load_dataset(text, config, split=split)
+        except (ConnectionError, OSError) as exc:  # offline, unreachable, or no such repo
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"{text!r} is not a local path, and it could not be loaded from the Hub: "
+                              f"{first}") from None
     if max_rows is not None and max_rows < len(ds):
         ds = ds.select(range(max_rows))
     return ds

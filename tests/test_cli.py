@@ -224,3 +224,15 @@ def test_messages_and_question_options_together_are_refused(data_file, tmp_path,
     err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), "--messages", "m",
                                    "--question", "instruction", "--model", "w=x/y"])
     assert "--messages" in err
+
+
+def test_an_unreachable_hub_dataset_is_one_line(tmp_path, capsys, monkeypatch):
+    import datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'some_name' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    err = _one_line_error(capsys, ["score", "some_name", "--out", "o", "--model", "w=x/y"])
+    assert "some_name" in err and "Hub" in err
