@@ -136,10 +136,8 @@ def publish(
     dry_run: Annotated[Optional[str], typer.Option(help="Write the repo layout to this folder instead.")] = None,
 ):
     """Push scored (and curated) configs, card, plan, report and figures to the Hub (token: HF_TOKEN or login)."""
-    from .publishing import check_out_dir, publish_folder
+    from .publishing import publish_folder
 
-    if dry_run is not None:
-        check_out_dir(dry_run, "--dry-run folder")
     where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)
     typer.echo(f"Published to {where}")
 

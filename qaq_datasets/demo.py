@@ -54,12 +54,11 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
 
 def score_models(dataset, scorers: dict, *, batch_size: int = 64, num_proc: int | None = None):
     """``qaq.score`` with each named scorer in turn; returns ``(scored, metadata, stats)`` for the summary lines."""
-    from .scoring import score
+    from .scoring import check_scorers, score
     from .scoring.schema import count_statuses
 
+    check_scorers(dataset, list(scorers.values()))  # all of them, before the first model loads
     stats = {}
-    for name, sc in scorers.items():
-        sc.check(dataset)
     for name, sc in scorers.items():
         t0 = time.perf_counter()
         dataset = score(dataset, sc, batch_size=batch_size, num_proc=num_proc, desc=f"QAQ scoring [{name}]")

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import ColumnError, ConfigError, ConfigTypeError, DiskFullError
+from ..errors import ConfigError, ConfigTypeError, DiskFullError
 from ..scoring.schema import count_statuses, scorer_name
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class MultiScorer:
 
 def named_scorers(scorers, dataset=None) -> dict:
     """``{name: Scorer}`` from a Scorer, a list or a mapping; with ``dataset``, check its columns (nothing loads)."""
-    from ..scoring import Scorer
+    from ..scoring import Scorer, check_scorers
 
     if isinstance(scorers, Scorer):
         scorers = [scorers]
@@ -76,17 +76,8 @@ def named_scorers(scorers, dataset=None) -> dict:
         (scorer_name(getattr(s, "prefix", str(i))), s) for i, s in enumerate(scorers)]
     if not items or not all(isinstance(s, Scorer) for _, s in items):
         raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)), got {scorers!r}.")
-    prefixes = [s.prefix for _, s in items]
-    if len(set(prefixes)) != len(prefixes):
-        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
-    scorers = dict(items)
-    for s in scorers.values() if dataset is not None else ():
-        s.check(dataset)
-        clash = [c for c in s.output_columns if c in dataset.column_names]
-        if clash:
-            raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
-                              "prefix.", column=clash[0])
-    return scorers
+    check_scorers(dataset, [s for _, s in items])  # before dict(): two scorers of one name are refused too
+    return dict(items)
 
 
 def has_run(out) -> bool:

@@ -371,6 +371,20 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
                                device_map), loaded)
 
 
+def check_scorers(dataset, scorers) -> None:
+    """Before any model loads: distinct prefixes and, with a dataset, each scorer's columns and no score column
+    already there."""
+    prefixes = [s.prefix for s in scorers]
+    if len(set(prefixes)) != len(prefixes):
+        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
+    for sc in scorers if dataset is not None else ():
+        sc.check(dataset)
+        clash = [c for c in sc.output_columns if c in dataset.column_names]
+        if clash:
+            raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
+                              "prefix.", column=clash[0])
+
+
 def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
           map_kwargs: dict | None = None, **scorer_kwargs):
     """Score ``dataset`` with one model (a spec, a loaded model or a :class:`Scorer`) or several: a mapping
@@ -392,15 +406,7 @@ def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = N
                    for name, m in model.items()]
     else:
         scorers = [model if isinstance(model, Scorer) else score_fn(model, **scorer_kwargs)]
-    prefixes = [s.prefix for s in scorers]
-    if len(set(prefixes)) != len(prefixes):
-        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}.")
-    for sc in scorers:
-        sc.check(dataset)
-        clash = [c for c in sc.output_columns if c in dataset.column_names]
-        if clash:
-            raise ColumnError(f"The dataset already has score column {clash[0]!r}; use another prefix.",
-                              column=clash[0])
+    check_scorers(dataset, scorers)
     for sc in scorers:
         features = dataset.features.copy()
         features.update(sc.features())
