@@ -59,6 +59,10 @@ def _bad_json_line(path: Path) -> str:
     return ""
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _load_file(path: Path, split: str):
     import datasets
 
@@ -75,7 +79,7 @@ def _load_file(path: Path, split: str):
         return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line naming the file
         why = _bad_json_line(path) if builder == "json" else ""
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = _first_line(exc)
         raise ConfigError(f"Cannot read {path}: {why or first}.") from None
     finally:
         datasets.logging.set_verbosity(verbosity)
@@ -109,7 +113,7 @@ def load_input(source: str | os.PathLike, *, split: str = "train", config: str |
         try:
             ds = datasets.load_dataset(str(path), config, split=split)
         except Exception as exc:  # noqa: BLE001
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = _first_line(exc)
             raise ConfigError(f"Cannot read the folder {path}: {first}") from None
     elif not looks_like_hub_id(text):
         raise ConfigError(f"{text!r} does not exist (and is not a Hub dataset id).")
@@ -117,7 +121,7 @@ def load_input(source: str | os.PathLike, *, split: str = "train", config: str |
         try:
             ds = datasets.load_dataset(text, config, split=split)
         except (ConnectionError, OSError) as exc:  # offline, unreachable, or no such repo
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = _first_line(exc)
             raise ConfigError(f"{text!r} is not a local path, and it could not be loaded from the Hub: "
                               f"{first}") from None
     if max_rows is not None and max_rows < len(ds):
