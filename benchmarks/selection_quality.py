@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import hashlib
 import json
 import random
@@ -40,44 +41,14 @@ import numpy as np
 
 from _data import code_alpaca, question_of
 
+from qaq_datasets.selection import text_checks
+
 CACHE = Path(__file__).parent / ".cache"
 REFUSALS = ["I'm sorry, but I cannot help with that request.",
             "As an AI language model, I am unable to complete this task.",
             "Here is the code you asked for. Let me know if you have any other questions!",
             "This is a great question! There are many ways to approach it."]
 REWORD = ["Sure! ", "The task is: ", "", "Answer: "]
-
-
-def build_rows(n_clean: int, per_defect: int, seed: int = 0, offset: int = 0) -> list[dict]:
-    """Rows ``offset .. offset+need`` of Code Alpaca (answers of >= 20 chars), the last ones made defective."""
-    rng = random.Random(seed)
-    rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
-    kinds = ["misaligned", "echo", "refusal", "truncated", "looping"]
-    need = n_clean + per_defect * len(kinds)
-    if offset + need > len(rows):
-        raise SystemExit(f"only {len(rows)} usable rows; offset {offset} + {need} is too many")
-    picked = rows[offset: offset + need]
-    out = [dict(instruction=r["instruction"], input=r["input"], output=r["output"], defect="none")
-           for r in picked[:n_clean]]
-    spare = picked[n_clean:]
-    donors = rows[:offset] + rows[offset + need:]  # misaligned answers come from rows not in the set
-    for k, r in enumerate(spare):
-        kind = kinds[k // per_defect]
-        q = question_of(r)
-        if kind == "misaligned":
-            a = rng.choice(donors)["output"]
-        elif kind == "echo":
-            a = rng.choice(REWORD) + q.replace("Write", "Writing").replace("Create", "Creating")
-        elif kind == "refusal":
-            a = rng.choice(REFUSALS)
-        elif kind == "truncated":
-            a = r["output"][: max(8, len(r["output"]) // 5)]
-        else:
-            first = next((ln for ln in r["output"].splitlines() if ln.strip()), r["output"])
-            a = "\n".join([first] * 12)
-        out.append(dict(instruction=r["instruction"], input=r["input"], output=a, defect=kind))
-    rng.shuffle(out)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- the pool
@@ -87,6 +58,9 @@ def build_rows(n_clean: int, per_defect: int, seed: int = 0, offset: int = 0) ->
 
 KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", "unparseable", "wrong_language"]
 LEVELS = (0.10, 0.25, 0.40)
+#: parts built after the first three, from rows they do not use (scored and cached apart, so parts 0-2 keep
+#: their cache): sets no one looked at while choosing the default
+FRESH_PARTS = 2
 #: the kinds the scores can see at all (code that does not parse and code in another language look like clean rows
 #: to RMI, IFD and nll_end alike: see the per-kind AUROC)
 SEEN = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping"]
@@ -169,20 +143,35 @@ def make_defect(kind: str, row: dict, rng: random.Random, donors: list[dict]) ->
     return dict(instruction=instruction, input=row["input"], output=a, defect=kind)
 
 
-def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0) -> list[dict]:
+def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0,
+               fresh_parts: int = 0) -> list[dict]:
     """The scored pool: ``parts`` disjoint parts of ``clean_per_part`` clean rows and ``per_kind`` rows of each
-    defect kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``."""
+    defect kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``.
+
+    ``fresh_parts`` more parts (numbered from ``parts`` on) are built the same way from rows none of the first
+    parts uses, after them, so the first parts are the same rows whether or not fresh ones are asked for."""
     rng = random.Random(seed)
     rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
     rng.shuffle(rows)
+    used: set[int] = set()
+    pool = build_pool_from(rows, used, clean_per_part, per_kind, parts, rng)
+    fresh = build_pool_from(rows, used, clean_per_part, per_kind, fresh_parts, random.Random(seed + 1))
+    return pool + [{**r, "part": parts + r["part"]} for r in fresh]
+
+
+def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: int, parts: int,
+                    rng: random.Random) -> list[dict]:
+    """``parts`` parts from the ``rows`` not in ``used`` (which grows by the rows taken)."""
     need = {"wrong_language": lambda r: _language(r["instruction"]) is not None, "unparseable": _python_code}
-    used, pool = set(), []
+    pool = []
     def take(ok, k):
         got = [i for i, r in enumerate(rows) if i not in used and ok(r)][:k]
         if len(got) < k:
             raise SystemExit(f"not enough usable Code Alpaca rows ({len(got)} < {k})")
         used.update(got)
         return got
+    if not parts:
+        return pool
     picked = {kind: take(need[kind], per_kind * parts) for kind in ["wrong_language", "unparseable"]}
     for kind in KINDS:
         if kind not in picked:
@@ -315,6 +304,7 @@ STRATEGIES = {
     "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
     "gap-global: Diff-High, global ranks": "gap-global",
     "previous default (fixed-fraction extremes)": None,
+    "last release's default (MAD fences, no text checks)": "last",
     "default": "default",
 }
 SINGLE_DIRECTION = ("perplexity", "cherry", "superfiltering", "sweet-spot", "paper-band")
@@ -333,6 +323,22 @@ def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F82
     return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(budget)
 
 
+def last_release_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
+    """The default of the release before the text checks: drop IFD > 1, low-RMI MAD fences (k = 1.5) of both
+    models, the weak model's nll_end fence (k = 3), then the strong within-bin RMI rank closest to 0.5."""
+    import qaq_datasets.selection as qs
+
+    sel = qs.Selector()
+    for p in (strong, weak):
+        sel = sel.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
+    for p in (weak, strong):
+        sel = sel.drop_where(f"{p}ifd", ">", 1.0, reason="ifd_gt_1")
+    for p in (weak, strong):
+        sel = sel.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", low=1.5, high=None)
+    sel = sel.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", low=None, high=3.0)
+    return sel.stratify(f"{strong}nll_q", 10).rank(f"{strong}rmi").closest_to(0.5).keep_top(budget)
+
+
 def plans(budget, strong="strong_", weak="weak_") -> dict:
     import qaq_datasets.selection as qs
 
@@ -340,6 +346,8 @@ def plans(budget, strong="strong_", weak="weak_") -> dict:
     for name, p in STRATEGIES.items():
         if p is None:
             out[name] = previous_default(strong, weak, budget)
+        elif p == "last":
+            out[name] = last_release_default(strong, weak, budget)
         elif p in ("default", "gap", "gap-global"):
             out[name] = qs.preset(p, strong=strong, weak=weak, fraction=budget)
         elif p == "random":
@@ -365,6 +373,7 @@ def evaluate(plan, ds, defect: np.ndarray) -> dict:
     return {"kept": int(keep.sum()), "defect_rate": float(is_defect[keep].mean()) if keep.any() else float("nan"),
             "seen_rate": float(seen[keep].mean()) if keep.any() else float("nan"),
             "clean_lost": int((filtered & ~is_defect).sum()), "clean": int((~is_defect).sum()),
+            "defect_kept_n": int((is_defect & keep).sum()), "defect_past_filters": int((is_defect & ~filtered).sum()),
             "auroc": auroc(plan_order(sel, values, cut["ascending"]), is_defect),
             "per_kind": {k: int(((defect == k) & keep).sum()) for k in KINDS}}
 
@@ -434,14 +443,16 @@ def per_kind_auroc(scored, sets, replicates, prefix: str) -> dict:
             for k in KINDS}
 
 
-def candidate(ifd_max, rmi_min, low, high, end, final, budget):
-    """One plan of the tuning grid: zero-information drops, RMI fences of both models, the nll_end fence, then
-    a final ranking (gap, global gap, Cherry's ratio, the rank closest to 0.5 or 0.625, or random)."""
+def candidate(text, ifd_max, rmi_min, low, high, end, final, budget):
+    """One plan of the tuning grid: the model-free text checks, zero-information drops, RMI fences of both models,
+    the nll_end fence, then a final ranking (gap, global gap, Cherry's ratio, the rank closest to 0.5 or 0.625,
+    or random)."""
     import qaq_datasets.selection as qs
 
     s = qs.Selector()
     for p in ("strong_", "weak_"):
         s = s.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
+    s = s.drop_broken_answers() if text else s
     for p in ("weak_", "strong_"):
         s = s.drop_where(f"{p}ifd", ">", ifd_max, reason="ifd_gt_1") if ifd_max else s
         s = s.drop_where(f"{p}rmi", "<", rmi_min, reason="rmi_lt_0") if rmi_min is not None else s
@@ -456,30 +467,47 @@ def candidate(ifd_max, rmi_min, low, high, end, final, budget):
     return s.keep_top(budget)
 
 
-def tune(scored, sets, budget) -> None:
-    """The grid the default's knobs were chosen on, on set 0 only (replicate 0 at each level): the Pareto front of
-    clean rows lost (summed over the levels) against the worst level's defective-among-kept."""
+def tune(scored, sets, budget, parts=(0,)) -> None:
+    """The grid the default's knobs were chosen on, on the sets of ``parts`` (every level of each).
+
+    Prints the Pareto front of clean rows lost (summed over the levels) against the worst level's
+    defective-among-kept, then the choice. The rule: among the plans that lose at most half the clean rows the
+    previous default lost, those within one kept row of the best worst-level count; of these, the one whose
+    filters let the fewest defective rows through to the final ranking (summed over the levels: every defective
+    row counts there, not only the few at the budget's edge), then the one losing the fewest clean rows."""
     import itertools
 
     defect = np.asarray(scored["defect"])
-    subsets = {lv: (scored.select(sets[(lv, 0)]), defect[sets[(lv, 0)]]) for lv in LEVELS}
-    grid = itertools.product((1.0, None), (0.0, None), (None, 1.5, 2.0, 3.0), (None, 2.0, 3.0), (None, 2.0, 3.0),
-                             ("gap", "gap1", "cherry", "center", "band", "random"))
+    subsets = {(lv, r): (scored.select(sets[(lv, r)]), defect[sets[(lv, r)]]) for lv in LEVELS for r in parts}
+    grid = itertools.product((True, False), (1.0, None), (0.0, None), (None, 1.0, 1.5, 2.0, 3.0), (None, 2.0, 3.0),
+                             (None, 1.5, 2.0, 3.0), ("gap", "gap1", "cherry", "center", "band", "random"))
     rows = []
     for cfg in grid:
-        res = [evaluate(candidate(*cfg, budget), *subsets[lv]) for lv in LEVELS]
-        rows.append((sum(r["clean_lost"] for r in res), max(r["defect_rate"] for r in res), cfg, res))
-    print("| clean rows lost | worst defective kept | ifd_max, rmi_min, rmi_low, rmi_high, end_high, final "
-          "| per level |")
-    print("|---|---|---|---|")
+        res = [evaluate(candidate(*cfg, budget), *sub) for sub in subsets.values()]
+        rows.append({"lost": sum(r["clean_lost"] for r in res), "worst": max(r["defect_rate"] for r in res),
+                     "worst_n": max(r["defect_kept_n"] for r in res),
+                     "past": sum(r["defect_past_filters"] for r in res), "cfg": cfg, "res": res})
+    head = "text checks, ifd_max, rmi_min, rmi_low, rmi_high, end_high, final"
+    print(f"| clean rows lost | worst defective kept | defective past the filters | {head} | per level |")
+    print("|---|---|---|---|---|")
+    show = lambda r: print(f"| {r['lost']} | {r['worst']:.1%} | {r['past']} | {r['cfg']} | "  # noqa: E731
+                           + ", ".join(f"{x['defect_rate']:.1%}" for x in r["res"]) + " |")
     best = 1.0
-    for lost, worst, cfg, res in sorted(rows, key=lambda r: r[:2]):
-        if worst < best - 1e-9:
-            best = worst
-            print(f"| {lost} | {worst:.1%} | {cfg} | " + ", ".join(f"{r['defect_rate']:.1%}" for r in res) + " |")
-    prev = [evaluate(previous_default("strong_", "weak_", budget), *subsets[lv]) for lv in LEVELS]
+    for r in sorted(rows, key=lambda r: (r["lost"], r["worst"])):
+        if r["worst"] < best - 1e-9:
+            best = r["worst"]
+            show(r)
+    prev = [evaluate(previous_default("strong_", "weak_", budget), *sub) for sub in subsets.values()]
+    cap = sum(r["clean_lost"] for r in prev) // 2
     print(f"previous default: clean rows lost {sum(r['clean_lost'] for r in prev)}, defective kept "
           + ", ".join(f"{r['defect_rate']:.1%}" for r in prev))
+    allowed = [r for r in rows if r["lost"] <= cap]
+    floor = min(r["worst_n"] for r in allowed)
+    chosen = sorted([r for r in allowed if r["worst_n"] <= floor + 1], key=lambda r: (r["past"], r["lost"]))
+    print(f"\nchoice (clean rows lost <= {cap}; worst level within one kept row of {floor}; fewest defective rows "
+          "past the filters, then fewest clean rows lost), best first:")
+    for r in chosen[:5]:
+        show(r)
 
 
 def main():
@@ -489,19 +517,26 @@ def main():
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--template", default="standard", help="scoring template of both models (standard, paper, ...)")
     ap.add_argument("--compare", default=None, help="a second template to compare with --template, per defect kind")
-    ap.add_argument("--replicates", default="1,2", help="the sets reported (0 is the set the default was tuned on)")
-    ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on set 0")
+    ap.add_argument("--replicates", default="3,4", help="the sets reported (0: where the default was tuned; 1, 2: "
+                    "looked at while choosing it; 3, 4: fresh)")
+    ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on --tune-parts")
+    ap.add_argument("--tune-parts", default="0,1,2", help="the parts whose sets --tune evaluates")
     args = ap.parse_args()
     dtype = None if args.dtype == "auto" else args.dtype
+    # the same rows are checked by many plans here: remember each answer's check (a Python pass over the text)
+    text_checks.check_answer = functools.lru_cache(maxsize=None)(text_checks.check_answer)
 
-    pool = build_pool()
+    from datasets import concatenate_datasets
+
+    full = build_pool(fresh_parts=FRESH_PARTS)
+    pool, fresh = [r for r in full if r["part"] < 3], [r for r in full if r["part"] >= 3]
     t0 = time.perf_counter()
-    scored = scored_pool(pool, {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)},
-                         dtype)
+    models = {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)}
+    scored = concatenate_datasets([scored_pool(pool, models, dtype), scored_pool(fresh, models, dtype)])
     print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)")
     sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size)
     if args.tune:
-        return tune(scored, sets, args.budget)
+        return tune(scored, sets, args.budget, [int(r) for r in args.tune_parts.split(",")])
     replicates = [int(r) for r in args.replicates.split(",")]
     results = run_sets(scored, sets, args.budget)
     print(f"\nSelection quality: {args.size}-row sets of Code Alpaca rows at {', '.join(f'{lv:.0%}' for lv in LEVELS)}"
@@ -521,8 +556,8 @@ def main():
     if args.compare:
         other = scored_pool(pool, {"pstrong": ("gemma3-270m", args.compare), "pweak": ("smollm2-135m", args.compare)},
                             dtype)
-        from datasets import concatenate_datasets
-
+        scored = scored.select(range(len(pool)))  # the other template scores parts 0-2 only (they come first)
+        sets = {key: idx for key, idx in sets.items() if key[1] < 3}
         both = concatenate_datasets([scored, other.select_columns([c for c in other.column_names if c[0] == "p"
                                                                    and c not in scored.column_names])], axis=1)
         alt = run_sets(both, sets, args.budget, "pstrong_", "pweak_")

@@ -6,8 +6,8 @@ Usage:
     python benchmarks/training_effect.py --data mine.jsonl --label-column defect   # your own labelled set
 
 Stages:
-1. Training data: real Code Alpaca rows with labelled defects, built by ``selection_quality.build_rows``
-   (misaligned, echo, refusal, truncated, looping), or ``--data FILE`` (JSON or JSON lines with
+1. Training data: real Code Alpaca rows with labelled defects, built like one part of
+   ``selection_quality.build_pool`` (its 8 defect kinds), or ``--data FILE`` (JSON or JSON lines with
    ``instruction``, ``input``, ``output`` and a label column; clean rows carry ``none``/``clean``/empty/0/false).
    Held-out clean rows (in no arm; their answers appear nowhere in the training set) are kept apart.
 2. Scores from both default models (``qaq.score_fn("gemma3-270m", prefix="strong_")`` and
@@ -26,8 +26,9 @@ Stages:
    HumanEval canonical solutions given their prompts; mean NLL of held-out clean Code Alpaca answers; the rate
    of degenerate generations on held-out prompts (echo, refusal/filler/empty, looping; see the detectors).
 
-Each (arm, seed) result is written to a JSON file in the cache as soon as it is done, so an interrupted run
-resumes where it stopped when the same command is run again.
+Each (arm, seed) result is written to a JSON file in the cache as soon as it is done, with the rows it trained on,
+so an interrupted run resumes where it stopped when the same command is run again, and an arm whose plan now
+picks other rows is trained again.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from _data import code_alpaca, question_of  # noqa: E402
+
+from qaq_datasets.selection.text_checks import is_looping  # noqa: E402  (the library's own looping check)
 
 CACHE = HERE / ".cache" / "training_effect"
 STUDENT = "smollm2-135m"
@@ -92,21 +95,6 @@ def is_refusal(answer: str) -> bool:
     if not _REFUSAL.search(text):
         return False
     return not any(_CODE_LINE.search(line) for line in text.splitlines())
-
-
-def is_looping(answer: str) -> bool:
-    """Degenerate repetition: one line making up most of >= 4 lines, repeated word 5-grams, or a repeated span."""
-    lines = [ln.strip() for ln in answer.splitlines() if len(ln.strip()) >= 2]
-    if len(lines) >= 4:
-        line, count = Counter(lines).most_common(1)[0]
-        if count >= 4 and count / len(lines) >= 0.5:
-            return True
-    words = [w.lower() for w in _WORD.findall(answer)]
-    grams = _ngrams(words, 5)
-    if len(words) >= 30 and len(set(grams)) / len(grams) < 0.35:
-        return True
-    m = re.search(r"(\S.{0,29}?)\1{7,}", answer, re.DOTALL)  # a short unit repeated 8+ times in a row
-    return bool(m and len(m.group(0)) >= 40)
 
 
 def degenerate_kind(prompt: str, answer: str) -> str | None:
@@ -186,10 +174,12 @@ def load_user_data(path: Path, label_column: str, heldout: int, seed: int) -> tu
 
 
 def code_alpaca_data(n_clean: int, per_defect: int, heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """Training rows as ``selection_quality`` builds them, and held-out clean rows from the end of the file."""
-    from selection_quality import build_rows
+    """Training rows as ``selection_quality.build_pool`` builds one part (the 8 defect kinds), and held-out clean
+    rows from the end of the file (their questions and answers appear nowhere in the training set)."""
+    from selection_quality import build_pool
 
-    train = build_rows(n_clean, per_defect, seed=seed, offset=0)
+    train = [{k: v for k, v in r.items() if k != "part"}
+             for r in build_pool(clean_per_part=n_clean, per_kind=per_defect, parts=1, seed=seed)]
     used_q = {(r["instruction"], r["input"]) for r in train}
     used_a = {r["output"] for r in train}
     pool = [r for r in code_alpaca() if len(r["output"]) >= 20]
@@ -475,20 +465,20 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, help="JSON / JSON lines with instruction, input, output and a label column")
     ap.add_argument("--label-column", default="defect")
     ap.add_argument("--clean", type=int, default=120, help="clean Code Alpaca rows in the training set")
-    ap.add_argument("--per-defect", type=int, default=8, help="rows of each of the 5 defect kinds")
+    ap.add_argument("--per-defect", type=int, default=5, help="rows of each of the 8 defect kinds")
     ap.add_argument("--fraction", type=float, default=0.25)
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=8, help="optimizer steps per arm (the same for every arm)")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--max-length", type=int, default=192, help="training tokens per row (longer rows are cut)")
-    ap.add_argument("--he-gen", type=int, default=8, help="HumanEval problems for pass@1 (the first N)")
-    ap.add_argument("--he-nll", type=int, default=16, help="HumanEval problems for the canonical-solution NLL")
+    ap.add_argument("--he-gen", type=int, default=20, help="HumanEval problems for pass@1 (the first N)")
+    ap.add_argument("--he-nll", type=int, default=40, help="HumanEval problems for the canonical-solution NLL")
     ap.add_argument("--he-new-tokens", type=int, default=128)
-    ap.add_argument("--heldout", type=int, default=24, help="held-out clean rows")
-    ap.add_argument("--heldout-nll", type=int, default=16)
-    ap.add_argument("--degen-prompts", type=int, default=8)
+    ap.add_argument("--heldout", type=int, default=40, help="held-out clean rows")
+    ap.add_argument("--heldout-nll", type=int, default=40)
+    ap.add_argument("--degen-prompts", type=int, default=16)
     ap.add_argument("--degen-new-tokens", type=int, default=64)
     ap.add_argument("--gen-batch", type=int, default=8)
     ap.add_argument("--score-batch", type=int, default=64)
@@ -579,8 +569,8 @@ def main(argv=None) -> dict:
               f"{r['heldout_nll']:.3f} degenerate {r['degenerate']:.2f} ({r['eval_s']} s)", flush=True)
     for seed in range(cfg.seeds):  # every arm once before any arm twice: a cut-short run still covers all arms
         for arm in arms:
-            if str(seed) in results.get(arm, {}):
-                continue
+            if results.get(arm, {}).get(str(seed), {}).get("indices") == arm_idx[(arm, seed)]:
+                continue  # done on these very rows (a plan that now picks other rows is trained again)
             model.load_state_dict(init)
             train_rows = [rows[i] for i in arm_idx[(arm, seed)]]
             t = train(model, tok, train_rows, seed, cfg, cfg.cache_dir / "trainer")

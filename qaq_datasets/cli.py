@@ -113,7 +113,11 @@ def select(
     scored, metadata = load_scored(scored_dir)
     if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
         scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
-    selector = load_plan(plan, fraction=budget, scorers=prefixes_for(metadata, scored.column_names), **options)
+    recipes = list(((metadata or {}).get("scorers") or {}).values())  # the text columns the scores were made from
+    columns = next(({k: r[k] for k in ("question", "answer", "messages") if r.get(k)} for r in recipes
+                    if r.get("answer") or r.get("messages")), None) if plan == "default" else None
+    selector = load_plan(plan, fraction=budget, scorers=prefixes_for(metadata, scored.column_names), columns=columns,
+                         **options)
     selection = selector.fit(scored)
     save_selection(out, scored, selection, metadata)
     rep = selection.report
@@ -122,7 +126,7 @@ def select(
         typer.echo(f"warning: the budget ({rep['budget']} rows) was not filled: only {rep['rows_kept']} rows "
                    "survived the filters", err=True)
     for note in rep.get("notes", []):
-        if note.startswith("no row was kept"):
+        if note.startswith("no row was kept") or "): skipped" in note:
             typer.echo(f"warning: {note}", err=True)
     typer.echo(f"Wrote {out}")
 

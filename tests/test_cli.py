@@ -62,6 +62,22 @@ def test_score_select_publish_dry_run(data_file, tmp_path, tiny_model_dir, secon
     assert sorted(again["id"]) == sorted(curated["id"])
 
 
+def test_default_plan_checks_the_text_columns_the_scores_were_made_from(tmp_path, tiny_model_dir, second_model_dir,
+                                                                        capsys):
+    path = tmp_path / "rows.jsonl"
+    rows = [{"task": r["instruction"], "solution": r["output"]} for r in ROWS]
+    rows[0]["solution"] = "\n".join(["s = s[::-1]"] * 12)  # a looping answer
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    main(["score", str(path), "--out", str(tmp_path / "scored"), "--question", "task", "--answer", "solution",
+          "--model", f"strong={second_model_dir}", "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
+    main(["select", str(tmp_path / "scored"), "--out", str(tmp_path / "sel")])
+    report = json.loads((tmp_path / "sel" / "qaq_report.json").read_text())
+    step = next(s for s in report["steps"] if s["step"] == "drop_broken_answers")
+    assert step["fitted"]["columns"] == {"question": ["task"], "answer": "solution"}
+    assert step["dropped"] == {"looping": 1}
+    assert "skipped" not in capsys.readouterr().err
+
+
 def test_missing_column_fails_before_loading(data_file, tmp_path, tiny_model_dir, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["score", str(data_file), "--out", str(tmp_path / "x"), "--answer", "response",

@@ -30,15 +30,6 @@ def test_refusal_detector():
     assert not te.is_refusal("The answer is 42.")
 
 
-def test_looping_detector():
-    assert te.is_looping("\n".join(["for i in range(10):"] * 12))
-    assert te.is_looping("the cat sat on the mat " * 10)
-    assert te.is_looping("ab!" * 30)
-    assert not te.is_looping("def f(x):\n    if x:\n        return 1\n    return 0\n")
-    assert not te.is_looping("x = 1\ny = 2\nz = 3\nprint(x + y + z)\n")
-    assert not te.is_looping("def f():\n        return '        '\n")  # indentation is not a loop
-
-
 def test_degenerate_kind():
     q = "Sort a list of numbers."
     assert te.degenerate_kind(q, "") == "refusal"

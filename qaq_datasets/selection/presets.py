@@ -4,11 +4,12 @@
 ==================  =======  =================================================================
 name                models   plan
 ==================  =======  =================================================================
-``default``         2        drop IFD > 1 of either model (``ifd_gt_1``: the question makes the
-                             answer less likely), low weak- and strong-RMI outliers (fences
-                             fitted per nll_q bin: ``rmi_low``), outlying answer ends (weak
-                             ``nll_end``: cut-off answers); then keep the ``fraction`` whose
-                             strong within-bin RMI rank is closest to 0.5
+``default``         2        drop broken answers (``drop_broken_answers``: looping, Python that
+                             does not parse, code in another language than asked; no model),
+                             low weak- and strong-RMI outliers (fences fitted per nll_q bin:
+                             ``rmi_low``), outlying answer ends (weak ``nll_end``: cut-off
+                             answers); then keep the ``fraction`` whose strong within-bin RMI
+                             rank is closest to 0.5
 ``gap``             2        the paper's Diff-High as its text describes it: top ``fraction`` by
                              r_strong − r_weak, ranks within 10 nll_q bins of each model
 ``gap-global``      2        the same with global ranks, as the authors' README computes them
@@ -36,7 +37,7 @@ The recommended plan's knobs live in :data:`DEFAULT_PARAMS` (one place to tune t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,16 @@ from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import OK_STATUSES
 from .selector import Selector
 
-#: tuning knobs of the ``default`` plan (chosen on one benchmark set, see the README)
+#: tuning knobs of the ``default`` plan (chosen on the tuning parts of the selection benchmark, see the README)
 DEFAULT_PARAMS = {
+    # model-free: drop looping answers, Python that does not parse, code in another language than asked
+    "text_checks": True,
     "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q)
     "min_rows": 2,  # smaller bins are merged into a neighbour
     # the zero-information point of IFD, for either model: IFD > 1, the question makes the answer LESS likely
     # (misaligned answers, generic fillers); None: no such step
-    "ifd_max": 1.0,
-    "rmi_low": 1.5,  # drop within-bin RMI below median - rmi_low x scale (both models); None: keep that side
+    "ifd_max": None,
+    "rmi_low": 3.0,  # drop within-bin RMI below median - rmi_low x scale (both models); None: keep that side
     "rmi_high": None,  # the same above the median (echoes); None: left to the centre ranking
     # incomplete answers (cut off by a generation limit): the least likely ends of answer, by the weak
     # (instruction-tuned, real end-of-turn token) model's nll_end, fenced within the same PPL(Q) bins
@@ -80,17 +83,22 @@ def _status_ok(*prefixes: str) -> Selector:
     return sel
 
 
-def _default(strong: str, weak: str, fraction, seed) -> Selector:
+def _default(strong: str, weak: str, fraction, seed, columns: Mapping | None = None) -> Selector:
     k = DEFAULT_PARAMS
     sel = _status_ok(strong, weak)
+    if k["text_checks"]:
+        named = {c: columns.get(c) for c in ("question", "answer", "messages")} if columns else {}
+        sel = sel.drop_broken_answers(**named)
     if k["ifd_max"] is not None:
         for p in (weak, strong):
             sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
-    for p in (weak, strong):
+    for p in (weak, strong) if k["rmi_low"] or k["rmi_high"] else ():
         sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"])
         sel = sel.drop_outliers(f"{p}rmi", low=k["rmi_low"], high=k["rmi_high"])
     e, c = ({"strong": strong, "weak": weak}[k[m]] for m in ("end_model", "center_model"))
-    sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).drop_outliers(f"{e}nll_end", None, k["end_high"])
+    if k["end_high"]:
+        sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).drop_outliers(f"{e}nll_end", None,
+                                                                                          k["end_high"])
     sel = sel.stratify(f"{c}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{c}rmi")
     return sel.closest_to(k["center"]).keep_top(fraction)
 
@@ -136,7 +144,8 @@ def list_presets() -> list[str]:
 
 
 def preset(name: str, *, strong: str | None = None, weak: str | None = None, prefix: str | None = None,
-           scorers: Iterable[str] | None = None, fraction: int | float = 0.25, seed: int = 0) -> Selector:
+           scorers: Iterable[str] | None = None, fraction: int | float = 0.25, seed: int = 0,
+           columns: Mapping | None = None) -> Selector:
     """The named plan as a :class:`Selector` (see the module table for what each does).
 
     Args:
@@ -149,6 +158,9 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
             single-model presets use it and two-model presets fail naming the presets that work with one model.
         fraction: the ``keep_top`` budget: a fraction of the rows in (float) or a row count (int).
         seed: the seed of ``random``.
+        columns: the text columns ``{"question": [...], "answer": ...}`` or ``{"messages": ...}`` (a scorer's
+            recipe in the ``qaq:`` block has them) for the ``default`` plan's ``drop_broken_answers``; None: found
+            from the column names.
 
     Examples:
         >>> preset("default").fit(scored).apply(scored)
@@ -158,6 +170,10 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     if name not in _PRESETS:
         raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(_PRESETS)}.")
     models, default_model, build = _PRESETS[name]
+    if columns is not None:
+        if name != "default":
+            raise ConfigError(f"preset {name!r} reads no text; columns= only applies to the 'default' preset.")
+        build = partial(build, columns=columns)
     known = [_prefix(p, "scorers") for p in scorers] if scorers is not None else None
     if models == 2:
         if prefix is not None:
@@ -191,7 +207,7 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, *, sco
         fraction: when given, replaces the ``keep_top`` budget (preset ``fraction=``, or the plan's
             last ``keep_top``).
         scorers: the score-column prefixes of the data (see :func:`preset`); used by preset names only.
-        **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=`` for a preset name; an error
+        **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=``, ``columns=`` for a preset name; an error
             for any other kind of plan. Options given as None are ignored (CLI options left unset).
 
     Raises:

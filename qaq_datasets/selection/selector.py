@@ -1,7 +1,8 @@
 """``Selector``: the immutable builder of a selection plan, its fitting, and its (de)serialisation.
 
-A plan is a list of steps applied in order to the rows still alive. Fitting reads only the score
-columns the steps name (Arrow → numpy, vectorised), on the whole dataset it is given.
+A plan is a list of steps applied in order to the rows still alive. Fitting reads only the columns the
+steps name (score columns: Arrow → numpy, vectorised; ``drop_broken_answers``: the question and answer text),
+on the whole dataset it is given.
 
 Rules that hold for every plan:
 
@@ -20,8 +21,8 @@ Rules that hold for every plan:
   by integer position. Same data + same plan → the same rows on any machine.
 * **Reasons.** Every dropped row carries one reason (the first that applied): ``nan_score``,
   ``{measure}_low``/``{measure}_high`` (``rmi_low``/``rmi_high`` for an RMI rank), the
-  ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``), ``below_cut`` (outside keep_top's
-  budget).
+  ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``), the text checks' ``looping``,
+  ``unparseable_code``, ``wrong_language``, ``below_cut`` (outside keep_top's budget).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from datasets import Dataset, DatasetDict
 
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import split_prefix
+from .text_checks import DropBrokenAnswers
 from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
 from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify
 from .selection import Selection, build_report
@@ -184,6 +186,27 @@ class Selector:
             >>> Selector().drop_where("strong_status", "not in", ["ok", "truncated"], reason="not_ok_status")
         """
         return self._append(DropWhere(column, op, value, reason))
+
+    def drop_broken_answers(self, *, question: str | list[str] | None = None, answer: str | None = None,
+                            messages: str | None = None) -> Selector:
+        """Drop the rows whose answer loops (``looping``), is Python that does not parse (``unparseable_code``),
+        or is code in another language than the one the question names (``wrong_language``).
+
+        These are checked on the text, without a model (see :mod:`~qaq_datasets.selection.text_checks` for the
+        rules: the asked language is the one the question names, the answer's language is guessed from
+        signatures only when one language clearly wins, Python is checked with ``ast.parse``). Answers with no
+        recognisable code pass the code checks. The step's report counts each result (``checks``).
+
+        Input columns: the question and answer text, found from the column names as ``score_fn`` finds them
+        (``instruction`` + ``input`` + ``output``, ``messages``, ``prompt`` + ``completion``, …), or named here.
+        When none are named and none are found, the step checks nothing and its note says so.
+        Output columns: none.
+
+        Examples:
+            >>> Selector().drop_broken_answers()
+            >>> Selector().drop_broken_answers(question="task", answer="solution")
+        """
+        return self._append(DropBrokenAnswers(question, answer, messages))
 
     def gap(
         self,

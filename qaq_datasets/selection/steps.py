@@ -49,6 +49,7 @@ class ColumnReader:
     """Reads single columns of one dataset as Arrow (numeric ones cached as numpy); nothing else is touched."""
 
     def __init__(self, ds):
+        self.dataset = ds
         self._ds = ds.with_format("arrow")  # a column comes back as Arrow, through any indices mapping
         self._numeric: dict[str, np.ndarray] = {}
 

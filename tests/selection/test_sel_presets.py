@@ -36,31 +36,34 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_drops_zero_information_rows_outliers_and_cut_answers_then_keeps_the_centre(ds):
+def test_default_checks_the_text_drops_low_rmi_outliers_and_cut_answers_then_keeps_the_centre(ds):
     sel = preset("default").fit(ds)
     kinds = [s["step"] for s in sel.report["steps"]]
-    assert kinds == ["drop_where"] * 4 + ["stratify", "drop_outliers"] * 3 + ["stratify", "rank", "closest_to",
-                                                                             "keep_top"]
-    assert set(sel.report["drop_reasons"]) == {"not_ok_status", "ifd_gt_1", "rmi_low", "nll_end_high", "below_cut"}
-    assert (_col(ds, "weak_ifd")[sel.keep] <= 1).all() and (_col(ds, "strong_ifd")[sel.keep] <= 1).all()
-    end = sel.report["steps"][9]
-    assert end["params"] == {"column": "weak_nll_end", "low": None, "high": presets.DEFAULT_PARAMS["end_high"]}
+    assert kinds == ["drop_where"] * 2 + ["drop_broken_answers"] + ["stratify", "drop_outliers"] * 3 \
+        + ["stratify", "rank", "closest_to", "keep_top"]
+    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_low", "nll_end_high", "below_cut"}
+    assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
+    k = presets.DEFAULT_PARAMS
+    rmi, end = sel.report["steps"][4], sel.report["steps"][8]
+    assert rmi["params"] == {"column": "weak_rmi", "low": k["rmi_low"], "high": k["rmi_high"]}
+    assert all(f["high"] is None and f["low"] < f["median"] for f in rmi["fitted"]["fences"])  # no echo fence
+    assert end["params"] == {"column": "weak_nll_end", "low": None, "high": k["end_high"]}
     assert all(f["low"] is None and f["high"] > f["median"] for f in end["fitted"]["fences"])
-    rmi = sel.report["steps"][5]["fitted"]["fences"]
-    assert all(f["high"] is None and f["low"] < f["median"] for f in rmi)  # rmi_high None: no echo fence
+    assert sel.report["steps"][-2]["params"]["center"] == k["center"]
     dist = sel.columns["qaq_center_distance"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
     assert dist[sel.keep].max() <= dist[below].min()
 
 
 def test_default_parameters_live_in_one_place(monkeypatch):
-    monkeypatch.setitem(presets.DEFAULT_PARAMS, "bins", 5)
-    monkeypatch.setitem(presets.DEFAULT_PARAMS, "rmi_high", 2.5)
-    monkeypatch.setitem(presets.DEFAULT_PARAMS, "ifd_max", None)
+    for knob, value in {"bins": 5, "rmi_low": 2.5, "ifd_max": None, "end_high": 3.0, "text_checks": False}.items():
+        monkeypatch.setitem(presets.DEFAULT_PARAMS, knob, value)
     steps = preset("default").steps
+    assert [s["step"] for s in steps].count("drop_broken_answers") == 0
     assert [s["bins"] for s in steps if "bins" in s] == [5, 5, 5, 5]
-    assert steps[3] == {"step": "drop_outliers", "column": "weak_rmi", "low": presets.DEFAULT_PARAMS["rmi_low"],
-                        "high": 2.5}
+    assert steps[3] == {"step": "drop_outliers", "column": "weak_rmi", "low": 2.5,
+                        "high": presets.DEFAULT_PARAMS["rmi_high"]}
+    assert steps[7] == {"step": "drop_outliers", "column": "weak_nll_end", "low": None, "high": 3.0}
 
 
 def test_gap_preset(ds):
