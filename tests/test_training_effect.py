@@ -82,8 +82,8 @@ def test_smoke_run(tmp_path):
         for r in results[arm].values():
             assert 0.0 <= r["pass@1"] <= 1.0 and r["he_nll"] > 0 and r["heldout_nll"] > 0
     assert summary["arms"]["oracle"]["defect_rate"] == 0.0
-    assert summary["arms"]["full"]["rows"] == 20
-    assert all(summary["arms"][a]["rows"] == 5 for a in te.ARMS if a != "full")
+    assert summary["arms"]["full"]["rows"] == 23  # 15 clean + 1 of each of the 8 defect kinds
+    assert all(summary["arms"][a]["rows"] == 6 for a in te.ARMS if a != "full")  # 25% of 23, rounded
     assert (tmp_path / "out" / "training_effect.md").read_text().startswith("| arm |")
     # a second run reuses the cached scores and results (no scoring, no training)
     again = te.main(["--smoke", "--threads", "1", "--cache-dir", str(tmp_path / "cache")])
