@@ -17,8 +17,8 @@ from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
-from .schema import as_column_list, check_columns, score_columns, score_features
-from .shapes import detect_columns, parse_row
+from .schema import as_column_list, score_columns, score_features
+from .shapes import check_shape_columns, parse_row, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
@@ -48,16 +48,7 @@ class ScorerConfig:
 
     def columns(self, available) -> dict:
         """The columns to score: those given, else the shape found from ``available`` (names or features)."""
-        if self.messages:
-            return {"messages": self.messages}
-        if self.question and self.answer:
-            return {"question": list(self.question), "answer": self.answer}
-        found = detect_columns(available)
-        if (self.question or self.answer) and "messages" not in found:  # one given: the other one found
-            return {"question": list(self.question or found["question"]), "answer": self.answer or found["answer"]}
-        if self.question or self.answer:
-            raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
-        return found
+        return resolve_columns(available, self.question, self.answer, self.messages)
 
 
 class Scorer:
@@ -131,17 +122,8 @@ class Scorer:
     def _resolve_columns(self, names, features=None) -> dict:
         if self.columns is None:
             self.columns = self.config.columns(names)
-        cols = self.columns
-        needed = [c for c in (cols.get("messages"), *cols.get("question", ()), cols.get("answer")) if c]
-        check_columns(names, needed)
-        if features is not None:  # text columns hold text; lists are conversations
-            check_columns(names, [c for c in needed if c != cols.get("messages") and not _is_list(features[c])],
-                          features)
-            conv = features[cols["messages"]] if "messages" in cols else None
-            if conv is not None and not _is_list(conv) and getattr(conv, "dtype", None) != "json":
-                raise ColumnError(f"Column {cols['messages']!r} must hold conversations (lists of {{role, content}} "
-                                  f"turns), but its feature is {conv}.", available=names)
-        return cols
+        check_shape_columns(self.columns, names, features)
+        return self.columns
 
     # -- model ------------------------------------------------------------------------------------
     @property
@@ -295,10 +277,6 @@ class Scorer:
             result[px + "q_tokens"][i] = p["spans"]["q"][1] - p["spans"]["q"][0]
             result[px + "a_tokens"][i] = p["spans"]["a"][1] - p["spans"]["a"][0]
             status[i] = st.TRUNCATED if p["truncated"] else st.OK
-
-
-def _is_list(feature) -> bool:
-    return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
 
 
 def _rebuild(config: ScorerConfig, fingerprint: str, from_loaded: bool) -> Scorer:

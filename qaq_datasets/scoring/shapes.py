@@ -62,6 +62,41 @@ def detect_columns(features: Iterable[str]) -> dict:
     return fits[0]
 
 
+def resolve_columns(available: Iterable[str], question=None, answer=None, messages: str | None = None) -> dict:
+    """The columns a row's Q and A come from: those given, else the shape :func:`detect_columns` finds in
+    ``available`` (names or features); with one of question/answer given, the other one found."""
+    if messages:
+        return {"messages": messages}
+    if question and answer:
+        return {"question": list(question), "answer": answer}
+    found = detect_columns(available)
+    if (question or answer) and "messages" not in found:  # one given: the other one found
+        return {"question": list(question or found["question"]), "answer": answer or found["answer"]}
+    if question or answer:
+        raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
+    return found
+
+
+def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> None:
+    """Raise :class:`ColumnError` unless the columns of :func:`resolve_columns` are in ``names`` and, with
+    ``features``, text columns hold text and a ``messages`` column holds conversations (lists are turns)."""
+    names = list(names)
+    needed = [c for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c]
+    st.check_columns(names, needed)
+    if features is None:
+        return
+    st.check_columns(names, [c for c in needed if c != columns.get("messages") and not _is_list(features[c])],
+                     features)
+    conv = features[columns["messages"]] if "messages" in columns else None
+    if conv is not None and not _is_list(conv) and getattr(conv, "dtype", None) != "json":
+        raise ColumnError(f"Column {columns['messages']!r} must hold conversations (lists of {{role, content}} "
+                          f"turns), but its feature is {conv}.", available=names)
+
+
+def _is_list(feature) -> bool:
+    return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
+
+
 def _describe(columns: dict) -> str:
     if "messages" in columns:
         return f"the conversations in {columns['messages']!r}"

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
-from ..scoring.shapes import detect_columns, parse_row
+from ..scoring.shapes import check_shape_columns, parse_row, resolve_columns
 from .steps import FitState, Step, check_column_name
 
 OK, UNCHECKED = "ok", "unchecked"
@@ -190,20 +190,13 @@ class DropBrokenAnswers(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         ds = state.reader.dataset
-        if self.messages or self.question:
-            cols = {"messages": self.messages} if self.messages else {"question": list(self.question),
-                                                                      "answer": self.answer}
-            for c in [*cols.get("question", ()), cols.get("answer") or cols.get("messages")]:
-                if c not in ds.column_names:
-                    raise ColumnError(f"step {index} (drop_broken_answers) needs column {c!r}, which the dataset "
-                                      "does not have.", column=c, available=ds.column_names)
-        else:
-            try:
-                cols = detect_columns(ds.features)
-            except ColumnError as exc:
-                state.notes.append(f"step {index} (drop_broken_answers): skipped, no answer was checked: {exc} Pass "
-                                   "question=/answer= (or messages=) to the step.")
-                return {"columns": None, "checks": {}}
+        try:
+            cols = resolve_columns(ds.features, self.question, self.answer, self.messages)
+        except ColumnError as exc:  # none named, and no known shape in the column names
+            state.notes.append(f"step {index} (drop_broken_answers): skipped, no answer was checked: {exc} Pass "
+                               "question=/answer= (or messages=) to the step.")
+            return {"columns": None, "checks": {}}
+        check_shape_columns(cols, ds.column_names, ds.features)
         q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
         cells = [state.reader.arrow(c).to_pylist() for c in q_cols]
         answers = state.reader.arrow(cols["answer"]).to_pylist() if "answer" in cols else [None] * state.n

@@ -140,3 +140,14 @@ def test_preset_columns_name_the_text():
         "unparseable_code", "wrong_language"]
     with pytest.raises(ConfigError, match="default"):
         preset("gap", columns={"messages": "messages"})
+
+
+def test_cells_that_are_not_text_are_left_alone():
+    """Missing, empty or non-string cells are no answer to check: the row passes this step (its scores say why)."""
+    ds = Dataset.from_dict({"instruction": ["Write a Python function.", None, "Write a Python function.", "Q"],
+                            "output": [None, PY, "", JAVA]})
+    sel = Selector().drop_broken_answers().fit(ds)
+    assert sel.keep.all() and sel.report["steps"][0]["fitted"]["checks"] == {"unchecked": 1}
+    numbers = Dataset.from_dict({"instruction": ["Write a Python function."], "output": [3]})
+    with pytest.raises(ColumnError, match="must hold text"):
+        Selector().drop_broken_answers().fit(numbers)
