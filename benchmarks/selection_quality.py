@@ -28,7 +28,6 @@ survivors by the final score; ties half credit).
 from __future__ import annotations
 
 import argparse
-import ast
 import functools
 import hashlib
 import json
@@ -79,17 +78,9 @@ def _language(instruction: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
 def _python_code(row: dict) -> bool:
     out = row["output"]
-    return "\n" in out and ("def " in out or "for " in out or "if " in out) and _parses(out)
+    return "\n" in out and ("def " in out or "for " in out or "if " in out) and text_checks.parses(out)
 
 
 def paraphrase(question: str, rng: random.Random) -> str:
@@ -114,7 +105,7 @@ def break_code(code: str, rng: random.Random) -> str | None:
             broken = "\n".join(ln.rstrip()[:-1] if j == i else ln for j, ln in enumerate(lines))
         else:
             broken = code[:i] + code[i + 1:]
-        if not _parses(broken):
+        if not text_checks.parses(broken):
             return broken
     return None
 
@@ -326,17 +317,7 @@ def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F82
 def last_release_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
     """The default of the release before the text checks: drop IFD > 1, low-RMI MAD fences (k = 1.5) of both
     models, the weak model's nll_end fence (k = 3), then the strong within-bin RMI rank closest to 0.5."""
-    import qaq_datasets.selection as qs
-
-    sel = qs.Selector()
-    for p in (strong, weak):
-        sel = sel.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
-    for p in (weak, strong):
-        sel = sel.drop_where(f"{p}ifd", ">", 1.0, reason="ifd_gt_1")
-    for p in (weak, strong):
-        sel = sel.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", low=1.5, high=None)
-    sel = sel.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", low=None, high=3.0)
-    return sel.stratify(f"{strong}nll_q", 10).rank(f"{strong}rmi").closest_to(0.5).keep_top(budget)
+    return candidate(False, 1.0, None, 1.5, None, 3.0, "center", budget, strong, weak)
 
 
 def plans(budget, strong="strong_", weak="weak_") -> dict:
@@ -443,26 +424,26 @@ def per_kind_auroc(scored, sets, replicates, prefix: str) -> dict:
             for k in KINDS}
 
 
-def candidate(text, ifd_max, rmi_min, low, high, end, final, budget):
+def candidate(text, ifd_max, rmi_min, low, high, end, final, budget, strong="strong_", weak="weak_"):
     """One plan of the tuning grid: the model-free text checks, zero-information drops, RMI fences of both models,
     the nll_end fence, then a final ranking (gap, global gap, Cherry's ratio, the rank closest to 0.5 or 0.625,
     or random)."""
     import qaq_datasets.selection as qs
 
     s = qs.Selector()
-    for p in ("strong_", "weak_"):
+    for p in (strong, weak):
         s = s.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
     s = s.drop_broken_answers() if text else s
-    for p in ("weak_", "strong_"):
+    for p in (weak, strong):
         s = s.drop_where(f"{p}ifd", ">", ifd_max, reason="ifd_gt_1") if ifd_max else s
         s = s.drop_where(f"{p}rmi", "<", rmi_min, reason="rmi_lt_0") if rmi_min is not None else s
-    for p in ("weak_", "strong_"):
+    for p in (weak, strong):
         s = s.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", low, high) if low or high else s
-    s = s.stratify("weak_nll_q", 10).drop_outliers("weak_nll_end", None, end) if end else s
-    band = lambda c: s.stratify("strong_nll_q", 10).rank("strong_rmi").closest_to(c)  # noqa: E731
-    s = {"gap": lambda: s.gap("strong_rmi", "weak_rmi", bins=10),
-         "gap1": lambda: s.gap("strong_rmi", "weak_rmi", bins=1),
-         "cherry": lambda: s.score("strong_nll_a_given_q", divide_by="strong_nll_a"), "center": lambda: band(0.5),
+    s = s.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", None, end) if end else s
+    band = lambda c: s.stratify(f"{strong}nll_q", 10).rank(f"{strong}rmi").closest_to(c)  # noqa: E731
+    s = {"gap": lambda: s.gap(f"{strong}rmi", f"{weak}rmi", bins=10),
+         "gap1": lambda: s.gap(f"{strong}rmi", f"{weak}rmi", bins=1),
+         "cherry": lambda: s.score(f"{strong}nll_a_given_q", divide_by=f"{strong}nll_a"), "center": lambda: band(0.5),
          "band": lambda: band(0.625), "random": lambda: s.random(0)}[final]()
     return s.keep_top(budget)
 
