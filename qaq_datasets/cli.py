@@ -101,7 +101,7 @@ def select(
 ):
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
     from .publishing import check_out_dir, load_scored, save_selection
-    from .publishing.metadata import prefixes_for
+    from .publishing.metadata import prefixes_for, text_columns_for
     from .selection import load_plan
 
     check_out_dir(out, "--out folder")
@@ -113,9 +113,7 @@ def select(
     scored, metadata = load_scored(scored_dir)
     if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
         scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
-    recipes = list(((metadata or {}).get("scorers") or {}).values())  # the text columns the scores were made from
-    columns = next(({k: r[k] for k in ("question", "answer", "messages") if r.get(k)} for r in recipes
-                    if r.get("answer") or r.get("messages")), None) if plan == "default" else None
+    columns = text_columns_for(metadata) if plan == "default" else None  # the only preset that reads text
     selector = load_plan(plan, fraction=budget, scorers=prefixes_for(metadata, scored.column_names), columns=columns,
                          **options)
     selection = selector.fit(scored)

@@ -88,6 +88,14 @@ def prefixes_for(meta: Mapping | None, columns: Iterable[str]) -> list[str]:
     return prefixes
 
 
+def text_columns_for(meta: Mapping | None) -> dict | None:
+    """The question/answer (or messages) columns the block's first scorer with known columns read, or None."""
+    for recipe in ((meta or {}).get("scorers") or {}).values():
+        if recipe.get("answer") or recipe.get("messages"):
+            return {k: recipe[k] for k in ("question", "answer", "messages") if recipe.get(k)}
+    return None
+
+
 def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitted_on: dict | None = None,
               source: dict | None = None) -> dict:
     """The card's ``qaq:`` block: library version, scorers, selection plan and its rows, seed, source, the rest."""
