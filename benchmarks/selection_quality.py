@@ -1,9 +1,9 @@
 """Which selection removes bad rows, at 10%, 25% and 40% defective rows? Real Code Alpaca rows, both default models.
 
 Usage: python benchmarks/selection_quality.py [--size 200] [--budget 0.25] [--template standard] [--compare paper]
-       [--replicates 1,2] [--tune]
+       [--replicates 5,6] [--tune]
 
-The pool: 3 disjoint parts of Code Alpaca rows (each question used once), each part 180 clean rows and 10 rows of
+The pool: 7 disjoint parts of Code Alpaca rows (each question used once), each part 180 clean rows and 10 rows of
 each defect kind, made from rows not otherwise used:
 - misaligned: the answer of a row outside the pool (the paper's first failure mode);
 - echo: the answer repeats the question (the paper's second failure mode), lightly reworded;
@@ -18,11 +18,12 @@ each defect kind, made from rows not otherwise used:
 
 A row's scores depend on that row alone, so the pool is scored once per model and template and cached in
 benchmarks/.cache (``pool-{name}-{hash}``: rows, model, template and score columns in the hash). Set
-(level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Part 0 is
-where the default's knobs were chosen (``--tune`` prints that grid); the tables report parts 1 and 2. For each
-strategy at the budget: the fraction of kept rows that are defective, the clean rows the plan's filter steps
-dropped (not the budget cut), and the AUROC of the plan's ordering for "defective" (filtered rows first, then
-survivors by the final score; ties half credit).
+(level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Parts 0-2
+are where the default's knobs were chosen (``--tune`` prints that grid); parts 3-4 were built after the first
+choice and have been looked at since; parts 5-6 were built after the last change to the default and are what the
+tables report (``--replicates``). For each strategy at the budget: the fraction of kept rows that are defective,
+the clean rows the plan's filter steps dropped (not the budget cut), and the AUROC of the plan's ordering for
+"defective" (filtered rows first, then survivors by the final score; ties half credit).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ REWORD = ["Sure! ", "The task is: ", "", "Answer: "]
 
 KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", "unparseable", "wrong_language"]
 LEVELS = (0.10, 0.25, 0.40)
-#: parts built after the first three, from rows they do not use (scored and cached apart, so parts 0-2 keep
-#: their cache): sets no one looked at while choosing the default
-FRESH_PARTS = 2
+#: batches of parts built after the first three, each from rows no earlier part uses (scored and cached apart, so
+#: earlier parts keep their cache): parts 3-4, fresh for the release that first tuned on parts 0-2, and parts
+#: 5-6, built after the text checks were last changed, which no one had looked at when the default was chosen
+FRESH = (2, 2)
 #: the kinds the scores can see at all (code that does not parse and code in another language look like clean rows
 #: to RMI, IFD and nll_end alike: see the per-kind AUROC)
 SEEN = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping"]
@@ -135,19 +137,22 @@ def make_defect(kind: str, row: dict, rng: random.Random, donors: list[dict]) ->
 
 
 def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0,
-               fresh_parts: int = 0) -> list[dict]:
+               fresh: tuple[int, ...] = ()) -> list[dict]:
     """The scored pool: ``parts`` disjoint parts of ``clean_per_part`` clean rows and ``per_kind`` rows of each
     defect kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``.
 
-    ``fresh_parts`` more parts (numbered from ``parts`` on) are built the same way from rows none of the first
-    parts uses, after them, so the first parts are the same rows whether or not fresh ones are asked for."""
+    ``fresh`` adds batches of that many parts each (numbered on from ``parts``), every batch built the same way
+    from the rows no earlier part uses, after them: the earlier parts are the same rows whatever batches follow."""
     rng = random.Random(seed)
     rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
     rng.shuffle(rows)
     used: set[int] = set()
     pool = build_pool_from(rows, used, clean_per_part, per_kind, parts, rng)
-    fresh = build_pool_from(rows, used, clean_per_part, per_kind, fresh_parts, random.Random(seed + 1))
-    return pool + [{**r, "part": parts + r["part"]} for r in fresh]
+    for k, n in enumerate(fresh, start=1):
+        batch = build_pool_from(rows, used, clean_per_part, per_kind, n, random.Random(seed + k))
+        first = 1 + max(r["part"] for r in pool)
+        pool += [{**r, "part": first + r["part"]} for r in batch]
+    return pool
 
 
 def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: int, parts: int,
@@ -295,7 +300,7 @@ STRATEGIES = {
     "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
     "gap-global: Diff-High, global ranks": "gap-global",
     "previous default (fixed-fraction extremes)": None,
-    "last release's default (MAD fences, no text checks)": "last",
+    "MAD fences, no text checks (the default two releases ago)": "fences",
     "default": "default",
 }
 SINGLE_DIRECTION = ("perplexity", "cherry", "superfiltering", "sweet-spot", "paper-band")
@@ -314,7 +319,7 @@ def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F82
     return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(budget)
 
 
-def last_release_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
+def fences_only_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
     """The default of the release before the text checks: drop IFD > 1, low-RMI MAD fences (k = 1.5) of both
     models, the weak model's nll_end fence (k = 3), then the strong within-bin RMI rank closest to 0.5."""
     return candidate(False, 1.0, None, 1.5, None, 3.0, "center", budget, strong, weak)
@@ -327,8 +332,8 @@ def plans(budget, strong="strong_", weak="weak_") -> dict:
     for name, p in STRATEGIES.items():
         if p is None:
             out[name] = previous_default(strong, weak, budget)
-        elif p == "last":
-            out[name] = last_release_default(strong, weak, budget)
+        elif p == "fences":
+            out[name] = fences_only_default(strong, weak, budget)
         elif p in ("default", "gap", "gap-global"):
             out[name] = qs.preset(p, strong=strong, weak=weak, fraction=budget)
         elif p == "random":
@@ -498,8 +503,8 @@ def main():
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--template", default="standard", help="scoring template of both models (standard, paper, ...)")
     ap.add_argument("--compare", default=None, help="a second template to compare with --template, per defect kind")
-    ap.add_argument("--replicates", default="3,4", help="the sets reported (0: where the default was tuned; 1, 2: "
-                    "looked at while choosing it; 3, 4: fresh)")
+    ap.add_argument("--replicates", default="5,6", help="the sets reported (0-2: where the default was tuned; 3, 4: "
+                    "looked at while changing it; 5, 6: fresh)")
     ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on --tune-parts")
     ap.add_argument("--tune-parts", default="0,1,2", help="the parts whose sets --tune evaluates")
     args = ap.parse_args()
@@ -509,11 +514,13 @@ def main():
 
     from datasets import concatenate_datasets
 
-    full = build_pool(fresh_parts=FRESH_PARTS)
-    pool, fresh = [r for r in full if r["part"] < 3], [r for r in full if r["part"] >= 3]
+    full = build_pool(fresh=FRESH)
+    bounds = np.cumsum((0, 3) + FRESH)  # the parts of each batch, each scored and cached apart
+    batches = [[r for r in full if lo <= r["part"] < hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    pool = batches[0]
     t0 = time.perf_counter()
     models = {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)}
-    scored = concatenate_datasets([scored_pool(pool, models, dtype), scored_pool(fresh, models, dtype)])
+    scored = concatenate_datasets([scored_pool(b, models, dtype) for b in batches])
     print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)")
     sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size)
     if args.tune:

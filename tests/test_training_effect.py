@@ -88,6 +88,10 @@ def test_smoke_run(tmp_path):
     # a second run reuses the cached scores and results (no scoring, no training)
     again = te.main(["--smoke", "--threads", "1", "--cache-dir", str(tmp_path / "cache")])
     assert again["results"] == results
+    # the scores file read back (no scoring model is built) gives the same run key; --report-only trains nothing
+    scores = next((tmp_path / "cache").glob("scores-23-*.parquet"))
+    report = te.main(["--smoke", "--report-only", "--scores", str(scores), "--cache-dir", str(tmp_path / "cache")])
+    assert report["results"] == results
 
 
 def test_select_arms_on_fake_scores():

@@ -48,7 +48,8 @@ from .selector import Selector
 
 #: tuning knobs of the ``default`` plan (chosen on the tuning parts of the selection benchmark, see the README)
 DEFAULT_PARAMS = {
-    # model-free: drop looping answers, Python that does not parse, code in another language than asked
+    # model-free: drop looping answers, prose where code was asked for, Python that does not parse, code in
+    # another language than asked
     "text_checks": True,
     "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q)
     "min_rows": 2,  # smaller bins are merged into a neighbour
@@ -56,7 +57,7 @@ DEFAULT_PARAMS = {
     # (misaligned answers, generic fillers); None: no such step
     "ifd_max": None,
     "rmi_low": 3.0,  # drop within-bin RMI below median - rmi_low x scale (both models); None: keep that side
-    "rmi_high": None,  # the same above the median (echoes); None: left to the centre ranking
+    "rmi_high": 3.0,  # the same above the median (echoes, restated questions); None: left to the centre ranking
     # incomplete answers (cut off by a generation limit): the least likely ends of answer, by the weak
     # (instruction-tuned, real end-of-turn token) model's nll_end, fenced within the same PPL(Q) bins
     "end_model": "weak",

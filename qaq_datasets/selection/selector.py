@@ -22,7 +22,7 @@ Rules that hold for every plan:
 * **Reasons.** Every dropped row carries one reason (the first that applied): ``nan_score``,
   ``{measure}_low``/``{measure}_high`` (``rmi_low``/``rmi_high`` for an RMI rank), the
   ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``), the text checks' ``looping``,
-  ``unparseable_code``, ``wrong_language``, ``below_cut`` (outside keep_top's budget).
+  ``missing_code``, ``unparseable_code``, ``wrong_language``, ``below_cut`` (outside keep_top's budget).
 """
 
 from __future__ import annotations
@@ -189,8 +189,9 @@ class Selector:
 
     def drop_broken_answers(self, *, question: str | list[str] | None = None, answer: str | None = None,
                             messages: str | None = None) -> Selector:
-        """Drop the rows whose answer loops (``looping``), is Python that does not parse (``unparseable_code``),
-        or is code in another language than the one the question names (``wrong_language``).
+        """Drop the rows whose answer loops (``looping``), is prose where the question asks for code
+        (``missing_code``), is Python that does not parse (``unparseable_code``), or is code in another language
+        than the one the question names (``wrong_language``).
 
         These are checked on the text, without a model (see :mod:`~qaq_datasets.selection.text_checks` for the
         rules: the asked language is the one the question names, the answer's language is guessed from

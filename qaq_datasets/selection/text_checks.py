@@ -1,11 +1,17 @@
-"""Model-free checks of an answer's text: looping, Python that does not parse, code in another language than asked.
+"""Model-free checks of an answer's text: looping, no code where code was asked for, Python that does not parse,
+code in another language than asked.
 
 Some defects no score sees, or not reliably: broken code and code in the wrong language are as likely under a
-language model, and as related to their question, as good answers, and a looping answer can look coherent to
-it. So they are checked on the text itself, cheaply (:func:`check_answer`):
+language model, and as related to their question, as good answers, a looping answer can look coherent to it, and
+an answer that restates its question in other words is closely related to it. So they are checked on the text
+itself, cheaply (:func:`check_answer`):
 
 * **looping**: one line making up half of at least 4 lines (4 times or more), a block of 2–8 lines repeated 3
   times in a row, repeated word 5-grams, or a short span repeated 8 times in a row (:func:`is_looping`);
+* **missing code**: the question asks for code (a sentence that opens with an imperative such as "Write",
+  "Create" or "Implement" whose object is a function, program, script, query, …: :func:`asks_for_code`) and
+  the answer is prose only: sentences of at least 5 words with no character code needs (:func:`is_prose`), as
+  a restated question, a refusal or filler is;
 * the **asked language** is the one programming language the question names (none when it names none, or
   several);
 * the **answer's language** is guessed from signatures (``def f(...):``, ``console.log``, ``#include``, …), and
@@ -13,18 +19,21 @@ it. So they are checked on the text itself, cheaply (:func:`check_answer`):
 * the **code** is the answer's fenced blocks when it has any (their tag names the language), else the whole
   answer, or the answer from its first line that starts like Python code (``def``, ``import``, ``x =``, …)
   when the answer opens with prose; ``unparseable_code`` when it is Python (tagged or clearly guessed) and
-  ``ast.parse`` rejects it, ``wrong_language`` when the asked and guessed languages are both known and differ.
+  ``ast.parse`` rejects it, ``wrong_language`` when the asked and guessed languages are both known and differ,
+  or when the answer names languages (as the question would) and not the asked one.
 
 The result is one of :data:`PROBLEMS`, or ``"ok"`` (code checked and fine) or ``"unchecked"`` (nothing to check).
 :class:`DropBrokenAnswers` (``Selector.drop_broken_answers``) drops the problems, each its own drop reason.
 
 Examples:
-    >>> check_answer("Write a Python function that adds two numbers.", "def add(a, b)\\n    return a + b")
+    >>> check_answer("Write a Python function that prints a sum.", "def add(a, b)\\n    print(a + b)")
     'unparseable_code'
-    >>> check_answer("Write a Java method that adds two numbers.", "def add(a, b):\\n    return a + b")
+    >>> check_answer("Write a Java method that prints a sum.", "def add(a, b):\\n    print(a + b)")
     'wrong_language'
     >>> check_answer("Sort a list.", "\\n".join(["nums.sort()"] * 12))
     'looping'
+    >>> check_answer("Write a function that reverses a string.", "The task is to reverse a string with a function.")
+    'missing_code'
 """
 
 from __future__ import annotations
@@ -44,9 +53,10 @@ from ..scoring.shapes import check_shape_columns, parse_row, resolve_columns
 from .steps import FitState, Step, check_column_name
 
 OK, UNCHECKED = "ok", "unchecked"
-LOOPING, UNPARSEABLE, WRONG_LANGUAGE = "looping", "unparseable_code", "wrong_language"
+LOOPING, MISSING_CODE = "looping", "missing_code"
+UNPARSEABLE, WRONG_LANGUAGE = "unparseable_code", "wrong_language"
 #: what :func:`check_answer` finds, in the order it looks; each is a drop reason of :class:`DropBrokenAnswers`
-PROBLEMS = (LOOPING, UNPARSEABLE, WRONG_LANGUAGE)
+PROBLEMS = (LOOPING, MISSING_CODE, UNPARSEABLE, WRONG_LANGUAGE)
 
 #: names a question uses for a language → the language (C and C++ are one: their code looks alike)
 ASKED = {"Python": "python", "JavaScript": "javascript", "TypeScript": "javascript", "Node.js": "javascript",
@@ -76,6 +86,13 @@ _SIGNATURES = {lang: [re.compile(p, re.MULTILINE) for p in ps] for lang, ps in S
 #: like none in particular, is ``"c-family"``, which no question names, and which is not Python
 C_FAMILY = {"javascript", "java", "c/c++", "c#", "php"}
 _CODE_START = re.compile(r"^(def |class |import |from \S+ import |for |while |if |@\w|\w+\s*=)", re.MULTILINE)
+#: a sentence that asks for code: an imperative verb opening it, then (within the sentence) what to write
+_ASKS_CODE = re.compile(r"(?:^|[.!?:]\s+|\n)\s*(?:please\s+)?(?:write|create|implement|generate|develop|construct|build|"
+                        r"compose|code|rewrite|modify|edit|fix|complete|make)\b[^.?!\n]{0,60}?\b(?:function|program|"
+                        r"script|code|class|method|query|statement|snippet|loop|regex|regular expression|routine|"
+                        r"procedure)s?\b", re.IGNORECASE)
+#: prose: letters, digits, spaces and sentence punctuation only (code needs at least one other character)
+_PROSE = re.compile(r"[\w\s.,'\"!?:\-]*")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -83,6 +100,17 @@ def asked_language(question: str) -> str | None:
     """The one language the question names (:data:`ASKED`), or None."""
     found = {lang for lang, rx in _ASKED_RE if rx.search(question)}
     return found.pop() if len(found) == 1 else None
+
+
+def asks_for_code(question: str) -> bool:
+    """Whether a sentence of ``question`` asks for code ("Write a function …", "Create a SQL query …")."""
+    return bool(_ASKS_CODE.search(question))
+
+
+def is_prose(answer: str) -> bool:
+    """Whether ``answer`` is prose only: at least 5 words, a sentence that ends, and no character code needs."""
+    answer = answer.strip()
+    return bool(_PROSE.fullmatch(answer)) and len(answer.split()) >= 5 and bool(re.search(r"\w[.!?](\s|$)", answer))
 
 
 def guess_language(code: str) -> str | None:
@@ -146,7 +174,12 @@ def check_answer(question: str, answer: str) -> str:
     """One of :data:`PROBLEMS`, ``"ok"`` or ``"unchecked"`` (see the module docs)."""
     if is_looping(answer):
         return LOOPING
+    if asks_for_code(question) and is_prose(answer):
+        return MISSING_CODE
     asked = asked_language(question)
+    named = {lang for lang, rx in _ASKED_RE if rx.search(answer)}
+    if asked and named and asked not in named:  # "... in JavaScript" answering a Python question
+        return WRONG_LANGUAGE
     fenced = _FENCE.findall(answer)
     blocks = [(TAGS.get(tag.lower()) or guess_language(code), code) for tag, code in fenced] or \
              [(guess_language(answer), answer)]

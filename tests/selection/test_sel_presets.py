@@ -36,17 +36,17 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_checks_the_text_drops_low_rmi_outliers_and_cut_answers_then_keeps_the_centre(ds):
+def test_default_checks_the_text_drops_rmi_outliers_and_cut_answers_then_keeps_the_centre(ds):
     sel = preset("default").fit(ds)
     kinds = [s["step"] for s in sel.report["steps"]]
     assert kinds == ["drop_where"] * 2 + ["drop_broken_answers"] + ["stratify", "drop_outliers"] * 3 \
         + ["stratify", "rank", "closest_to", "keep_top"]
-    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_low", "nll_end_high", "below_cut"}
+    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_low", "rmi_high", "nll_end_high", "below_cut"}
     assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
     k = presets.DEFAULT_PARAMS
     rmi, end = sel.report["steps"][4], sel.report["steps"][8]
     assert rmi["params"] == {"column": "weak_rmi", "low": k["rmi_low"], "high": k["rmi_high"]}
-    assert all(f["high"] is None and f["low"] < f["median"] for f in rmi["fitted"]["fences"])  # no echo fence
+    assert all(f["low"] < f["median"] < f["high"] for f in rmi["fitted"]["fences"])  # both sides fenced
     assert end["params"] == {"column": "weak_nll_end", "low": None, "high": k["end_high"]}
     assert all(f["low"] is None and f["high"] > f["median"] for f in end["fitted"]["fences"])
     assert sel.report["steps"][-2]["params"]["center"] == k["center"]

@@ -1,4 +1,5 @@
-"""drop_broken_answers: looping, Python that does not parse, code in another language than asked; no model."""
+"""drop_broken_answers: looping, prose where code was asked for, Python that does not parse, code in another language
+than asked; no model."""
 
 from __future__ import annotations
 
@@ -40,6 +41,20 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a Python function.", "Sure:\n```java\n" + JAVA + "\n```", "wrong_language"),
     ("def upto(n):\n    \"\"\"The numbers below n.\"\"\"\n", BODY, "ok"),  # a body continuing the question's def
     ("def upto(n):\n    \"\"\"The numbers below n.\"\"\"\n", BODY.replace("(n):", "(n)"), "unparseable_code"),
+    # code asked for, prose answered: a restated question, a refusal
+    ("Write a function that reverses a string.", "The goal is a routine that reverses a text. That is all.",
+     "missing_code"),
+    ("Data: [1, 2]. Create a SQL query that lists users.", "I'm sorry, but I cannot help with that request.",
+     "missing_code"),
+    ("What is a closure?", "A closure is a function that captures its environment.", "unchecked"),  # no code asked
+    ("Explain how to write a function in Python.", "You start with the def keyword and a name.", "unchecked"),
+    ("Write a regular expression that matches digits.", "\\d+", "unchecked"),  # code, though short
+    ("Write a Bash script that makes a directory named test.", "mkdir test", "unchecked"),  # too short for prose
+    ("Write a Ruby loop over 0 to 9.", "for i in 0..9\n  puts i\nend", "ok"),  # no sentence: not prose
+    # the answer names another language than the one asked
+    ("How do you get the port of a URL in Python?", "In JavaScript, read the URL interface's port property.",
+     "wrong_language"),
+    ("Explain list comprehensions in Python.", "Python's list comprehensions build lists, unlike Java.", "unchecked"),
 ])
 def test_check_answer(question, answer, expected):
     assert check_answer(question, answer) == expected
