@@ -5,6 +5,7 @@
 #   bash benchmarks/gpu_training.sh prepare   # here, with the project's .venv: makes .gpu/a and .gpu/b (ignored)
 #   mkdir -p /tmp/gpu-a && cp .gpu/a/* /tmp/gpu-a/            # there, call 1, carrying .gpu/a
 #   QAQ_GPU_A=/tmp/gpu-a bash benchmarks/gpu_training.sh       # there, call 2 (machine still warm), carrying .gpu/b
+#   (the same again while the machine is warm resumes a cut-short run from its per-run cache in /tmp/te-cache)
 #
 # What travels (each call carries at most 64 MiB, so two calls back to back; a call's carried folders do not
 # outlive the next call, hence the copy to /tmp in call 1):

@@ -299,7 +299,7 @@ STRATEGIES = {
     "paper-band: RMI ranks [0.5, 0.75) (strong)": "paper-band",
     "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
     "gap-global: Diff-High, global ranks": "gap-global",
-    "previous default (fixed-fraction extremes)": None,
+    "fixed-fraction extremes, then gap (the default three releases ago)": None,
     "MAD fences, no text checks (the default two releases ago)": "fences",
     "default": "default",
 }
@@ -401,7 +401,7 @@ def targets(results: dict, replicates) -> list[str]:
             continue
         d = res["default"]
         best = min((n for n, p in STRATEGIES.items() if p in SINGLE_DIRECTION), key=lambda n: res[n]["defect_rate"])
-        prev = res["previous default (fixed-fraction extremes)"]
+        prev = res["fixed-fraction extremes, then gap (the default three releases ago)"]
         out.append(f"{lv:.0%} set {r}: default keeps {d['defect_rate']:.1%} defective (target <= 5%: "
                    f"{'met' if d['defect_rate'] <= 0.05 else 'NOT met'}); best single-direction baseline {best} "
                    f"{res[best]['defect_rate']:.1%} (half: {res[best]['defect_rate'] / 2:.1%}: "

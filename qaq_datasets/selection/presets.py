@@ -4,12 +4,12 @@
 ==================  =======  =================================================================
 name                models   plan
 ==================  =======  =================================================================
-``default``         2        drop broken answers (``drop_broken_answers``: looping, Python that
-                             does not parse, code in another language than asked; no model),
-                             low weak- and strong-RMI outliers (fences fitted per nll_q bin:
-                             ``rmi_low``), outlying answer ends (weak ``nll_end``: cut-off
-                             answers); then keep the ``fraction`` whose strong within-bin RMI
-                             rank is closest to 0.5
+``default``         2        drop broken answers (``drop_broken_answers``: looping, prose where
+                             code was asked for, Python that does not parse, code in another
+                             language than asked; no model), weak- and strong-RMI outliers on
+                             both sides (fences fitted per nll_q bin: ``rmi_low``/``rmi_high``),
+                             outlying answer ends (weak ``nll_end``: cut-off answers); then keep
+                             the ``fraction`` whose strong within-bin RMI rank is closest to 0.5
 ``gap``             2        the paper's Diff-High as its text describes it: top ``fraction`` by
                              r_strong − r_weak, ranks within 10 nll_q bins of each model
 ``gap-global``      2        the same with global ranks, as the authors' README computes them

@@ -9,7 +9,8 @@ itself, cheaply (:func:`check_answer`):
 * **looping**: one line making up half of at least 4 lines (4 times or more), a block of 2–8 lines repeated 3
   times in a row, repeated word 5-grams, or a short span repeated 8 times in a row (:func:`is_looping`);
 * **missing code**: the question asks for code (a sentence that opens with an imperative such as "Write",
-  "Create" or "Implement" whose object is a function, program, script, query, …: :func:`asks_for_code`) and
+  "Create" or "Implement" whose object is a function, program, script, query, …, in a question that names a
+  language, a programming noun or holds code: :func:`asks_for_code`) and
   the answer is prose only: sentences of at least 5 words with no character code needs (:func:`is_prose`), as
   a restated question, a refusal or filler is;
 * the **asked language** is the one programming language the question names (none when it names none, or
@@ -20,7 +21,8 @@ itself, cheaply (:func:`check_answer`):
   answer, or the answer from its first line that starts like Python code (``def``, ``import``, ``x =``, …)
   when the answer opens with prose; ``unparseable_code`` when it is Python (tagged or clearly guessed) and
   ``ast.parse`` rejects it, ``wrong_language`` when the asked and guessed languages are both known and differ,
-  or when the answer names languages (as the question would) and not the asked one.
+  or, when no code was recognised in the asked language, the answer's text outside fences and quotes names
+  languages and not the asked one.
 
 The result is one of :data:`PROBLEMS`, or ``"ok"`` (code checked and fine) or ``"unchecked"`` (nothing to check).
 :class:`DropBrokenAnswers` (``Selector.drop_broken_answers``) drops the problems, each its own drop reason.
@@ -55,7 +57,7 @@ from .steps import FitState, Step, check_column_name
 OK, UNCHECKED = "ok", "unchecked"
 LOOPING, MISSING_CODE = "looping", "missing_code"
 UNPARSEABLE, WRONG_LANGUAGE = "unparseable_code", "wrong_language"
-#: what :func:`check_answer` finds, in the order it looks; each is a drop reason of :class:`DropBrokenAnswers`
+#: what :func:`check_answer` finds; each is a drop reason of :class:`DropBrokenAnswers`
 PROBLEMS = (LOOPING, MISSING_CODE, UNPARSEABLE, WRONG_LANGUAGE)
 
 #: names a question uses for a language → the language (C and C++ are one: their code looks alike)
@@ -91,8 +93,20 @@ _ASKS_CODE = re.compile(r"(?:^|[.!?:]\s+|\n)\s*(?:please\s+)?(?:write|create|imp
                         r"compose|code|rewrite|modify|edit|fix|complete|make)\b[^.?!\n]{0,60}?\b(?:function|program|"
                         r"script|code|class|method|query|statement|snippet|loop|regex|regular expression|routine|"
                         r"procedure)s?\b", re.IGNORECASE)
+#: what makes such a sentence about programming ("Write a statement" alone may be prose): a language, a
+#: programming noun, or code in the question
+_CODE_CUE = [re.compile(r"(?<![\w.])(?:C|R|Go)(?![\w+#])"),
+             re.compile(r"(?<![\w.])(?:Python|JavaScript|TypeScript|Node\.?js|Java|C\+\+|C#|Ruby|PHP|SQL|MySQL|HTML|CSS|"
+                        r"Bash|shell|Rust|Swift|Kotlin|Perl|Scala|MATLAB|jQuery|React|Django|Flask)(?![\w+#])"
+                        r"|\b(?:functions?|methods?|regex|regular expressions?|snippets?|algorithms?|arrays?|lists?|"
+                        r"strings?|integers?|variables?|loops?|dictionar(?:y|ies)|APIs?|JSON|databases?|trees?|"
+                        r"stacks?|queues?|nodes?|recursion|sort(?:ing)?|command line|web ?page)\b"
+                        r"|\bcode\b(?!\s+of\b)", re.IGNORECASE),
+             re.compile(r"[=\[\]{};]|\w_\w|\w\(")]
 #: prose: letters, digits, spaces and sentence punctuation only (code needs at least one other character)
 _PROSE = re.compile(r"[\w\s.,'\"!?:\-]*")
+#: quoted text (a string literal, an inline code span), which names a language without choosing it
+_QUOTED = re.compile(r"\"[^\"\n]*\"|`[^`\n]*`|'[^'\s]*'")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -103,8 +117,9 @@ def asked_language(question: str) -> str | None:
 
 
 def asks_for_code(question: str) -> bool:
-    """Whether a sentence of ``question`` asks for code ("Write a function …", "Create a SQL query …")."""
-    return bool(_ASKS_CODE.search(question))
+    """Whether a sentence of ``question`` asks for code ("Write a function …", "Create a SQL query …"), and the
+    question is about programming (it names a language, a programming noun, or holds code)."""
+    return bool(_ASKS_CODE.search(question)) and any(rx.search(question) for rx in _CODE_CUE)
 
 
 def is_prose(answer: str) -> bool:
@@ -177,9 +192,6 @@ def check_answer(question: str, answer: str) -> str:
     if asks_for_code(question) and is_prose(answer):
         return MISSING_CODE
     asked = asked_language(question)
-    named = {lang for lang, rx in _ASKED_RE if rx.search(answer)}
-    if asked and named and asked not in named:  # "... in JavaScript" answering a Python question
-        return WRONG_LANGUAGE
     fenced = _FENCE.findall(answer)
     blocks = [(TAGS.get(tag.lower()) or guess_language(code), code) for tag, code in fenced] or \
              [(guess_language(answer), answer)]
@@ -193,6 +205,11 @@ def check_answer(question: str, answer: str) -> str:
                 return UNPARSEABLE
             checked = True
         checked = checked or bool(asked and lang)
+    if asked and all(lang != asked for lang, _ in blocks):  # no code in the asked language: does the prose name
+        prose = _QUOTED.sub(" ", _FENCE.sub(" ", answer))    # another language (outside code blocks and quotes)?
+        named = {lang for lang, rx in _ASKED_RE if rx.search(prose)}
+        if named and asked not in named:  # "... in JavaScript" answering a Python question
+            return WRONG_LANGUAGE
     return OK if checked else UNCHECKED
 
 

@@ -55,6 +55,13 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("How do you get the port of a URL in Python?", "In JavaScript, read the URL interface's port property.",
      "wrong_language"),
     ("Explain list comprehensions in Python.", "Python's list comprehensions build lists, unlike Java.", "unchecked"),
+    # ... but not in code, quotes or beside a recognised block; and "statement", "class", "query" can be prose
+    ("Write a Python program that lists languages.", "langs = ['Java', 'C++']\nprint(len(langs))", "unchecked"),
+    ("Sort a list in Python.", "Unlike Java, call sorted:\n```python\nprint(sorted(xs))\n```", "ok"),
+    ("Write a C++ program that prints text.", '#include <iostream>\nint main() { std::cout << "C# and Java"; }', "ok"),
+    ("Write a mission statement for a bakery.", "We bake fresh bread every day for our neighbours.", "unchecked"),
+    ("Create a lesson plan for a class on fractions.", "Start with a warm up, then move on to pizza slices.",
+     "unchecked"),
 ])
 def test_check_answer(question, answer, expected):
     assert check_answer(question, answer) == expected
