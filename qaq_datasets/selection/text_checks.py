@@ -63,7 +63,12 @@ PROBLEMS = (LOOPING, MISSING_CODE, UNPARSEABLE, WRONG_LANGUAGE)
 #: names a question uses for a language → the language (C and C++ are one: their code looks alike)
 ASKED = {"Python": "python", "JavaScript": "javascript", "TypeScript": "javascript", "Node.js": "javascript",
          "Java": "java", "C++": "c/c++", "C#": "c#", "Ruby": "ruby", "PHP": "php"}
-_ASKED_RE = [(lang, re.compile(r"(?<![\w.])" + re.escape(name) + r"(?![\w+#])")) for name, lang in ASKED.items()]
+#: more names of languages, which make a question one about programming (:func:`asks_for_code`) but which the
+#: language checks do not tell apart
+OTHER_LANGUAGES = ("NodeJS", "SQL", "MySQL", "HTML", "CSS", "Bash", "shell", "Rust", "Swift", "Kotlin", "Perl", "Scala",
+                   "MATLAB", "jQuery", "React", "Django", "Flask")
+_NAME = r"(?<![\w.])(?:{})(?![\w+#])"  # a language's name as a word ("Java" is not in "JavaScript")
+_ASKED_RE = [(lang, re.compile(_NAME.format(re.escape(name)))) for name, lang in ASKED.items()]
 #: fence tags → language
 TAGS = {"python": "python", "py": "python", "python3": "python", "javascript": "javascript", "js": "javascript",
         "typescript": "javascript", "ts": "javascript", "jsx": "javascript", "java": "java", "c": "c/c++",
@@ -95,10 +100,9 @@ _ASKS_CODE = re.compile(r"(?:^|[.!?:]\s+|\n)\s*(?:please\s+)?(?:write|create|imp
                         r"procedure)s?\b", re.IGNORECASE)
 #: what makes such a sentence about programming ("Write a statement" alone may be prose): a language, a
 #: programming noun, or code in the question
-_CODE_CUE = [re.compile(r"(?<![\w.])(?:C|R|Go)(?![\w+#])"),
-             re.compile(r"(?<![\w.])(?:Python|JavaScript|TypeScript|Node\.?js|Java|C\+\+|C#|Ruby|PHP|SQL|MySQL|HTML|CSS|"
-                        r"Bash|shell|Rust|Swift|Kotlin|Perl|Scala|MATLAB|jQuery|React|Django|Flask)(?![\w+#])"
-                        r"|\b(?:functions?|methods?|regex|regular expressions?|snippets?|algorithms?|arrays?|lists?|"
+_CODE_CUE = [re.compile(_NAME.format("C|R|Go")),  # one-letter names: case matters
+             re.compile(_NAME.format("|".join(map(re.escape, [*ASKED, *OTHER_LANGUAGES])))
+                        + r"|\b(?:functions?|methods?|regex|regular expressions?|snippets?|algorithms?|arrays?|lists?|"
                         r"strings?|integers?|variables?|loops?|dictionar(?:y|ies)|APIs?|JSON|databases?|trees?|"
                         r"stacks?|queues?|nodes?|recursion|sort(?:ing)?|command line|web ?page)\b"
                         r"|\bcode\b(?!\s+of\b)", re.IGNORECASE),
