@@ -62,6 +62,10 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a mission statement for a bakery.", "We bake fresh bread every day for our neighbours.", "unchecked"),
     ("Create a lesson plan for a class on fractions.", "Start with a warm up, then move on to pizza slices.",
      "unchecked"),
+    # what users' data also holds: empty or blank text, a one-word answer
+    ("", "", "unchecked"),
+    ("Write a function that adds numbers.", "   \n ", "unchecked"),
+    ("Write a Python function that adds numbers.", "Done.", "unchecked"),  # too short to call prose
 ])
 def test_check_answer(question, answer, expected):
     assert check_answer(question, answer) == expected
