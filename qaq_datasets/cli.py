@@ -120,12 +120,8 @@ def select(
     save_selection(out, scored, selection, metadata)
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
-    if rep.get("shortfall"):
-        typer.echo(f"warning: the budget ({rep['budget']} rows) was not filled: only {rep['rows_kept']} rows "
-                   "survived the filters", err=True)
-    for note in rep.get("notes", []):
-        if note.startswith("no row was kept") or "): skipped" in note:
-            typer.echo(f"warning: {note}", err=True)
+    for note in rep["warnings"]:
+        typer.echo(f"warning: {note}", err=True)
     typer.echo(f"Wrote {out}")
 
 

@@ -144,7 +144,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     """Load scored rows and the ``qaq:`` metadata of their card, checking the score columns against it.
 
     ``repo_or_folder`` is a Hub dataset repo id or a folder written by ``save_folder``/``publish(dry_run=...)``
-    (a path that is not an existing folder is never sent to the Hub unless it is a valid repo id). When
+    (a path that is not an existing folder is never sent to the Hub unless it is a valid ``owner/name`` repo id). When
     ``config`` is the default ``"scored"`` and the source has no such config but a ``default`` one, that one
     is loaded. Returns ``(dataset, metadata)``: a ``DatasetDict`` (or a ``Dataset`` when ``split`` is given)
     and the ``qaq:`` block (``scorers`` inferred from the columns when the card has none).
@@ -156,8 +156,10 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
 
     local = Path(repo_or_folder).expanduser().is_dir()
     where = f"{'Folder' if local else 'Dataset repo'} {str(repo_or_folder)!r}"
-    if not local and not looks_like_hub_id(str(repo_or_folder)):  # a mistyped folder is never sent to the Hub
-        raise ConfigError(f"Folder {str(repo_or_folder)!r} does not exist (and it is no Hub dataset repo id).")
+    if not local and ("/" not in str(repo_or_folder) or not looks_like_hub_id(str(repo_or_folder))):
+        # a mistyped folder is never sent to the Hub; scored rows are published as owner/name, never bare names
+        raise ConfigError(f"Folder {str(repo_or_folder)!r} does not exist (and it is no Hub dataset repo id: "
+                          "owner/name).")
     path = str(Path(repo_or_folder).expanduser()) if local else check_repo_id(
         str(repo_or_folder), what="repo_or_folder (not an existing folder, so a repo id)")
     card = read_card_data(read_card_text(path, revision=revision, token=token))

@@ -185,8 +185,8 @@ class KeepTop(Step):
         score, budget, survivors = state.score, self.budget(state.n), int(state.alive.sum())
         cut_off = np.zeros(state.n, dtype=bool)
         if survivors < budget:
-            state.notes.append(f"step {index} (keep_top): only {survivors} rows survived the earlier steps, fewer "
-                               f"than the budget of {budget}; all of them were kept.")
+            state.warn(f"step {index} (keep_top): only {survivors} rows survived the earlier steps, fewer than the "
+                       f"budget of {budget} (not filled); all of them were kept.")
         elif survivors > budget:
             cut_off = state.alive.copy()
             cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False

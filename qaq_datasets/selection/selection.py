@@ -27,6 +27,8 @@ Keys (see ``docs/architecture.md``)::
                      ties_at_cut_dropped
     notes            human-readable remarks: merged/collapsed bins, the fences drop_outliers fitted, a keep_top
                      budget not filled, why no row was kept
+    warnings         the notes the user must see (``qaq select`` prints them): a budget not filled, a text
+                     check skipped, why no row was kept
     plan             the plan dict (``Selector.to_dict()``)
 
 ``low``/``high`` are the smallest/largest value of the column in the bin (for an NLL column, also as
@@ -74,7 +76,7 @@ def bins_table(bins, keep: np.ndarray) -> list[dict[str, Any]]:
 
 def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, plan: dict[str, Any]) -> dict[str, Any]:
     """The report (keys above) of a fitted ``FitState`` and its ``steps`` entries."""
-    keep, rows_in, notes, strata = state.alive, state.n, state.notes, state.stratifications
+    keep, rows_in, strata = state.alive, state.n, state.stratifications
     rows_kept, drop_reasons = int(keep.sum()), state.dropped_by(np.ones(state.n, dtype=bool))
     for index, label, bins in strata:  # attach each step's bins table(s)
         fitted = steps[index]["fitted"]
@@ -86,13 +88,13 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
     cut = [s["fitted"] for s in steps if s["step"] == "keep_top"][-1:]
     if rows_kept == 0:
         why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
-        notes = [*notes, f"no row was kept ({why})."]
+        state.warn(f"no row was kept ({why}).")
     return jsonable({
         "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
         "drop_reasons": drop_reasons, "budget": cut[0]["budget"] if cut else None,
         "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,
         "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
-        "steps": steps, "notes": notes, "plan": plan,
+        "steps": steps, "notes": state.notes, "warnings": state.warnings, "plan": plan,
     })
 
 

@@ -84,12 +84,17 @@ class FitState:
     """Which rows are alive, why the others were dropped, and what the steps computed so far."""
 
     def __init__(self, n: int, reader: ColumnReader):
-        self.n, self.reader, self.reasons, self.notes = n, reader, [], []
+        self.n, self.reader, self.reasons, self.notes, self.warnings = n, reader, [], [], []
         self.alive, self.code = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int16)  # code k>0: reasons[k - 1]
         # the current stratification (ranking.Bins), (column, rank) of the latest rank step, the keep_top Score
         self.bins = self.ranked = self.score = None
         self.outputs: dict[str, np.ndarray] = {}  # computed columns, NaN where not computed
         self.stratifications: list[tuple] = []  # (step index, label or None, Bins)
+
+    def warn(self, note: str) -> None:
+        """A note the user must see (``qaq select`` prints it): it goes to the report's notes and warnings."""
+        self.notes.append(note)
+        self.warnings.append(note)
 
     def drop(self, mask: np.ndarray, reason: str) -> int:
         """Drop the alive rows of ``mask`` with ``reason``; return how many were dropped."""

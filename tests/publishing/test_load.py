@@ -83,7 +83,7 @@ def test_a_mistyped_folder_is_never_sent_to_the_hub(hub, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     save_folder(tmp_path / "out" / "scored", {"scored": scored_ds(4)}, METADATA)
     before = len(hub.requests)
-    for typo in ("out/scoredd", "out/scored/x", "./scoredd"):
+    for typo in ("out/scoredd", "out/scored/x", "./scoredd", "scoredd"):  # a bare name: no published repo has one
         with pytest.raises(ConfigError, match="does not exist"):
             load_scored(typo)
     assert hub.requests[before:] == []
@@ -108,4 +108,4 @@ def test_an_unreachable_hub_is_one_line_not_a_traceback(monkeypatch):
 
     monkeypatch.setattr(metadata, "hf_hub_download", offline)
     with pytest.raises(ConfigError, match="could not be reached"):
-        load_scored("some_scored_name")
+        load_scored("someone/some_scored_name")

@@ -109,7 +109,7 @@ def test_budget_is_a_fraction_of_rows_in_and_shortfall_is_reported():
     assert fitted["budget"] == 50 and fitted["survivors"] < 50
     assert fitted["kept"] == fitted["survivors"] == sel.report["rows_kept"]
     assert fitted["shortfall"] == 50 - fitted["survivors"]
-    assert any("keep_top" in note for note in sel.report["notes"])
+    assert any("keep_top" in note for note in sel.report["warnings"])  # a warning: `qaq select` prints it
     assert "below_cut" not in sel.report["drop_reasons"]
 
 
@@ -201,6 +201,7 @@ def test_collapsed_and_merged_bins_are_reported_not_divided_by_zero():
     assert fitted["bins_used"] < 10 and fitted["collapsed_by_ties"] > 0
     assert all(b["rows"] >= 5 for b in sel.report["bins"])
     assert sel.report["notes"] and "stratify" in sel.report["notes"][0]
+    assert not sel.report["warnings"]  # merged bins are a remark, not a warning
     assert np.isfinite(sel.columns["qaq_rmi_rank"]).all()
     # more bins than distinct values, min_rows merging: still fine
     tiny = from_columns(qaq_nll_q=np.arange(12.0), qaq_rmi=np.arange(12.0))
@@ -222,6 +223,7 @@ def test_a_plan_that_keeps_no_row_fits_and_says_why():
         assert sel.report["rows_kept"] == 0 and sel.report["drop_reasons"] == {"not_ok_status": 40}
         assert sel.report["budget"] == 10 and sel.report["shortfall"] == 10
         assert "no row was kept (40 not_ok_status)." in sel.report["notes"]
+        assert sel.report["warnings"][-1] == "no row was kept (40 not_ok_status)."
         assert len(sel.apply(ds)) == 0 and sel.apply(ds).column_names[:2] == ["instruction", "output"]
 
 
