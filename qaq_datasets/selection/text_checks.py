@@ -10,9 +10,9 @@ itself, cheaply (:func:`check_answer`):
   times in a row, repeated word 5-grams, or a short span repeated 8 times in a row (:func:`is_looping`);
 * **missing code**: the question asks for code (a sentence that opens with an imperative such as "Write",
   "Create" or "Implement" whose object is a function, program, script, query, …, in a question that names a
-  language, a programming noun or holds code: :func:`asks_for_code`) and
-  the answer is prose only: sentences of at least 5 words with no character code needs (:func:`is_prose`), as
-  a restated question, a refusal or filler is;
+  language, a programming noun or holds code: :func:`asks_for_code`), or the answer opens by saying it holds
+  code ("Here is the code you asked for."), and the answer is prose only: sentences of at least 5 words with no
+  character code needs (:func:`is_prose`), as a restated question, a refusal or filler is;
 * the **asked language** is the one programming language the question names (none when it names none, or
   several);
 * the **answer's language** is guessed from signatures (``def f(...):``, ``console.log``, ``#include``, …), and
@@ -20,7 +20,8 @@ itself, cheaply (:func:`check_answer`):
 * the **code** is the answer's fenced blocks when it has any (their tag names the language), else the whole
   answer, or the answer from its first line that starts like Python code (``def``, ``import``, ``x =``, …)
   when the answer opens with prose; ``unparseable_code`` when it is Python (tagged or clearly guessed) and
-  ``ast.parse`` rejects it, ``wrong_language`` when the asked and guessed languages are both known and differ,
+  ``ast.parse`` rejects it (unless the question asks for pseudo-code and names no language),
+  ``wrong_language`` when the asked and guessed languages are both known and differ,
   or, when no code was recognised in the asked language, the answer's text outside fences and quotes names
   languages and not the asked one.
 
@@ -89,6 +90,10 @@ SIGNATURES = {
     "php": [r"<\?php", r"\$\w+\s*=", r"\becho\b", r"\barray\(", r"\$this->", r"\b(unset|isset|count)\(\$"],
 }
 _SIGNATURES = {lang: [re.compile(p, re.MULTILINE) for p in ps] for lang, ps in SIGNATURES.items()}
+#: a def at the margin with a one-line signature, no ":" and an indented body: Ruby when an ``end`` line closes
+#: it, else Python whose ":" was lost; one more signature hit for that language
+_BARE_DEF = re.compile(r"^def \w+\([^():\n]*\)[ \t]*\n[ \t]+\S", re.MULTILINE)
+_END = re.compile(r"^[ \t]*end\b[ \t]*(#.*)?$", re.MULTILINE)
 #: languages whose statements end in ``;`` and whose blocks are braces; code that looks like one of them, but
 #: like none in particular, is ``"c-family"``, which no question names, and which is not Python
 C_FAMILY = {"javascript", "java", "c/c++", "c#", "php"}
@@ -107,10 +112,16 @@ _CODE_CUE = [re.compile(_NAME.format("C|R|Go")),  # one-letter names: case matte
                         r"stacks?|queues?|nodes?|recursion|sort(?:ing)?|command line|web ?page)\b"
                         r"|\bcode\b(?!\s+of\b)", re.IGNORECASE),
              re.compile(r"[=\[\]{};]|\w_\w|\w\(")]
+#: an answer that opens by saying it holds code, in a sentence that ends there ("Here is the code you asked
+#: for."; not "Here is the code: SELECT …", "Here is the dress code …" or "… the code of conduct")
+_CLAIMS_CODE = re.compile(r"\s*(?:(?:sure|certainly|of course)[,!.]?\s+)?(?:here is|here's|below is)\s+(?:(?:the|your|"
+                          r"some|a|an)\s+)?(?:[A-Z][\w+#]*\s+)?(?:code|snippet)\b(?!\s+of\b)[^.!?:\n]{0,40}[.!]",
+                          re.IGNORECASE)
 #: prose: letters, digits, spaces and sentence punctuation only (code needs at least one other character)
 _PROSE = re.compile(r"[\w\s.,'\"!?:\-]*")
 #: quoted text (a string literal, an inline code span), which names a language without choosing it
 _QUOTED = re.compile(r"\"[^\"\n]*\"|`[^`\n]*`|'[^'\s]*'")
+_PSEUDO = re.compile(r"\bpseudo[- ]?code", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
@@ -133,10 +144,14 @@ def is_prose(answer: str) -> bool:
 
 
 def guess_language(code: str) -> str | None:
-    """The language of ``code``: one whose signatures (:data:`SIGNATURES`) match at least twice and twice as often
-    as any other's; ``"c-family"`` for code whose lines end in ``;``, ``{`` or ``}`` (at least 2 and a third of
-    them) that Python cannot parse, but that is none of those; else None."""
-    hits = sorted(((sum(1 for rx in rxs if rx.search(code)), lang) for lang, rxs in _SIGNATURES.items()), reverse=True)
+    """The language of ``code``: one whose signatures (:data:`SIGNATURES`, and a ``def`` with no ``:``: Ruby's when
+    an ``end`` line closes it, else Python's) match at least twice and twice as often as any other's;
+    ``"c-family"`` for code whose lines end in ``;``, ``{`` or ``}`` (at least 2 and a third of them) that Python
+    cannot parse, but that is none of those; else None."""
+    counts = {lang: sum(1 for rx in rxs if rx.search(code)) for lang, rxs in _SIGNATURES.items()}
+    if _BARE_DEF.search(code):
+        counts["ruby" if _END.search(code) else "python"] += 1
+    hits = sorted(((n, lang) for lang, n in counts.items()), reverse=True)
     (best, lang), (second, _) = hits[0], hits[1]
     lines = [ln.rstrip() for ln in code.splitlines() if ln.strip()]
     braces = sum(ln.endswith((";", "{", "}")) for ln in lines)
@@ -193,7 +208,7 @@ def check_answer(question: str, answer: str) -> str:
     """One of :data:`PROBLEMS`, ``"ok"`` or ``"unchecked"`` (see the module docs)."""
     if is_looping(answer):
         return LOOPING
-    if asks_for_code(question) and is_prose(answer):
+    if is_prose(answer) and (asks_for_code(question) or _CLAIMS_CODE.match(answer)):
         return MISSING_CODE
     asked = asked_language(question)
     fenced = _FENCE.findall(answer)
@@ -203,7 +218,8 @@ def check_answer(question: str, answer: str) -> str:
     for lang, code in blocks:
         if asked and lang and _differ(asked, lang):
             return WRONG_LANGUAGE
-        if lang == "python":  # the guess or the fence tag says Python (prose in a Python answer is no code)
+        if lang == "python" and (asked or not _PSEUDO.search(question)):  # the guess or the tag says Python,
+            # and the question asks for no pseudo-code in place of a language (prose in a Python answer is no code)
             start = None if fenced else _CODE_START.search(code)  # an unfenced answer may open with prose
             if not parses_as_answer(code) and not (start and parses_as_answer(code[start.start():])):
                 return UNPARSEABLE
@@ -247,8 +263,8 @@ class DropBrokenAnswers(Step):
         try:
             cols = resolve_columns(ds.features, self.question, self.answer, self.messages)
         except ColumnError as exc:  # none named, and no known shape in the column names
-            state.notes.append(f"step {index} (drop_broken_answers): skipped, no answer was checked: {exc} Pass "
-                               "question=/answer= (or messages=) to the step.")
+            state.warn(f"step {index} (drop_broken_answers): skipped, no answer was checked: {exc} Pass "
+                       "question=/answer= (or messages=) to the step.")
             return {"columns": None, "checks": {}}
         check_shape_columns(cols, ds.column_names, ds.features)
         q_cols = [cols["messages"]] if "messages" in cols else cols["question"]

@@ -39,6 +39,13 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a Python function.", "Sure:\n```python\n" + PY + "\n```\nDone.", "ok"),
     ("Write a Python function.", "Sure:\n```python\ndef f(:\n    pass\n```", "unparseable_code"),  # fence tag says Python
     ("Write a Python function.", "Sure:\n```java\n" + JAVA + "\n```", "wrong_language"),
+    ("Write a function that converts Celsius.", "def c_to_f(c)\n    return c * 1.8 + 32", "unparseable_code"),
+    ("Write a Ruby method that adds two numbers.", "def add(a, b)\n  a + b\nend # add", "ok"),  # "end": Ruby
+    ("Write pseudo-code for the maximum.", "def find_max(arr)\n    for each x in arr\n        keep the larger",
+     "unchecked"),  # pseudo-code asked, no language: not parsed
+    ("Write a Scala function that squares.", "def square(x: Int): Int =\n  x * x", "unchecked"),  # a def, not Python
+    ("Write a function that adds two numbers.", "def add(a, b):\n    return a + b\n\nIt returns the sum.",
+     "unchecked"),  # prose after unfenced code is not parsed as code
     ("def upto(n):\n    \"\"\"The numbers below n.\"\"\"\n", BODY, "ok"),  # a body continuing the question's def
     ("def upto(n):\n    \"\"\"The numbers below n.\"\"\"\n", BODY.replace("(n):", "(n)"), "unparseable_code"),
     # code asked for, prose answered: a restated question, a refusal
@@ -47,6 +54,15 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Data: [1, 2]. Create a SQL query that lists users.", "I'm sorry, but I cannot help with that request.",
      "missing_code"),
     ("What is a closure?", "A closure is a function that captures its environment.", "unchecked"),  # no code asked
+    ("Calculate the mean of [3, 10].", "Here is the code you asked for. Let me know if it helps!", "missing_code"),
+    # ... but answers about code, code made of words, and other codes are not claims of missing code
+    ("What does this code do?\n\n" + PY, "This is a function that adds two numbers and prints them.", "unchecked"),
+    ("What is the output of the following code?\n\n" + PY, "The output of the following code is 3.", "unchecked"),
+    ("What does this function do?\n\n" + PY, "Here is what the function does: it adds two numbers.", "unchecked"),
+    ("Get all the names from the users table.", "Here is the code: SELECT name FROM users.", "unchecked"),
+    ("Plan a gala for my company.", "Here is the dress code for the gala: black tie for all guests.", "unchecked"),
+    ("Write a script for a radio ad.", "Here is a script for a radio commercial: Hungry? Visit us today!",
+     "unchecked"),
     ("Explain how to write a function in Python.", "You start with the def keyword and a name.", "unchecked"),
     ("Write a regular expression that matches digits.", "\\d+", "unchecked"),  # code, though short
     ("Write a Bash script that makes a directory named test.", "mkdir test", "unchecked"),  # too short for prose
@@ -78,6 +94,8 @@ def test_languages():
     assert guess_language(JS) == "javascript" and guess_language(JAVA) == "java" and guess_language(PY) == "python"
     assert guess_language("int x = f(y);\nint z = g(x);\nreturn z;") == "c-family"
     assert guess_language("hello world") is None
+    assert guess_language("def f(x)\n    return x") == "python"  # a lost ":" does not make it Ruby
+    assert guess_language("def f(x)\n  x + 1\nend\nputs f(1)") == "ruby"
 
 
 def _rows():
@@ -115,7 +133,7 @@ def test_step_named_columns_and_conversations():
 def test_step_without_text_checks_nothing_and_says_so():
     ds = scored(20, text=False)
     sel = Selector().drop_broken_answers().fit(ds)
-    assert sel.keep.all() and any("drop_broken_answers): skipped" in n for n in sel.report["notes"])
+    assert sel.keep.all() and any("drop_broken_answers): skipped" in n for n in sel.report["warnings"])
     with pytest.raises(ColumnError, match="solution"):
         Selector().drop_broken_answers(question="instruction", answer="solution").fit(scored(20))
 
