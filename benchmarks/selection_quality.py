@@ -357,8 +357,8 @@ STRATEGIES = {
     "paper-band: RMI ranks [0.5, 0.75) (strong)": "paper-band",
     "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
     "gap-global: Diff-High, global ranks": "gap-global",
-    "fixed-fraction extremes, then gap (the default three releases ago)": None,
-    "MAD fences, no text checks (the default two releases ago)": "fences",
+    "fixed-fraction extremes, then gap (the default issue 12 was filed against)": None,
+    "MAD fences, no text checks (issue 12's first default)": "fences",
     "default": "default",
 }
 SINGLE_DIRECTION = ("perplexity", "cherry", "superfiltering", "sweet-spot", "paper-band")
@@ -459,7 +459,7 @@ def targets(results: dict, replicates) -> list[str]:
             continue
         d = res["default"]
         best = min((n for n, p in STRATEGIES.items() if p in SINGLE_DIRECTION), key=lambda n: res[n]["defect_rate"])
-        prev = res["fixed-fraction extremes, then gap (the default three releases ago)"]
+        prev = res["fixed-fraction extremes, then gap (the default issue 12 was filed against)"]
         out.append(f"{lv:.0%} set {r}: default keeps {d['defect_rate']:.1%} defective (target <= 5%: "
                    f"{'met' if d['defect_rate'] <= 0.05 else 'NOT met'}); best single-direction baseline {best} "
                    f"{res[best]['defect_rate']:.1%} (half: {res[best]['defect_rate'] / 2:.1%}: "
@@ -589,9 +589,9 @@ def main():
         return tune(scored, sets, args.budget, [int(r) for r in args.tune_parts.split(",")])
     replicates = [int(r) for r in args.replicates.split(",")]
     results = run_sets(scored, sets, args.budget)
-    print(f"\nSelection quality: {args.size}-row sets of Code Alpaca rows at {', '.join(f'{lv:.0%}' for lv in LEVELS)}"
-          f" defective ({len(KINDS)} kinds), sets {args.replicates}, template {args.template}, strong=gemma3-270m "
-          "weak=smollm2-135m\n")
+    print(f"\nSelection quality: {args.size}-row sets of Code Alpaca rows (part {bounds[-1]}: {HE_SIZE}-row sets of "
+          f"HumanEval) at {', '.join(f'{lv:.0%}' for lv in LEVELS)} defective ({len(KINDS)} kinds), sets "
+          f"{args.replicates}, template {args.template}, strong=gemma3-270m weak=smollm2-135m\n")
     print(table(results, replicates, args.budget))
     print("\nDefective among kept, counting only the kinds the scores can see (" + ", ".join(SEEN) + "):\n")
     print("| strategy | " + " | ".join(f"{lv:.0%}" for lv in LEVELS) + " |\n|---" + "|---" * len(LEVELS) + "|")

@@ -586,8 +586,10 @@ def main(argv=None) -> dict:
     if cfg.report_only:
         print(f"[report] {res_path.name}: " + (", ".join(f"{a} {len(v)}" for a, v in results.items()) or "no results"),
               flush=True)
-        stale = [f"{a} seed {s}" for (a, s), idx in arm_idx.items() if results.get(a, {}).get(str(s), {}).get(
-            "indices", idx) != idx]  # a plan that now picks other rows: a training run would redo these
+        # a plan that now picks other rows: a training run would redo these
+        stale = [f"{a} seed {s} ({len(set(idx) - set(old))} of {len(idx)} rows differ)"
+                 for (a, s), idx in arm_idx.items() if (old := results.get(a, {}).get(str(s), {}).get("indices", idx))
+                 != idx]
         if stale:
             print(f"[report] trained on other rows than the plans now pick: {', '.join(stale)}", flush=True)
     else:

@@ -102,7 +102,7 @@ def test_smoke_run(tmp_path, capsys):
     cached["default"]["0"]["indices"] = cached["default"]["0"]["indices"][1:]
     res_file.write_text(json.dumps(cached))
     te.main(["--smoke", "--report-only", "--cache-dir", str(tmp_path / "cache")])
-    assert "trained on other rows than the plans now pick: default seed 0\n" in capsys.readouterr().out
+    assert "trained on other rows than the plans now pick: default seed 0 (1 of " in capsys.readouterr().out
     # scores of other rows are refused, naming the file
     other = tmp_path / "scores-2-0123456789abcdef.parquet"
     Dataset.from_list([{"instruction": "q", "input": "", "output": "a", "defect": "none"}] * 2).to_parquet(str(other))
