@@ -89,13 +89,19 @@ def _python_code(row: dict) -> bool:
     return "\n" in out and ("def " in out or "for " in out or "if " in out) and text_checks.parses(out)
 
 
-def paraphrase(question: str, rng: random.Random) -> str:
-    """The question restated with synonyms inside a framing sentence: it says what to do and does none of it."""
+def usable_rows() -> list[dict]:
+    """The Code Alpaca rows the pool is made of: those whose answer has at least 20 characters."""
+    return [r for r in code_alpaca() if len(r["output"]) >= 20]
+
+
+def paraphrase(question: str, rng: random.Random, templates: list[str] = PARAPHRASE) -> str:
+    """The question restated with synonyms inside a framing sentence (one of ``templates``): it says what to do
+    and does none of it."""
     q = question.strip().rstrip(".")
     for a, b in SYNONYMS:
         q = re.sub(r"\b" + a + r"\b", b, q)
     q = q[:1].lower() + q[1:] + "."
-    return rng.choice(PARAPHRASE).format(q=q)
+    return rng.choice(templates).format(q=q)
 
 
 def break_code(code: str, rng: random.Random) -> str | None:
@@ -148,7 +154,7 @@ def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, se
     ``fresh`` adds batches of that many parts each (numbered on from ``parts``), every batch built the same way
     from the rows no earlier part uses, after them: the earlier parts are the same rows whatever batches follow."""
     rng = random.Random(seed)
-    rows = [r for r in code_alpaca() if len(r["output"]) >= 20]
+    rows = usable_rows()
     rng.shuffle(rows)
     used: set[int] = set()
     pool = build_pool_from(rows, used, clean_per_part, per_kind, parts, rng)
@@ -191,23 +197,19 @@ def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int =
         for i in range(start, start + per_kind):
             r = rows[i]
             a = r["output"]
-            doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL)
-            first = re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.group(2).strip())[0].strip().rstrip(".")
+            doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL).group(2)  # the docstring
             if kind == "misaligned":
                 a = rng.choice(donors)["output"]
             elif kind == "echo":
-                a = rng.choice(HE_REWORD) + textwrap.dedent(doc.group(2)).strip()
-            elif kind == "paraphrase":
-                q = first
-                for x, y in SYNONYMS:
-                    q = re.sub(r"\b" + x + r"\b", y, q)
-                q = q[:1].lower() + q[1:] + "."
-                a = rng.choice(HE_PARAPHRASE).format(q=q)
-            elif kind in ("refusal", "truncated", "looping", "unparseable"):
-                a = make_defect(kind, {**r, "output": a}, rng, donors)["output"] if kind != "refusal" \
-                    else rng.choice(HE_REFUSALS)
+                a = rng.choice(HE_REWORD) + textwrap.dedent(doc).strip()
+            elif kind == "paraphrase":  # its first sentence
+                a = paraphrase(re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.strip())[0], rng, HE_PARAPHRASE)
+            elif kind == "refusal":
+                a = rng.choice(HE_REFUSALS)
             elif kind == "wrong_language":
                 r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
+            else:  # truncated, looping, unparseable: as in the Code Alpaca parts
+                a = make_defect(kind, r, rng, donors)["output"]
             rows[i] = {**r, "output": a, "defect": kind}
     return rows
 
@@ -247,19 +249,19 @@ def prevalence_sets(pool_defect: np.ndarray, pool_part: np.ndarray, size: int = 
     """Pool row indices of each set ``(level, replicate)``: ``size`` rows of part ``replicate`` (``sizes[part]``
     where given), of which round(level × size) defective, spread over the kinds as evenly as the part allows."""
     rng = np.random.default_rng(seed)
-    sets, default = {}, size
+    sets = {}
     for part in sorted(set(pool_part.tolist())):
-        size = (sizes or {}).get(part, default)
+        n = (sizes or {}).get(part, size)
         in_part = pool_part == part
         clean = rng.permutation(np.flatnonzero(in_part & (pool_defect == "none")))
         by_kind = [rng.permutation(np.flatnonzero(in_part & (pool_defect == k))) for k in KINDS]
         for level in levels:
-            n_def = int(round(level * size))
+            n_def = int(round(level * n))
             order = [ix for j in range(max(map(len, by_kind))) for ix in
                      rng.permutation([b[j] for b in by_kind if j < len(b)])]  # round-robin over the kinds
-            if n_def > len(order) or size - n_def > len(clean):
-                raise SystemExit(f"part {part} is too small for a {level:.0%} set of {size} rows")
-            sets[(level, part)] = np.sort(np.concatenate([order[:n_def], clean[: size - n_def]])).astype(int)
+            if n_def > len(order) or n - n_def > len(clean):
+                raise SystemExit(f"part {part} is too small for a {level:.0%} set of {n} rows")
+            sets[(level, part)] = np.sort(np.concatenate([order[:n_def], clean[: n - n_def]])).astype(int)
     return sets
 
 
@@ -576,8 +578,7 @@ def main():
     bounds = np.cumsum((0, 3) + FRESH)  # the parts of each batch, each scored and cached apart
     batches = [[r for r in full if lo <= r["part"] < hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
     outside = {r["output"] for r in full}
-    batches.append(humaneval_part([r for r in code_alpaca() if len(r["output"]) >= 20 and r["output"] not in outside],
-                                  part=int(bounds[-1])))
+    batches.append(humaneval_part([r for r in usable_rows() if r["output"] not in outside], part=int(bounds[-1])))
     pool = batches[0]
     t0 = time.perf_counter()
     models = {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)}

@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _data import code_alpaca, question_of  # noqa: E402
+from _data import question_of  # noqa: E402
 
 from qaq_datasets.selection.text_checks import is_looping  # noqa: E402  (the library's own looping check)
 
@@ -186,15 +186,14 @@ def load_user_data(path: Path, label_column: str, heldout: int, seed: int) -> tu
 def code_alpaca_data(n_clean: int, per_defect: int, heldout: int, seed: int) -> tuple[list[dict], list[dict]]:
     """Training rows as ``selection_quality.build_pool`` builds one part (the 8 defect kinds), and held-out clean
     rows from the end of the file (their questions and answers appear nowhere in the training set)."""
-    from selection_quality import build_pool
+    from selection_quality import build_pool, usable_rows
 
     train = [{k: v for k, v in r.items() if k != "part"}
              for r in build_pool(clean_per_part=n_clean, per_kind=per_defect, parts=1, seed=seed)]
     used_q = {(r["instruction"], r["input"]) for r in train}
     used_a = {r["output"] for r in train}
-    pool = [r for r in code_alpaca() if len(r["output"]) >= 20]
     held = [dict(instruction=r["instruction"], input=r["input"], output=r["output"], defect="none")
-            for r in reversed(pool) if (r["instruction"], r["input"]) not in used_q and r["output"] not in used_a]
+            for r in reversed(usable_rows()) if (r["instruction"], r["input"]) not in used_q and r["output"] not in used_a]
     return train, held[:heldout]
 
 
