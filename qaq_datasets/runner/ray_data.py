@@ -56,7 +56,10 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
 
     named = named_scorers(scorers)
     ctx = ray.data.DataContext.get_current()  # a Dataset keeps the context current when it was created
-    before, ctx.execution_options.preserve_order = ctx.execution_options.preserve_order, True
+    before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", None)
+    ctx.execution_options.preserve_order = True
+    if before[1] is not None:  # Ray's V2 parquet reader (default from 2.60) mixes the rows of a file's row groups
+        ctx.use_datasource_v2 = False
     try:
         if isinstance(source, ray.data.Dataset):
             rds = source
@@ -70,8 +73,11 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
             num_gpus_per_actor = 1 if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0 else 0
         # one call per block: when Ray cut blocks into batches itself, batches could come out of order
         rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
-                        batch_size=None, batch_format="pyarrow", concurrency=num_actors, num_cpus=num_cpus_per_actor,
+                        batch_size=None, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=num_actors),
+                        num_cpus=num_cpus_per_actor,
                         num_gpus=num_gpus_per_actor or None).write_parquet(os.fspath(output_path))
     finally:
-        ctx.execution_options.preserve_order = before
+        ctx.execution_options.preserve_order = before[0]
+        if before[1] is not None:
+            ctx.use_datasource_v2 = before[1]
     return os.fspath(output_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 from runner_helpers import assert_same_rows, make_dataset, read_table
 
@@ -23,7 +24,8 @@ def test_ray_data_equals_map(tiny_model_dir, tmp_path, ray_local):
     from qaq_datasets.runner import score_ray
 
     ds = make_dataset(24)
-    ds.to_parquet(str(tmp_path / "in.parquet"))
+    # one row group per row: Ray 2.60's default parquet reader returned such a file's rows out of order
+    pq.write_table(ds.with_format("arrow")[:], tmp_path / "in.parquet", row_group_size=1)
     sc = {name: qaq.score_fn(tiny_model_dir, dtype="float32", question=["instruction", "input"], prefix=f"{name}_",
                              device_map="cpu") for name in ("strong", "weak")}
     out = score_ray(str(tmp_path / "in.parquet"), sc, tmp_path / "out", batch_size=4, num_actors=2, rows_per_block=6)
