@@ -154,14 +154,14 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     """
     from datasets import load_dataset
 
-    local = Path(repo_or_folder).expanduser().is_dir()
-    where = f"{'Folder' if local else 'Dataset repo'} {str(repo_or_folder)!r}"
-    if not local and ("/" not in str(repo_or_folder) or not looks_like_hub_id(str(repo_or_folder))):
+    src = str(repo_or_folder)
+    local = Path(src).expanduser().is_dir()
+    where = f"{'Folder' if local else 'Dataset repo'} {src!r}"
+    if not local and ("/" not in src or not looks_like_hub_id(src)):
         # a mistyped folder is never sent to the Hub; scored rows are published as owner/name, never bare names
-        raise ConfigError(f"Folder {str(repo_or_folder)!r} does not exist (and it is no Hub dataset repo id: "
-                          "owner/name).")
-    path = str(Path(repo_or_folder).expanduser()) if local else check_repo_id(
-        str(repo_or_folder), what="repo_or_folder (not an existing folder, so a repo id)")
+        raise ConfigError(f"Folder {src!r} does not exist (and it is no Hub dataset repo id: owner/name).")
+    path = str(Path(src).expanduser()) if local else check_repo_id(
+        src, what="repo_or_folder (not an existing folder, so a repo id)")
     card = read_card_data(read_card_text(path, revision=revision, token=token))
     meta = validate_metadata(card.get("qaq"))
     names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
