@@ -56,10 +56,9 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
 
     named = named_scorers(scorers)
     ctx = ray.data.DataContext.get_current()  # a Dataset keeps the context current when it was created
-    before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", None)
-    ctx.execution_options.preserve_order = True
-    if before[1] is not None:  # Ray's V2 parquet reader (default from 2.60) mixes the rows of a file's row groups
-        ctx.use_datasource_v2 = False
+    before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", True)
+    # Ray's V2 parquet reader (default from 2.60) returns a file's row groups out of order; V1 keeps them
+    ctx.execution_options.preserve_order, ctx.use_datasource_v2 = True, False
     try:
         if isinstance(source, ray.data.Dataset):
             rds = source
@@ -74,10 +73,8 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
         # one call per block: when Ray cut blocks into batches itself, batches could come out of order
         rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
                         batch_size=None, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=num_actors),
-                        num_cpus=num_cpus_per_actor,
-                        num_gpus=num_gpus_per_actor or None).write_parquet(os.fspath(output_path))
+                        num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None
+                        ).write_parquet(os.fspath(output_path))
     finally:
-        ctx.execution_options.preserve_order = before[0]
-        if before[1] is not None:
-            ctx.use_datasource_v2 = before[1]
+        ctx.execution_options.preserve_order, ctx.use_datasource_v2 = before
     return os.fspath(output_path)
