@@ -70,7 +70,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
             rds = rds.repartition(target_num_rows_per_block=rows_per_block)
         if num_gpus_per_actor is None:
             num_gpus_per_actor = 1 if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0 else 0
-        # one call per block: when Ray cut blocks into batches itself, batches could come out of order
+        # one call per block; Dataset.map cuts it into batch_size batches inside the actor
         rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
                         batch_size=None, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=num_actors),
                         num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None
