@@ -193,24 +193,23 @@ def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int =
         rows.append(dict(instruction=rng.choice(HE_INSTRUCTIONS), input=prob["prompt"].strip("\n"),
                          output=header + "\n" + prob["canonical_solution"].rstrip(), defect="none", part=part))
     rng.shuffle(rows)
-    for kind, start in zip(KINDS, range(0, per_kind * len(KINDS), per_kind)):
-        for i in range(start, start + per_kind):
-            r = rows[i]
-            a = r["output"]
-            doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL).group(2)  # the docstring
-            if kind == "misaligned":
-                a = rng.choice(donors)["output"]
-            elif kind == "echo":
-                a = rng.choice(HE_REWORD) + textwrap.dedent(doc).strip()
-            elif kind == "paraphrase":  # its first sentence
-                a = paraphrase(re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.strip())[0], rng, HE_PARAPHRASE)
-            elif kind == "refusal":
-                a = rng.choice(HE_REFUSALS)
-            elif kind == "wrong_language":
-                r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
-            else:  # truncated, looping, unparseable: as in the Code Alpaca parts
-                a = make_defect(kind, r, rng, donors)["output"]
-            rows[i] = {**r, "output": a, "defect": kind}
+    for i, kind in enumerate(k for k in KINDS for _ in range(per_kind)):  # the first per_kind rows per kind
+        r = rows[i]
+        a = r["output"]
+        doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL).group(2)  # the docstring
+        if kind == "misaligned":
+            a = rng.choice(donors)["output"]
+        elif kind == "echo":
+            a = rng.choice(HE_REWORD) + textwrap.dedent(doc).strip()
+        elif kind == "paraphrase":  # its first sentence
+            a = paraphrase(re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.strip())[0], rng, HE_PARAPHRASE)
+        elif kind == "refusal":
+            a = rng.choice(HE_REFUSALS)
+        elif kind == "wrong_language":
+            r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
+        else:  # truncated, looping, unparseable: as in the Code Alpaca parts
+            a = make_defect(kind, r, rng, donors)["output"]
+        rows[i] = {**r, "output": a, "defect": kind}
     return rows
 
 
