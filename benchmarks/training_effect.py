@@ -197,6 +197,11 @@ def code_alpaca_data(n_clean: int, per_defect: int, heldout: int, seed: int) -> 
     return train, held[:heldout]
 
 
+def trained_on(results: dict, arm: str, seed: int) -> list[int] | None:
+    """The training rows (indices) of the cached result of ``(arm, seed)``, or None when there is none."""
+    return results.get(arm, {}).get(str(seed), {}).get("indices")
+
+
 def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -587,8 +592,7 @@ def main(argv=None) -> dict:
               flush=True)
         # a plan that now picks other rows: a training run would redo these
         stale = [f"{a} seed {s} ({len(set(idx) - set(old))} of {len(idx)} rows differ)"
-                 for (a, s), idx in arm_idx.items() if (old := results.get(a, {}).get(str(s), {}).get("indices", idx))
-                 != idx]
+                 for (a, s), idx in arm_idx.items() if (old := trained_on(results, a, s)) not in (None, idx)]
         if stale:
             print(f"[report] trained on other rows than the plans now pick: {', '.join(stale)}", flush=True)
     else:
@@ -648,7 +652,7 @@ def train_and_evaluate(cfg, rows, heldout, arms, arm_idx, results: dict, res_pat
               f"{r['heldout_nll']:.3f} degenerate {r['degenerate']:.2f} ({r['eval_s']} s)", flush=True)
     for seed in range(cfg.seeds):  # every arm once before any arm twice: a cut-short run still covers all arms
         for arm in arms:
-            if results.get(arm, {}).get(str(seed), {}).get("indices") == arm_idx[(arm, seed)]:
+            if trained_on(results, arm, seed) == arm_idx[(arm, seed)]:
                 continue  # done on these very rows (a plan that now picks other rows is trained again)
             model.load_state_dict(init)
             train_rows = [rows[i] for i in arm_idx[(arm, seed)]]
