@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -62,6 +63,22 @@ def count_statuses(statuses) -> dict:
 
 
 # -- names ----------------------------------------------------------------------------------------
+#: a scorer prefix: a letter, then letters, digits or ``_``, ending in ``_`` (it names columns and files)
+PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}_")
+
+
+def check_prefix(prefix, what: str = "prefix") -> str:
+    """``prefix`` if it is a safe scorer prefix (:data:`PREFIX_RE`, e.g. ``strong_``), else :class:`ConfigError`
+    (:class:`ConfigTypeError` for a non-string). Every prefix read from a caller or a file passes here, since
+    prefixes name columns and the files built from them."""
+    if not isinstance(prefix, str):
+        raise ConfigTypeError(f"{what} must be a string like 'strong_', got {type(prefix).__name__}.")
+    if not PREFIX_RE.fullmatch(prefix):
+        raise ConfigError(f"{what} {prefix[:80]!r} is not a scorer prefix: use a letter, then letters, digits or "
+                          "'_', ending in '_' (e.g. 'strong_').")
+    return prefix
+
+
 def score_columns(prefix: str) -> list[str]:
     """All columns a scorer with this prefix writes, in order."""
     return [prefix + f for f in FIELDS]
