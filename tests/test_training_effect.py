@@ -69,6 +69,8 @@ def test_report_marks_overlapping_seeds():
     assert "1.100 (1.000–1.200)" in text
 
 
+@pytest.mark.slow
+@pytest.mark.integration  # scores with the real default models and fine-tunes the real SmolLM2 with TRL
 def test_smoke_run(tmp_path, capsys):
     from datasets import Dataset
 
