@@ -37,8 +37,8 @@ class PairEncoder:
         # every scored token needs a predecessor: an empty prefix gets a document-start token
         self.q_prefix = start + self.ids(template.q_prefix) or self._start_ids()
         self.a_prefix = start + self.ids(template.a_prefix) or self._start_ids()
-        self.qa_sep, self.aq_sep, self.q_sep = (self.ids(t) for t in (template.qa_sep, template.aq_sep, template.q_sep))
-        self.au_sep = self.aq_sep if template.au_sep is None else self.ids(template.au_sep)
+        self.qa_sep, self.aq_sep = self.between(template.qa_sep), self.between(template.aq_sep)
+        self.au_sep = self.aq_sep if template.au_sep is None else self.between(template.au_sep)
         end = self.ids(template.a_end)[:1] if template.a_end else []
         if not end and tokenizer.eos_token_id is not None:
             end = [int(tokenizer.eos_token_id)]
@@ -64,12 +64,26 @@ class PairEncoder:
             out += data_ids(self.tokenizer, [self.template.system])[0]
         return out + (self.ids(tail) if slot else [])
 
+    def between(self, text: str) -> list[int]:
+        """Ids of template text that sits between two data texts, as the tokenizer splits it there: alone,
+        ``"\n\n"`` can be one token that the tokenizer never emits before a letter. Falls back to the text alone
+        where its neighbours would merge with it."""
+        left, right, both = self.ids("a"), self.ids("b"), self.ids(f"a{text}b")
+        inner = both[len(left):len(both) - len(right)]
+        return inner if text and both[:len(left)] == left and both[len(left) + len(inner):] == right else self.ids(text)
+
+    def question_texts(self, parts: list[str], turns: bool) -> list[str]:
+        """The texts tokenised for Q: question columns joined by ``q_sep`` into one text (so Q's ids are what the
+        tokenizer gives for the joined question), or a conversation's turns as they are (joined by control
+        tokens in :meth:`question`)."""
+        return list(parts) if turns else [self.template.q_sep.join(parts)]
+
     def question(self, parts: list[list[int]], turns: bool) -> list[int]:
-        """Q's ids from its parts: question columns joined by ``q_sep``, or a conversation's earlier turns
-        (user, assistant, user, ...) joined by the user-to-assistant and assistant-to-user separators."""
+        """Q's ids from the ids of :meth:`question_texts`: one text, or a conversation's earlier turns (user,
+        assistant, user, ...) joined by the user-to-assistant and assistant-to-user separators."""
         out = list(parts[0])
         for k, part in enumerate(parts[1:]):
-            out += (self.au_sep if k % 2 else self.qa_sep) if turns else self.q_sep
+            out += self.au_sep if k % 2 else self.qa_sep
             out += part
         return out
 

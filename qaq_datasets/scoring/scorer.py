@@ -193,7 +193,7 @@ class Scorer:
         """
         parts = [question] if isinstance(question, str) else list(question)
         enc = self._encoder(self._row_template({}, len(parts), system))
-        ids = data_ids(self.tokenizer, [*parts, answer])
+        ids = data_ids(self.tokenizer, [*enc.question_texts(parts, turns), answer])
         return enc.pair(enc.question(ids[:-1], turns), ids[-1])
 
     # -- scoring ----------------------------------------------------------------------------------
@@ -226,7 +226,19 @@ class Scorer:
 
     def _score_rows(self, batch, rows, status, result, rank):
         self._ensure_model(rank)
-        texts = [t for system, parts, turns, a in rows.values() for t in (*parts, a)]
+        encoders = {}
+        for i, (system, parts, turns, a) in rows.items():
+            row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
+            try:
+                encoders[i] = self._encoder(self._row_template(row, len(parts), system))
+            except ConfigError as exc:  # the row's own system context leaves no room under max_length
+                if system is None:
+                    raise
+                status[i] = st.CONTEXT_TOO_LONG
+                logger.warning("Row %d: %s", i, exc)
+        rows = {i: (enc, enc.question_texts(rows[i][1], rows[i][2]), rows[i][2], rows[i][3])
+                for i, enc in encoders.items()}
+        texts = [t for enc, parts, turns, a in rows.values() for t in (*parts, a)]
         try:
             ids = data_ids(self.tokenizer, texts)
         except Exception:  # noqa: BLE001 - a text the fast batch path rejects: find it row by row
@@ -238,22 +250,13 @@ class Scorer:
                     logger.warning("The tokenizer failed on a text: %r", exc)
                     ids.append(None)
         pairs, seqs, spans, k = {}, [], [], 0
-        for i, (system, parts, turns, a) in rows.items():
+        for i, (enc, parts, turns, a) in rows.items():
             row_ids, k = ids[k : k + len(parts) + 1], k + len(parts) + 1
             if None in row_ids:
                 status[i] = st.ERROR
                 continue
             if not any(row_ids[:-1]) or not row_ids[-1]:
                 status[i] = st.NO_TOKENS
-                continue
-            row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
-            try:
-                enc = self._encoder(self._row_template(row, len(parts), system))
-            except ConfigError as exc:  # the row's own system context leaves no room under max_length
-                if system is None:
-                    raise
-                status[i] = st.CONTEXT_TOO_LONG
-                logger.warning("Row %d: %s", i, exc)
                 continue
             p = enc.pair(enc.question(row_ids[:-1], turns), row_ids[-1])
             pairs[i] = (p, len(seqs))

@@ -117,3 +117,24 @@ def test_paper_template_with_both_default_models(smollm2, gemma_tokenizer):
     rev = gemma_tokenizer.decode(enc["reverse_ids"])
     assert rev.endswith(f"### Instruction:\n{REVERSE_INSTRUCTION}{a}\n\n### Response:\n{q}")
     assert gemma_tokenizer.decode(enc["reverse_ids"][slice(*enc["spans"]["q_given_a"])]) == q
+
+
+@pytest.mark.parametrize("template", ["standard", "paper", "alpaca", "raw"])
+@pytest.mark.parametrize("which", ["smollm2", "gemma"])
+def test_joined_question_ids_are_the_tokenizers(smollm2, gemma_tokenizer, which, template):
+    """Q of several columns is tokenised as one text: in both passes Q's ids are the tokenizer's ids of the joined
+    question (alone, SmolLM2 tokenises the separator "\\n\\n" as one token it never emits before a letter)."""
+    from qaq_datasets.scoring.templates import resolve_template
+
+    tok = smollm2.tokenizer if which == "smollm2" else gemma_tokenizer
+    sc = qaq.score_fn(smollm2 if which == "smollm2" else "gemma3-270m", template=template)
+    parts, a = ["Sort the list in place.", "xs = [3, 1, 2]"], "xs.sort()"
+    joined = resolve_template(template, tok, len(parts)).q_sep.join(parts)
+    want = tok(joined, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    enc = sc.encode(parts, a)
+    assert enc["forward_ids"][slice(*enc["spans"]["q"])] == want
+    assert enc["reverse_ids"][slice(*enc["spans"]["q_given_a"])] == want
+    # the template's own separators between Q and A are split as the tokenizer splits them there
+    if which == "smollm2":
+        for ids in (enc["forward_ids"], enc["reverse_ids"]):
+            assert tok.convert_tokens_to_ids("ĊĊ") not in ids, tok.decode(ids)
