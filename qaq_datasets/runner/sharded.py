@@ -55,7 +55,7 @@ class MultiScorer:
     def __call__(self, batch: dict) -> dict:
         out = {}
         for s in self.scorers.values():
-            out.update(s(batch, rank=self.device_index))
+            out.update(s.score_batch(batch, rank=self.device_index))
         return out
 
     def features(self, dataset):

@@ -18,13 +18,24 @@ from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import as_column_list, score_columns, score_features
-from .shapes import check_shape_columns, parse_row, resolve_columns
+from .shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
 
 _LOADED: dict[tuple, Any] = {}  # one model per (spec, dtype, device) per process
 _HINTED = []  # the one-row-at-a-time hint is logged once per process
+_FORKED = []  # non-empty in a process forked from this one (a map worker under the fork start method)
+
+
+def _after_fork_in_child() -> None:
+    # A forked map worker loads its own model (not the parent's copy), and runs torch on one thread: the parent's
+    # OpenMP threads do not exist in the child, so a parallel region there would wait on them forever.
+    _LOADED.clear()
+    _FORKED.append(True)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,10 @@ class Scorer:
         if self._qaq_model is None:
             from ..models import load_model
 
+            if _FORKED:
+                import torch
+
+                torch.set_num_threads(1)  # see _after_fork_in_child
             c, device_map = self.config, self.config.device_map
             if c.model is None:
                 raise ConfigError("This scorer was built from a model object without a spec, so a worker process (map "
@@ -198,16 +213,21 @@ class Scorer:
 
     # -- scoring ----------------------------------------------------------------------------------
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
+        """``ds.map(scorer)`` (one row) or ``ds.map(scorer, batched=True)``: told apart by the values' shape (see
+        :func:`~qaq_datasets.scoring.shapes.is_one_row`); :meth:`score_batch` takes a batch without guessing."""
+        cols = self._resolve_columns(list(batch))
+        if not is_one_row(batch, cols):
+            return self.score_batch(batch, rank)
+        if not _HINTED:
+            _HINTED.append(True)
+            logger.warning("Scoring one row at a time: ds.map(scorer, batched=True) is much faster.")
+        return {k: v[0] for k, v in self.score_batch({k: [v] for k, v in batch.items()}, rank).items()}
+
+    def score_batch(self, batch: dict, rank: int | None = None) -> dict:
+        """The score columns of a batch (``{column: [cells]}``): what ``qaq.score`` and the runners map."""
         cols = self._resolve_columns(list(batch))
         q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
         a_col = cols.get("answer")
-        single = not all(isinstance(v, list) for v in batch.values()) or (
-            batch[q_cols[0]] and isinstance(batch[q_cols[0]][0], dict))
-        if single:  # ds.map(scorer) without batched=True: one row, plain values
-            if not _HINTED:
-                _HINTED.append(True)
-                logger.warning("Scoring one row at a time: ds.map(scorer, batched=True) is much faster.")
-            batch = {k: [v] for k, v in batch.items()}
         n = len(batch[q_cols[0]])
         result = {c: [math.nan] * n for c in self.output_columns}
         result[self.prefix + "q_tokens"], result[self.prefix + "a_tokens"] = [0] * n, [0] * n
@@ -222,7 +242,7 @@ class Scorer:
         if rows:
             self._score_rows(batch, rows, status, result, rank)
         result[self.prefix + "status"] = status
-        return {k: v[0] for k, v in result.items()} if single else result
+        return result
 
     def _score_rows(self, batch, rows, status, result, rank):
         self._ensure_model(rank)
@@ -299,7 +319,8 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
 
     ``model`` is a :func:`qaq_datasets.load_model` result, a ``transformers`` model (with ``tokenizer=``), or a
     model spec string (alias, ``.gguf`` file, folder or Hub id), loaded lazily once per process. Nothing loads
-    here; bad arguments fail here.
+    here; bad arguments fail here. The scorer tells a row from a batch by the values' shape; on a conversation
+    column of mixed cells (some not lists), map ``scorer.score_batch`` with ``batched=True`` (as ``qaq.score`` does).
 
     Keyword arguments: ``question`` (a column or several, joined by the template's ``q_sep``) and ``answer``, or
     ``messages`` (a column of conversations); none of them: the shape is found from the column names (see
@@ -334,15 +355,19 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     for name, value, low in (("max_length", max_length, 4), ("token_budget", token_budget, 1)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{name} must be an int >= {low}, got {value!r}.")
-    if not isinstance(prefix, str):
-        raise ConfigTypeError(f"prefix must be a string, got {type(prefix).__name__}.")
+    if question and answer:
+        check_distinct_columns(question, answer)
+    st.check_prefix(prefix)
     template = template_arg(template)
     loaded = None
-    if isinstance(model, (str, os.PathLike, ResolvedSpec)):
-        src, dtype = resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
-    elif model is None:
+    if model is None:
         raise ConfigError("score_fn needs a model: a loaded qaq.load_model(...) result, a transformers model "
                           "with tokenizer=..., or a model spec string such as 'smollm2-135m'.")
+    if tokenizer is not None and (isinstance(model, QAQModel) or not hasattr(model, "config")):
+        raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
+                          "result brings its own tokenizer.")
+    if isinstance(model, (str, os.PathLike, ResolvedSpec)):
+        src, dtype = resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
     elif not isinstance(model, QAQModel) and not hasattr(model, "config"):
         raise ConfigTypeError(f"Not a model: {type(model).__name__}.")
     else:
@@ -396,7 +421,7 @@ def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = N
                       desc=desc or f"QAQ scoring ({m.spec if m else sc.prefix})")
         if num_proc and num_proc > 1:
             kwargs.update(num_proc=num_proc, with_rank=True)
-        dataset = dataset.map(sc, **{**kwargs, **(map_kwargs or {})})
+        dataset = dataset.map(sc.score_batch, **{**kwargs, **(map_kwargs or {})})
     return dataset
 
 

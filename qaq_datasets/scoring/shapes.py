@@ -68,13 +68,24 @@ def resolve_columns(available: Iterable[str], question=None, answer=None, messag
     if messages:
         return {"messages": messages}
     if question and answer:
+        check_distinct_columns(question, answer)
         return {"question": list(question), "answer": answer}
     found = detect_columns(available)
     if (question or answer) and "messages" not in found:  # one given: the other one found
-        return {"question": list(question or found["question"]), "answer": answer or found["answer"]}
+        question, answer = list(question or found["question"]), answer or found["answer"]
+        check_distinct_columns(question, answer)
+        return {"question": question, "answer": answer}
     if question or answer:
         raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
     return found
+
+
+def check_distinct_columns(question, answer) -> None:
+    """Raise :class:`ColumnError` when a column is named twice among the question columns and the answer."""
+    names = [*question, answer]
+    if twice := next((c for c in names if names.count(c) > 1), None):
+        raise ColumnError(f"Column {twice!r} is named twice: Q and A must come from different columns (question="
+                          f"{list(question)}, answer={answer!r}).", column=twice)
 
 
 def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> None:
@@ -88,13 +99,36 @@ def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> N
     st.check_columns(names, [c for c in needed if c != columns.get("messages") and not _is_list(features[c])],
                      features)
     conv = features[columns["messages"]] if "messages" in columns else None
-    if conv is not None and not _is_list(conv) and getattr(conv, "dtype", None) != "json":
+    if conv is not None and not _is_list(conv) and type(conv).__name__ != "Json":  # mixed cells: checked per row
         raise ColumnError(f"Column {columns['messages']!r} must hold conversations (lists of {{role, content}} "
                           f"turns), but its feature is {conv}.", available=names)
 
 
 def _is_list(feature) -> bool:
     return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
+
+
+def is_one_row(batch, columns: dict) -> bool:
+    """Whether a ``Dataset.map`` function got one row (``batched=False``) rather than a batch of ``columns``
+    (:func:`resolve_columns`); ``datasets`` does not say which.
+
+    A batch's values are lists of one length, and its cells in the columns scored are conversations (lists)
+    or texts; a row's values are cells, lists only where they hold turns (dicts). The one batch that reads as
+    a row is one without a single conversation or text among its scored cells (only dicts, or in a
+    ``messages`` column dicts and strings), which only a column of mixed cells can hold. ``qaq.score``, the
+    runners and the CLI never guess: they map ``Scorer.score_batch``.
+    """
+    values = list(batch.values())
+    if not all(isinstance(v, list) for v in values) or len({len(v) for v in values}) > 1:
+        return True
+    cells = [x for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c
+             for x in batch[c]]
+    kinds = {type(x) for x in cells}
+    if not cells or list in kinds:
+        return not cells  # an empty conversation (map never passes an empty batch), or conversations: a batch
+    if "messages" in columns:
+        return kinds != {type(None)}  # turns, or a batch of null conversations
+    return dict in kinds and str not in kinds  # TRL turns, or a batch of texts
 
 
 def _describe(columns: dict) -> str:

@@ -236,3 +236,83 @@ def test_hub_model_is_pinned_to_its_commit(hf_tmp, monkeypatch):
     assert sc.model_identity["identity"] == "a" * 40 and sc.model_identity["revision"] == "a" * 40
     (repo / "refs" / "main").write_text("b" * 40)
     assert qaq.score_fn("org/pinned", dtype="float32").fingerprint != sc.fingerprint
+
+
+@pytest.mark.parametrize("batched", [False, True])
+@pytest.mark.parametrize("rows", [
+    {"messages": [chat(Q[0], A[0]), [], chat(Q[1], A[1])]},
+    {"prompt": [[{"role": "user", "content": Q[0]}], [], [{"role": "user", "content": Q[1]}]],
+     "completion": [[{"role": "assistant", "content": a}] for a in A[:3]]},
+])
+def test_an_empty_conversation_gets_a_status_and_typed_columns_in_both_map_modes(fn, rows, batched):
+    from qaq_datasets.scoring.schema import check_score_columns
+
+    out = Dataset.from_dict(rows).map(fn(), batched=batched, load_from_cache_file=False)
+    check_score_columns(out.features, ["qaq_"])  # float64 / int64 / string, never Json or lists
+    assert out["qaq_status"] == ["ok", "no_assistant_turn" if "messages" in rows else "no_user_turn", "ok"]
+    assert math.isnan(out["qaq_rmi"][1]) and out["qaq_q_tokens"][1] == 0
+
+
+def _mixed_messages_file(tmp_path):
+    import json
+
+    rows = [{"role": "user", "content": "a dict, not a list"}, chat(Q[0], A[0]), None, chat(Q[1], A[1]),
+            {"role": "user"}, chat(Q[2], A[2])]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps({"messages": m}) for m in rows))
+    return path
+
+
+@pytest.mark.parametrize("batched,batch_size", [(True, 2), (True, 1), (False, None)])
+def test_a_messages_column_of_mixed_cells_flags_its_bad_rows_only(fn, tmp_path, batched, batch_size):
+    from datasets import load_dataset
+
+    from qaq_datasets.scoring.schema import check_score_columns
+
+    ds = load_dataset("json", data_files=str(_mixed_messages_file(tmp_path)), split="train")
+    assert type(ds.features["messages"]).__name__ == "Json"
+    sc = fn()
+    sc.check(ds)  # a Json column of conversations passes: its cells are checked row by row
+    expected = ["bad_messages", "ok"] * 3
+    # qaq.score (and the CLI) never guess whether they got a row or a batch, even for a batch of one dict cell
+    assert qaq.score(ds, sc, batch_size=batch_size or 1)["qaq_status"] == expected
+    assert ds.map(sc.score_batch, batched=True, batch_size=1)["qaq_status"] == expected
+    if batch_size != 1:  # a user's own map: each batch starts with a bad cell (a batch holding no conversation at
+        # all would read as a row, see is_one_row)
+        out = ds.map(sc, batched=batched, batch_size=batch_size, load_from_cache_file=False)
+        check_score_columns(out.features, ["qaq_"])
+        assert out["qaq_status"] == expected
+
+
+@pytest.mark.parametrize("batch,one_row", [
+    ({"instruction": "q", "output": "a"}, True),
+    ({"instruction": ["q", "r"], "output": ["a", None]}, False),
+    ({"instruction": ["q", {"x": 1}], "output": ["a", "b"]}, False),  # a dict cell among texts
+    ({"instruction": [None], "output": [None]}, False),
+    ({"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]}, True),
+    ({"prompt": [], "completion": [{"role": "assistant", "content": "a"}]}, True),
+    ({"prompt": [[{"role": "user", "content": "q"}]], "completion": [[]]}, False),
+    ({"messages": []}, True),
+    ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}, True),
+    ({"messages": ["user: q", "assistant: a"]}, True),  # a row of a column of string lists
+    ({"messages": [{"role": "user"}, []]}, False),  # a dict cell and a conversation
+    ({"messages": [None, None]}, False),
+    ({"messages": [chat("q", "a")], "id": 3}, True),
+])
+def test_one_row_or_a_batch(batch, one_row):
+    from qaq_datasets.scoring.shapes import is_one_row, resolve_columns
+
+    assert is_one_row(batch, resolve_columns(batch)) is one_row
+
+
+@pytest.mark.parametrize("kwargs", [{"question": "output", "answer": "output"},
+                                    {"question": ["instruction", "instruction"], "answer": "output"}])
+def test_a_column_named_twice_is_refused(kwargs):
+    with pytest.raises(ColumnError, match="named twice"):
+        qaq.score_fn("tests-never-loaded/model-id", **kwargs)
+
+
+def test_a_question_column_that_is_the_found_answer_is_refused():
+    sc = qaq.score_fn("tests-never-loaded/model-id", question="output")
+    with pytest.raises(ColumnError, match="'output' is named twice"):
+        sc.check(Dataset.from_dict({"instruction": ["q"], "output": ["a"]}))
