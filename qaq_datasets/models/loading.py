@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigTypeError
 from .cache import converted_dir, is_complete, save_converted
 from .spec import ResolvedSpec, resolve_spec
 
@@ -154,6 +154,9 @@ def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:
         raise ConfigError(
             "score_fn got a bare model without a tokenizer: pass tokenizer=..., or load it with qaq.load_model()."
         )
+    if not callable(tokenizer) or not hasattr(tokenizer, "eos_token_id"):
+        raise ConfigTypeError(f"tokenizer must be the model's transformers tokenizer (AutoTokenizer.from_pretrained"
+                              f"(...)), got {type(tokenizer).__name__}.")
     model.eval()
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
     return QAQModel(model=model, tokenizer=tokenizer, source=None, dtype=dtype)

@@ -10,7 +10,7 @@ import textwrap
 import multiprocess
 import pytest
 from datasets import concatenate_datasets, load_from_disk
-from runner_helpers import assert_same_rows, make_dataset, python_cmd, run_ok, subprocess_env
+from runner_helpers import REPO, assert_same_rows, make_dataset, python_cmd, run_ok, subprocess_env
 
 import qaq_datasets as qaq
 
@@ -111,3 +111,34 @@ def test_map_cache_resumes_per_shard(tiny_model_dir, tmp_path):
     calls.clear()
     b = ds.map(again, batched=True)
     assert a.cache_files == b.cache_files and calls == []
+
+
+def test_num_proc_after_an_unbatched_map_in_the_same_process_completes(tiny_model_dir, tmp_path):
+    """A forked worker of a process whose torch threads ran would hang in its first forward pass: workers run torch
+    on one thread, and each loads its own model (the parent's is not inherited)."""
+    code = textwrap.dedent(f"""
+        import json, os
+        import multiprocess
+        import qaq_datasets as qaq
+        import qaq_datasets.models as models
+        from runner_helpers import make_dataset
+
+        multiprocess.set_start_method("fork", force=True)
+        load = models.load_model
+        def logged(*args, **kwargs):
+            with open({str(tmp_path / "loads")!r}, "a") as fh:
+                fh.write(f"{{os.getpid()}}\\n")
+            return load(*args, **kwargs)
+        models.load_model = logged
+        ds = make_dataset(8)
+        kw = dict(dtype="float32", question=["instruction", "input"], device_map="cpu")
+        one = ds.map(qaq.score_fn({tiny_model_dir!r}, **kw), load_from_cache_file=False)
+        two = ds.map(qaq.score_fn({tiny_model_dir!r}, **kw), batched=True, batch_size=2, num_proc=2,
+                     load_from_cache_file=False)
+        print(json.dumps([os.getpid(), list(one["qaq_rmi"]), list(two["qaq_rmi"]), list(two["qaq_status"])]))
+    """)
+    env = subprocess_env(PYTHONPATH=f"{REPO}:{REPO / 'tests' / 'runner'}")
+    parent, one, two, status = json.loads(run_ok(python_cmd("-c", code), timeout=90, env=env).stdout.splitlines()[-1])
+    loads = (tmp_path / "loads").read_text().split()
+    assert loads[0] == str(parent) and len(set(loads[1:])) == 2 and str(parent) not in loads[1:]
+    assert status.count("ok") == 7 and one == pytest.approx(two, nan_ok=True, abs=1e-5)

@@ -246,7 +246,8 @@ def test_missing_column_error_lists_available_before_model_load():
 @pytest.mark.parametrize("kwargs,exc", [
     ({"max_length": 2}, ConfigError), ({"token_budget": 0}, ConfigError), ({"template": "fancy"}, ConfigError),
     ({"template": 3}, ConfigTypeError), ({"question": 3}, ConfigTypeError), ({"question": []}, ConfigError),
-    ({"prefix": 1}, ConfigTypeError), ({"dtype": "int8"}, ConfigError),
+    ({"prefix": 1}, ConfigTypeError), ({"dtype": "int8"}, ConfigError), ({"prefix": ""}, ConfigError),
+    ({"prefix": "../../evil_"}, ConfigError), ({"prefix": "strong"}, ConfigError),
 ])
 def test_bad_configuration_raises_before_loading(kwargs, exc):
     with pytest.raises(exc):
@@ -302,3 +303,11 @@ def test_bare_model_scorer_fails_clearly_in_a_worker(tiny_model, tiny_tokenizer)
         in_worker = pickle.loads(pickle.dumps(sc))  # what map(num_proc>1) sends to a worker
     with pytest.raises(ConfigError, match="without a spec"):
         in_worker({"instruction": ["q"], "output": ["a"]})
+
+
+def test_a_tokenizer_that_is_not_one_is_refused_by_score_fn(tiny_model, tiny_tokenizer, tiny_model_dir):
+    for bad in ("not a tokenizer", 5, {"input_ids": []}):
+        with pytest.raises(ConfigTypeError, match="tokenizer must be"):
+            qaq.score_fn(tiny_model, tokenizer=bad)
+    with pytest.raises(ConfigError, match="brings its own tokenizer"):  # it would be ignored
+        qaq.score_fn(tiny_model_dir, tokenizer=tiny_tokenizer)
