@@ -18,6 +18,11 @@ from .ranking import quantile_bins, within_bin_rank
 from .steps import Context, FitState, Score, Step, check_unit
 
 
+#: the most bins ``stratify`` takes: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still 100 rows
+#: a bin at a million rows), and a fit's memory grows with the bins asked for, whatever the rows (quantile edges)
+MAX_BINS = 10_000
+
+
 def _stats(values: np.ndarray) -> dict[str, float | None]:
     finite = values[np.isfinite(values)]
     return {k: float(getattr(finite, k)()) if finite.size else None for k in ("min", "max", "mean")}
@@ -37,6 +42,10 @@ class Stratify(Step):
     column: str
     bins: int = 10
     min_rows: int = 2
+
+    def validate(self):
+        if self.bins > MAX_BINS:  # the value itself may be a number of any size: not repeated
+            raise ConfigError(f"stratify bins must be an integer from 1 to {MAX_BINS}; this plan asks for more.")
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
