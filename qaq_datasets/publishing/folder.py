@@ -44,7 +44,7 @@ from huggingface_hub import DatasetCard
 
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
-from ..scoring.schema import infer_prefixes, score_columns
+from ..selection.selection import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render
 from .metadata import to_builtin, validate_metadata
 
@@ -169,21 +169,6 @@ def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | Datas
     return _save(folder, configs, validate_metadata(metadata), max_shard_size=max_shard_size, title=title)
 
 
-def rows_identity(ds: Dataset) -> dict:
-    """``{rows, sha256}``: the row count and a sha256 of every score column (all prefixes), in row order.
-
-    Two datasets get the same identity only if their score columns hold the same values in the same order:
-    a selection saved with one is refused on the other, even when both have the same length.
-    """
-    digest = hashlib.sha256()
-    for col in sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names):
-        values = np.asarray(ds.with_format("numpy")[col])
-        digest.update(col.encode() + b"\0")  # numbers as float64 with one NaN bit pattern, the rest as JSON
-        digest.update(np.where(np.isnan(v := values.astype("<f8")), np.nan, v).tobytes() if values.dtype.kind in "fiub"
-                      else json.dumps(values.tolist()).encode())
-    return {"rows": len(ds), "sha256": digest.hexdigest()}
-
-
 def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata: dict | None = None) -> Path:
     """Write a selection folder: config ``curated``, ``qaq_plan.yaml``, ``qaq_report.json`` and ``fitted_on``.
 
@@ -193,7 +178,9 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     """
     folder = check_out_dir(out)
     kept = int(np.sum(selection.keep))
-    qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": rows_identity(scored)}
+    fitted_on = check_fitted_on(getattr(selection, "fitted_on", None), scored, what="The selection",
+                                fix="re-fit the plan on these scored rows: plan.fit(scored)")
+    qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
     write_atomic(folder / PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
     write_atomic(folder / REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
@@ -216,9 +203,6 @@ def load_selection(folder: str | os.PathLike, scored: Dataset):
     if not isinstance(fitted, dict):
         raise ConfigError(f"Selection folder {str(folder)!r} does not record the rows it was fitted on "
                           "(qaq.fitted_on in its README); run `qaq select` again.")
-    if fitted != (mine := rows_identity(scored)):
-        raise ConfigError(
-            f"Selection folder {str(folder)!r} was fitted on other rows ({fitted.get('rows')} rows, sha256 "
-            f"{str(fitted.get('sha256'))[:12]}) than the scored rows given ({mine['rows']} rows, sha256 "
-            f"{mine['sha256'][:12]}); run `qaq select` on these scored rows.")
+    check_fitted_on(fitted, scored, what=f"Selection folder {str(folder)!r}",
+                    fix="run `qaq select` on these scored rows")
     return Selector.from_yaml(folder / PLAN_FILE).fit(scored)

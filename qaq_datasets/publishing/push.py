@@ -45,7 +45,8 @@ from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..scoring.schema import check_score_columns
 from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render, rmi_examples, score_figures,
                    size_category)
-from .folder import as_dataset_dict, check_out_dir, load_selection, rows_identity, write_atomic, write_data
+from ..selection.selection import check_fitted_on
+from .folder import as_dataset_dict, check_out_dir, load_selection, write_atomic, write_data
 from .metadata import (check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, to_builtin,
                        validate_metadata)
 
@@ -76,15 +77,14 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
                           f"in metadata. Columns: {', '.join(base.column_names)}.")
     for name, ds in scored.items():
         check_score_columns(ds.features, prefixes, where=f"the scored dataset (split {name!r})")
-    configs, keep, report, files = {} if curated_only else {"scored": scored}, None, None, {}
+    configs, keep, report, files, fitted_on = {} if curated_only else {"scored": scored}, None, None, {}, None
     if selection is not None:
-        if not all(hasattr(selection, a) for a in ("plan", "report", "keep", "apply")):
-            raise ConfigTypeError("selection must be a qaq Selection (with .plan, .report, .keep, .apply), got "
-                                  f"{type(selection).__name__}.")
+        if not all(hasattr(selection, a) for a in ("plan", "report", "keep", "apply", "fitted_on")):
+            raise ConfigTypeError("selection must be a qaq Selection (with .plan, .report, .keep, .apply, .fitted_on), "
+                                  f"got {type(selection).__name__}.")
+        fitted_on = check_fitted_on(selection.fitted_on, base, what="The selection",
+                                    fix=f"re-fit the plan on the rows you publish (split {split!r}): plan.fit(scored)")
         keep = np.asarray(selection.keep, dtype=bool)
-        if len(keep) != len(base):
-            raise ConfigError(f"The selection does not match the scored dataset: it covers {len(keep)} rows, the "
-                              f"dataset has {len(base)}. Fit the selection on the same rows (and split) you publish.")
         if not keep.any():
             raise ConfigError(f"The selection kept none of the {len(base)} rows; there is no curated config to "
                               "publish. Check the selection's report (drop_reasons) or publish the scored rows only.")
@@ -99,7 +99,7 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
     block = qaq_block(meta, prefixes, plan=None if selection is None else selection.plan, source={
         "dataset": src, **({"license": license} if license else {})} if src else None,
-        fitted_on=rows_identity(base) if selection is not None else None)
+        fitted_on=fitted_on)
     figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
     files.update({f["path"]: f["png"] for f in figs})
     recipe = next(iter((meta.get("scorers") or {}).values()), {})

@@ -30,6 +30,7 @@ Keys (see ``docs/architecture.md``)::
     warnings         the notes the user must see (``qaq select`` prints them): a budget not filled, a text
                      check skipped, why no row was kept
     plan             the plan dict (``Selector.to_dict()``)
+    fitted_on        {rows, sha256}: the :func:`rows_identity` of the dataset the plan was fitted on
 
 ``low``/``high`` are the smallest/largest value of the column in the bin (for an NLL column, also as
 perplexities ``ppl_low``/``ppl_high`` = exp(nll)); ``rows`` counts the rows binned when the
@@ -38,6 +39,8 @@ stratification was fitted, ``kept`` those of them finally selected. Non-finite f
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable
 from functools import cached_property
@@ -48,6 +51,7 @@ import pyarrow as pa
 
 from .._version import __version__
 from ..errors import ConfigError
+from ..scoring.schema import infer_prefixes, score_columns
 
 KEEP_COLUMN = "qaq_keep"
 REASON_COLUMN = "qaq_drop_reason"
@@ -62,6 +66,42 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
     return None if isinstance(obj, float) and not math.isfinite(obj) else obj
+
+
+def rows_identity(ds) -> dict:
+    """``{rows, sha256}``: the row count and a sha256 of every score column (all prefixes), in row order.
+
+    Two datasets get the same identity only if their score columns hold the same values in the same order: a
+    selection fitted on one is refused on the other, even when both have the same length (or are one shuffled).
+    Columns are read as Arrow (through any indices mapping); numbers hash as float64 with one NaN bit pattern,
+    anything else (and a column with nulls) as JSON.
+    """
+    columns = sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names)
+    table = ds.select_columns(columns).with_format("arrow")[:]  # one read: through an indices mapping, one gather
+    digest = hashlib.sha256()
+    for col in columns:
+        values = table[col]
+        digest.update(col.encode() + b"\0")
+        kind = values.type
+        if values.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                                       or pa.types.is_boolean(kind)):
+            v = np.asarray(values.to_numpy(), dtype="<f8")
+            digest.update(np.where(np.isnan(v), np.nan, v).tobytes())
+        else:
+            digest.update(json.dumps(values.to_pylist()).encode())
+    return {"rows": len(ds), "sha256": digest.hexdigest()}
+
+
+def check_fitted_on(fitted_on, ds, *, what: str, fix: str) -> dict:
+    """``rows_identity(ds)`` if it equals ``fitted_on`` (the identity of the rows ``what`` was fitted on), else
+    :class:`ConfigError` saying so and how to ``fix`` it (one line; the recorded values are cut)."""
+    mine = rows_identity(ds)
+    if fitted_on != mine:
+        old = fitted_on if isinstance(fitted_on, dict) else {}
+        raise ConfigError(f"{what} was fitted on other rows ({str(old.get('rows'))[:20]} rows, sha256 "
+                          f"{str(old.get('sha256'))[:12]}) than the rows given ({mine['rows']} rows, sha256 "
+                          f"{mine['sha256'][:12]}); {fix}.")
+    return mine
 
 
 def bins_table(bins, keep: np.ndarray) -> list[dict[str, Any]]:
@@ -95,6 +135,7 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
         "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,
         "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
         "steps": steps, "notes": state.notes, "warnings": state.warnings, "plan": plan,
+        "fitted_on": rows_identity(state.reader.dataset),
     })
 
 
@@ -110,10 +151,13 @@ class Selection:
             ``qaq_gap``.
         report: JSON-serialisable dict (see the module docs).
         plan: the plan dict that produced this selection (``Selector.from_dict(plan)`` rebuilds it).
+        fitted_on: ``{rows, sha256}``, the :func:`rows_identity` of the dataset it was fitted on.
 
     A Selection belongs to the dataset it was fitted on: ``apply``/``annotate``/``as_filter`` index
     rows by position, so use them on that dataset (same rows, same order), or its ``map``-ed
-    descendants that kept every row in place.
+    descendants that kept every row and score column in place. ``apply``, ``annotate`` and ``publish``
+    check :attr:`fitted_on` and refuse other rows (ConfigError), even of the same length (a shuffle);
+    ``as_filter`` sees only indices and cannot check.
 
     Examples:
         >>> selection = qaq.Selector().score("strong_ifd").keep_top(0.25).fit(scored)
@@ -127,6 +171,7 @@ class Selection:
     def __init__(self, *, keep: np.ndarray, codes: np.ndarray, reason_names: list[str], columns: dict[str, np.ndarray],
                  report: dict[str, Any], plan: dict[str, Any]):
         self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
+        self.fitted_on: dict = report["fitted_on"]
         self.indices = np.flatnonzero(keep).astype(np.int64)
         for values in (keep, self.indices, *columns.values()):
             values.setflags(write=False)
@@ -144,10 +189,11 @@ class Selection:
         names = pa.array([None, *self._reason_names], type=pa.string())
         return names.take(pa.array(self._codes.astype(np.int32)))
 
-    def _check(self, ds) -> None:
-        if len(ds) != self.rows_in:
-            raise ConfigError(f"this selection was fitted on a dataset of {self.rows_in} rows; it cannot be used on "
-                              f"one of {len(ds)} rows (a Selection only applies to the dataset it was fitted on).")
+    def check(self, ds) -> dict:
+        """``rows_identity(ds)`` if ``ds`` holds the rows this selection was fitted on, else ConfigError."""
+        return check_fitted_on(self.fitted_on, ds, what="This selection",
+                               fix="re-fit the plan on these rows: plan.fit(rows), e.g. "
+                                   "Selector.from_dict(selection.plan).fit(rows)")
 
     @staticmethod
     def _with_columns(ds, new: dict[str, Any]):
@@ -160,15 +206,18 @@ class Selection:
     def apply(self, ds):
         """The kept rows of ``ds`` (in dataset order) plus the computed columns (replacing same-named ones).
 
-        Input columns: none read; ``ds`` must be the dataset the selection was fitted on.
+        Input columns: the score columns of ``ds``, to check it holds the rows the selection was fitted on.
         Output columns: every column of ``ds`` plus :attr:`columns` (e.g. ``weak_rmi_rank``, ``qaq_gap``).
         """
-        self._check(ds)
+        self.check(ds)
         return self._with_columns(ds.select(self.indices), {k: v[self.indices] for k, v in self.columns.items()})
 
     def annotate(self, ds):
-        """Every row of ``ds`` plus ``qaq_keep`` (bool), ``qaq_drop_reason`` (str or None) and :attr:`columns`."""
-        self._check(ds)
+        """Every row of ``ds`` plus ``qaq_keep`` (bool), ``qaq_drop_reason`` (str or None) and :attr:`columns`.
+
+        ``ds`` must hold the rows the selection was fitted on (checked as in :meth:`apply`).
+        """
+        self.check(ds)
         new = {KEEP_COLUMN: np.asarray(self.keep), REASON_COLUMN: self._reason_array(), **self.columns}
         return self._with_columns(ds, new)
 

@@ -7,6 +7,8 @@ from collections import Counter
 import numpy as np
 from datasets import Dataset
 
+from qaq_datasets.selection.selection import rows_identity
+
 SCORERS = {
     "qaq": {
         "prefix": "qaq_",
@@ -60,6 +62,7 @@ class StandInSelection:
         ok = np.isfinite(rmi)
         thr = np.nanquantile(rmi, 1 - frac)
         self.keep = ok & (rmi >= thr)
+        self.fitted_on = rows_identity(ds)
         self.reasons = [None if k else ("not_scored" if not o else "low_rmi") for k, o in zip(self.keep, ok)]
         counts = Counter(r for r in self.reasons if r)
         self.plan = {"steps": [{"step": "top_fraction", "column": f"{prefix}rmi", "fraction": frac}], "seed": 0}

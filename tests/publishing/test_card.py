@@ -160,7 +160,7 @@ def test_card_from_the_real_selector(tmp_path):
     section = generated_section(DatasetCard(text).text)
     for reason, count in selection.report["drop_reasons"].items():
         assert f"| dropped: `{reason}` | −{count} |" in section
-    assert "of `weak_nll_q`" in section and "(ppl " in section
+    assert f"of `{selection.report['bins_column']}`" in section and "(ppl " in section
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "strong_ifd.png", "strong_rmi.png", "weak_ifd.png", "weak_rmi.png"]
     from datasets import load_dataset

@@ -7,6 +7,7 @@ import pytest
 from datasets import Dataset
 from pub_helpers import METADATA, StandInSelection, scored_ds
 
+import qaq_datasets.selection as qs
 from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
 from qaq_datasets.publishing import publish
 
@@ -34,9 +35,25 @@ def test_not_a_dataset(tmp_path):
 
 def test_selection_of_another_length(tmp_path):
     sel = StandInSelection(scored_ds(30))
-    with pytest.raises(ConfigError, match="does not match.*30 rows.*20"):
+    with pytest.raises(ConfigError, match="fitted on other rows .30 rows.*than the rows given .20 rows"):
         publish("me/x", scored_ds(20), sel, dry_run=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("other", ["shuffled", "other_rows"])
+def test_a_selection_fitted_on_other_rows_of_the_same_length_is_refused(tmp_path, other):
+    a = scored_ds(30)
+    b = a.shuffle(seed=1) if other == "shuffled" else scored_ds(30, seed=7)
+    selection = qs.Selector().drop_where("qaq_status", "!=", "ok").score("qaq_rmi").keep_top(0.5).fit(a)
+    with pytest.raises(ConfigError, match="fitted on other rows.*plan.fit") as err:
+        publish("me/x", b, selection, dry_run=tmp_path / "out", metadata=METADATA)
+    assert len(str(err.value).splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ConfigError, match="fitted on other rows"):  # a duck-typed selection is checked the same way
+        publish("me/x", b, StandInSelection(a), dry_run=tmp_path / "out", metadata=METADATA)
+    # the rows it was fitted on (a copy, or map()-ed with the score columns unchanged) go through
+    publish("me/x", a.map(lambda r: {"note": "x"}), selection, dry_run=tmp_path / "out", metadata=METADATA)
+    assert (tmp_path / "out" / "curated").is_dir()
 
 
 def test_not_a_selection(tmp_path):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from sel_helpers import scored
 
-from qaq_datasets.selection import preset
+from qaq_datasets.errors import ConfigError
+from qaq_datasets.selection import Selector, preset
+from qaq_datasets.selection.selection import rows_identity
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,21 @@ def test_dataset_with_an_indices_mapping(ds):
     cut = base.report["steps"][-1]["fitted"]["cut"]
     score_of = dict(zip(ds["instruction"], base.columns["qaq_center_distance"]))
     assert all(score_of[x] == cut for x in a ^ b), "rows differ beyond ties at the cut"
+
+
+def test_the_selection_carries_the_identity_of_its_rows(ds, sel):
+    assert sel.fitted_on == sel.report["fitted_on"] == rows_identity(ds) and sel.fitted_on["rows"] == 300
+    assert rows_identity(ds.map(lambda r: {"note": 1})) == sel.fitted_on  # a map() that keeps the scores in place
+    assert len(sel.annotate(ds.map(lambda r: {"note": 1}))) == 300
+
+
+@pytest.mark.parametrize("other", ["shuffled", "reversed", "other_values", "fewer_rows"])
+def test_apply_and_annotate_refuse_rows_it_was_not_fitted_on(ds, sel, other):
+    rows = {"shuffled": lambda: ds.shuffle(seed=1), "reversed": lambda: ds.select(range(299, -1, -1)),
+            "other_values": lambda: scored(300, seed=5), "fewer_rows": lambda: ds.select(range(200))}[other]()
+    for use in (sel.apply, sel.annotate):
+        with pytest.raises(ConfigError, match="fitted on other rows .300 rows.*re-fit.*plan.fit") as err:
+            use(rows)
+        assert len(str(err.value).splitlines()) == 1 and len(str(err.value)) < 400
+    # re-fitting on those rows is the fix
+    assert len(Selector.from_dict(sel.plan).fit(rows).apply(rows)) > 0
