@@ -9,6 +9,6 @@
 from __future__ import annotations
 
 from .ray_data import score_ray
-from .sharded import DiskFullError, MultiScorer, has_run, run_sharded
+from .sharded import DiskFullError, MultiScorer, has_run, out_lock, run_sharded
 
-__all__ = ["DiskFullError", "MultiScorer", "has_run", "run_sharded", "score_ray"]
+__all__ = ["DiskFullError", "MultiScorer", "has_run", "out_lock", "run_sharded", "score_ray"]

@@ -8,13 +8,15 @@ the shards in flight, and a re-run only scores what is missing.
 Layout of ``OUT`` (the run owns the folder: a new run needs it empty or absent)::
 
     run/manifest.json        the run's identity: digest of the rows, scorers' fingerprints, shard count
-    run/lock                 held by the process (rank 0) running the run, so a second command is refused
+    run/lock                 held by the process (rank 0) running the run, so a second command is refused (a
+                             plain ``qaq score`` into ``OUT`` holds it too)
     run/shards/*.arrow       the shards' map cache files, while the run is under way
     README.md, scored/       the scored folder (``qaq_datasets.publishing.save_folder``, which writes each file
                              under a temp name and renames it), written once at the end
 
 At the end rank 0 concatenates the shards, writes the scored folder, marks the manifest finished and
-deletes ``run/shards``: the scored folder is then the only copy of the scored rows.
+deletes ``run/shards``: the scored folder is then the only copy of the scored rows (the manifest lists its files;
+if one is gone, the same command scores the rows again).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -97,27 +100,46 @@ def dist_env() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def _start(ds, named: dict, out: Path, shard_rows: int | None, lock) -> dict | str:
-    """Rank 0: lock ``out``, check the stored manifest against this command (or write it for a new run).
+@contextmanager
+def out_lock(out: Path):
+    """Hold the lock of the output folder ``out`` (``out/run/lock``) for one command, plain or sharded run."""
+    lock = _lock(out)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _lock(out: Path):
+    from filelock import FileLock, Timeout
+
+    (out / RUN).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / RUN / "lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(f"{out} is in use by another qaq score command; wait for it to finish or use another "
+                          "--out.") from None
+    return lock
+
+
+def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> dict | str:
+    """Rank 0: lock ``out`` (the lock goes into ``held``), check the stored manifest against this command (or
+    write it for a new run); a finished run whose scored folder is gone is run again.
 
     Returns the manifest, or the one-line error that every rank raises.
     """
-    from filelock import Timeout
-
     path = out / RUN / "manifest.json"
+    other = f"{out} already holds files and no sharded run; a sharded run needs a new or empty --out."
     try:
-        (out / RUN / "shards").mkdir(parents=True, exist_ok=True)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise ConfigError(f"{out} is in use by another qaq score command; wait for it to finish or use another "
-                              "--out.") from None
+        if not path.is_file() and out.is_dir() and any(p.name != RUN for p in out.iterdir()):
+            raise ConfigError(other)  # before anything is written into out
+        held.append(_lock(out))
         old = json.loads(path.read_text()) if path.is_file() else None
         if old is not None and not {"rows", "dataset", "num_shards", "scorers", "finished"} <= set(old):
             raise ConfigError(f"{path} was written by another version of qaq; use another --out.")
-        if old is None and any(p.name != RUN for p in out.iterdir()):
-            raise ConfigError(f"{out} already holds files and no sharded run; a sharded run needs a new or empty "
-                              "--out.")
+        if old is None and any(p.name != RUN for p in out.iterdir()):  # written meanwhile
+            raise ConfigError(other)
         n = -(-len(ds) // (shard_rows or DEFAULT_SHARD_ROWS)) if shard_rows or not old else old["num_shards"]
         h = hashlib.sha256(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
         for table in ds.with_format("arrow").iter(batch_size=10_000):
@@ -129,6 +151,10 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, lock) -> dict | s
             if old is not None and old[key] != new[key]:
                 raise ConfigError(f"{out} holds a run with {what} ({old[key]}; this command: {new[key]}); re-run "
                                   "the command that started it, or use another --out.")
+        if old is not None and old["finished"] and (gone := [f for f in old.get("files", ("README.md", "scored"))
+                                                             if not (out / f).exists()]):
+            logger.warning("%s held a finished run, but %s is gone: scoring it again.", out, gone[0])
+            old = None
         if old is None:
             _write_manifest(path, new)
         return old or new
@@ -211,13 +237,12 @@ def _init_group(local: int):
 
 def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist, device_index):
     from datasets import Dataset, concatenate_datasets
-    from filelock import FileLock
 
     from ..publishing import save_folder
 
-    lock = FileLock(out / RUN / "lock", timeout=0)
+    held: list = []  # rank 0's lock of out
     try:
-        state = _start(ds, named, out, shard_rows, lock) if rank == 0 else None
+        state = _start(ds, named, out, shard_rows, held) if rank == 0 else None
         if dist is not None:  # every rank gets rank 0's manifest, or its one-line error
             box = [state]
             dist.broadcast_object_list(box, src=0)
@@ -255,13 +280,14 @@ def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist
         metadata = {"scorers": {name: s.recipe() for name, s in named.items()}}
         save_folder(out, {"scored": scored}, metadata if source is None else {**metadata, "source": os.fspath(source)})
         statuses = "; ".join(f"{k}: {count_statuses(scored[s.prefix + 'status'])}" for k, s in named.items())
-        _write_manifest(out / RUN / "manifest.json", {**state, "finished": True})
+        files = ["README.md", *(str(p.relative_to(out)) for p in sorted((out / "scored").glob("*.parquet")))]
+        _write_manifest(out / RUN / "manifest.json", {**state, "finished": True, "files": files})
         del scored
         shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
         if echo:
             echo(f"{len(ds)} rows scored ({statuses}); wrote {out}")
         return out
     finally:
-        if lock.is_locked:
+        for lock in held:
             lock.release()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import re
+import shutil
 
 import pyarrow.parquet as pq
 import pytest
@@ -74,6 +75,10 @@ def test_equals_map_writes_one_copy_and_a_finished_run_is_not_redone(scorers, re
     calls.clear()
     assert run_sharded(make_dataset(ROWS), scorers, out, echo=lines.append) == out
     assert calls == [] and "already holds this finished run" in lines[-1]
+    shutil.rmtree(out / "scored")  # the only copy of the rows: the same command scores them again
+    run_sharded(make_dataset(ROWS), scorers, out, echo=lines.append)
+    assert calls and f"{ROWS} rows scored" in lines[-1]
+    assert_same_rows(scored_of(out), reference, exact=False)
 
 
 def test_an_interrupted_run_resumes_from_its_shards_without_shard_rows(scorers, reference, forward_calls, tmp_path):
@@ -107,6 +112,7 @@ def test_another_shard_count_dataset_or_scorer_is_refused(scorers, tiny_model_di
         assert "\n" not in str(exc.value)
     with pytest.raises(ConfigError, match="already holds files and no sharded run"):
         run_sharded(ds, scorers, tmp_path / "out" / "scored", shard_rows=5)
+    assert not (tmp_path / "out" / "scored" / "run").exists()  # nothing left behind
     old = tmp_path / "old" / "run"
     old.mkdir(parents=True)
     (old / "manifest.json").write_text('{"format": "qaq-sharded-run/1", "plan": {}}')  # the runner of 0.1.0
