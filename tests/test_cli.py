@@ -252,3 +252,121 @@ def test_an_unreachable_hub_dataset_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     err = _one_line_error(capsys, ["score", "some_name", "--out", "o", "--model", "w=x/y"])
     assert "some_name" in err and "Hub" in err
+
+
+@pytest.mark.parametrize("fraction", ["inf", "1.5", "nan", "-1", "0", "1e400"])
+def test_fraction_is_a_fraction_or_a_whole_row_count(tmp_path, capsys, fraction):
+    err = _one_line_error(capsys, ["select", str(tmp_path / "never-read"), "--out", str(tmp_path / "o"),
+                                   "--fraction", fraction])
+    assert "--fraction must be a fraction of the rows in (0, 1] or a whole row count > 1" in err
+
+
+@pytest.fixture(scope="module")
+def ab_scored(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("ab")
+    (folder / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS))
+    main(["score", str(folder / "rows.jsonl"), "--out", str(folder / "scored"), "--question", "instruction",
+          "--answer", "output", "--model", f"a={tiny_model_dir}", "--model", f"b={tiny_model_dir}", "--dtype",
+          "float32"])
+    return folder / "scored"
+
+
+def test_select_on_scorers_of_other_names_suggests_strong_and_weak(ab_scored, tmp_path, capsys):
+    err = _one_line_error(capsys, ["select", str(ab_scored), "--out", str(tmp_path / "sel")])
+    assert "'strong_status'" in err and "a_, b_" in err and "--strong a_ --weak b_" in err
+    main(["select", str(ab_scored), "--out", str(tmp_path / "sel"), "--strong", "a_", "--weak", "b_"])
+    assert json.loads((tmp_path / "sel" / "qaq_report.json").read_text())["rows_in"] == len(ROWS)
+
+
+@pytest.mark.parametrize("args", [["--question", "output", "--answer", "output"], ["--question", "output"],
+                                  ["--question", "instruction", "--question", "instruction"]])
+def test_a_column_named_twice_is_refused(data_file, tmp_path, capsys, args):
+    err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), *args,
+                                   "--model", "w=tests-never-loaded/model-id"])
+    assert "named twice" in err
+
+
+@pytest.mark.parametrize("name", ["é", "_x", "a-b"])
+def test_a_model_name_must_make_a_safe_prefix(data_file, tmp_path, capsys, name):
+    err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), "--model", f"{name}=x/y"])
+    assert "is not a scorer prefix" in err
+
+
+@pytest.mark.parametrize("args", [["--split", "test"], ["--config", "c1"]])
+def test_split_or_config_of_one_data_file_is_refused(data_file, tmp_path, capsys, args):
+    err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), *args,
+                                   "--model", "w=tests-never-loaded/model-id"])
+    assert "rows.jsonl holds one set of rows, without splits or configs" in err
+
+
+def test_a_folder_of_several_configs_names_them_and_config_picks_one(tmp_path, capsys, tiny_model_dir):
+    folder = tmp_path / "multi"
+    for name in ("c1", "c2"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in ROWS[: 2 + len(name)]))
+    (folder / "README.md").write_text("---\nconfigs:\n- config_name: c1\n  data_files: c1/*.jsonl\n"
+                                      "- config_name: c2\n  data_files: c2/*.jsonl\n---\n")
+    args = ["score", str(folder), "--out", str(tmp_path / "o"), "--model", f"w={tiny_model_dir}", "--dtype", "float32"]
+    assert "it has the configs c1, c2: pick one with --config" in _one_line_error(capsys, args)
+    main([*args, "--config", "c2"])
+    assert len(load_dataset(str(tmp_path / "o"), "scored", split="train")) == 4
+
+
+def _empty_parquet(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"instruction": pa.array([], pa.string()), "output": pa.array([], pa.string())}), path)
+
+
+@pytest.mark.parametrize("name,content", [("rows.jsonl", "\n\n"), ("rows.json", "[]"),
+                                          ("rows.csv", "instruction,output\n"), ("rows.parquet", None)])
+def test_an_input_without_rows_is_one_line_of_ours(tmp_path, capsys, name, content):
+    path = tmp_path / name
+    _empty_parquet(path) if content is None else path.write_text(content)
+    err = _one_line_error(capsys, ["score", str(path), "--out", str(tmp_path / "o"), "--model", "w=x/y"])
+    assert err.endswith(f"{name}: it holds no rows.") and "Instruction" not in err
+
+
+def test_a_messages_column_of_mixed_cells_flags_its_bad_rows_only(tmp_path, tiny_model_dir):
+    turns = [{"role": "user", "content": "Add two numbers."}, {"role": "assistant", "content": "a + b"}]
+    cells = [{"role": "user", "content": "a dict"}, turns, None, turns, {"role": "user"}]
+    (tmp_path / "chats.jsonl").write_text("\n".join(json.dumps({"messages": m}) for m in cells))
+    main(["score", str(tmp_path / "chats.jsonl"), "--out", str(tmp_path / "o"), "--model", f"w={tiny_model_dir}",
+          "--batch-size", "1"])
+    scored = load_dataset(str(tmp_path / "o"), "scored", split="train")
+    assert scored["w_status"] == ["bad_messages", "ok", "bad_messages", "ok", "bad_messages"]
+
+
+@pytest.mark.parametrize("argv,needle", [(["--rows", "-3"], "--rows"), (["--rows", "0"], "--rows"),
+                                         (["--broken", "-1"], "--broken"), (["--out", "A_FILE"], "is a file")])
+def test_demo_refuses_bad_options_before_any_model_loads(tmp_path, capsys, monkeypatch, argv, needle):
+    import qaq_datasets.demo as demo
+
+    monkeypatch.setattr(demo, "demo_dataset", lambda *a, **k: pytest.fail("the demo went on"))
+    (tmp_path / "a_file").write_text("x")
+    argv = [str(tmp_path / "a_file") if a == "A_FILE" else a for a in argv]
+    assert needle in _one_line_error(capsys, ["demo", *argv])
+
+
+@pytest.mark.parametrize("kwargs,error", [({"n_clean": -3}, "n_clean"), ({"n_clean": 0}, "n_clean"),
+                                          ({"n_each_defect": -1}, "n_each_defect"), ({"n_clean": 2.5}, "n_clean")])
+def test_demo_dataset_refuses_bad_counts(kwargs, error):
+    from qaq_datasets.demo import demo_dataset
+    from qaq_datasets.errors import QAQError
+
+    with pytest.raises(QAQError, match=error):
+        demo_dataset(**kwargs)
+
+
+def test_a_saved_dataset_split_is_picked_or_refused_in_one_line(tmp_path, capsys):
+    from datasets import Dataset, DatasetDict
+
+    rows = Dataset.from_list(ROWS[:4])
+    rows.save_to_disk(str(tmp_path / "one"))
+    DatasetDict({"train": rows, "dev": rows}).save_to_disk(str(tmp_path / "two"))
+    base = ["--out", str(tmp_path / "o"), "--model", "w=tests-never-loaded/model-id"]
+    assert "without splits or configs" in _one_line_error(capsys, ["score", str(tmp_path / "one"), *base,
+                                                                   "--split", "dev"])
+    assert "has the splits train, dev" in _one_line_error(capsys, ["score", str(tmp_path / "two"), *base,
+                                                                   "--split", "test"])

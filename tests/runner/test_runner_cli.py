@@ -47,3 +47,26 @@ def test_rerun_without_shard_rows_resumes_the_interrupted_run(tiny_model_dir, tm
     reference = tmp_path / "reference"
     run_sharded(make_dataset(ROWS), scorers_for(tiny_model_dir), reference, shard_rows=7, batch_size=4)
     assert_same_rows(scored_of(out), scored_of(reference))
+
+
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_plain_runs_take_the_folder_lock_and_a_refused_sharded_run_leaves_nothing(tiny_model_dir, tmp_path, capsys):
+    from qaq_datasets.runner import out_lock
+
+    data, out = tmp_path / "data.jsonl", tmp_path / "out"
+    make_dataset(8).to_json(str(data))
+    args = ["score", str(data), "--out", str(out), "--model", f"weak={tiny_model_dir}", "--question", "instruction",
+            "--dtype", "float32"]
+    with out_lock(out):  # another command is writing this folder
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+    assert exc.value.code == 2 and "in use by another qaq score command" in capsys.readouterr().err
+    main(args)
+    before = _tree(out)
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--shard-rows", "4"])
+    assert exc.value.code == 2 and "already holds files and no sharded run" in capsys.readouterr().err
+    assert _tree(out) == before  # no run/shards, no manifest
