@@ -40,10 +40,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
-from ..errors import require
+from ..errors import ConfigError, require
 from ..scoring.schema import scorer_name
 
 README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
@@ -81,9 +83,50 @@ def size_category(n_rows: int) -> str:
     return "n>1T" if i >= len(_SIZES) else f"{_SIZES[i - 1]}<n<{_SIZES[i]}" if i else f"n<{_SIZES[0]}"
 
 
-def read_card_data(text: str | None) -> DatasetCardData:
-    """Parse a card's text and return its ``DatasetCardData`` (empty for no text)."""
-    return DatasetCard(text).data if text and text.strip() else DatasetCardData()
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses anchors and aliases: a few nested aliases in a 1 KB file expand to gigabytes
+    once the value is copied, converted or printed."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, where: str):
+    """Parse YAML (or JSON) that comes from outside (a plan file, a card): plain types only (``SafeLoader``: a tag
+    such as ``!!python/object`` is an error), no anchors or aliases. Any failure is one :class:`ConfigError` naming
+    ``where`` and the line, never repeating the text."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        why = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
+        raise ConfigError(f"{where} could not be read (YAML{at}): {why[:160]}.") from None
+    except RecursionError:
+        raise ConfigError(f"{where} could not be read (YAML): it is nested too deeply.") from None
+
+
+def parse_card(text: str | None, where: str) -> DatasetCard:
+    """The ``DatasetCard`` of a card's text (an empty card for no text), its YAML read with :func:`load_yaml`."""
+    if not text or not text.strip():
+        return DatasetCard("---\n{}\n---\n")
+    if m := REGEX_YAML_BLOCK.search(text):  # the YAML block exactly as huggingface_hub finds it
+        data = load_yaml(m[2], f"the card (README.md) of {where}")
+        if data is not None and not (isinstance(data, dict) and all(isinstance(k, str) for k in data)):
+            raise ConfigError(f"The card (README.md) of {where} has a YAML block that is not a mapping of names.")
+    try:
+        return DatasetCard(text)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"The card (README.md) of {where} cannot be read: {str(exc)[:160]}") from None
+
+
+def read_card_data(text: str | None, where: str) -> DatasetCardData:
+    """Parse a card's text (see :func:`parse_card`) and return its ``DatasetCardData`` (empty for no text)."""
+    return parse_card(text, where).data
 
 
 def generated_section(body: str) -> str | None:
@@ -91,13 +134,15 @@ def generated_section(body: str) -> str | None:
     return m[1].strip("\n") if (m := _SECTION.search(body)) else None
 
 
-def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str) -> str:
-    """Return the card text: ``existing_text`` with ``fields``, the ``qaq:`` block and ``section`` merged in.
+def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str,
+               where: str = "the folder") -> str:
+    """Return the card text: ``existing_text`` (the card of ``where``) with ``fields``, the ``qaq:`` block and
+    ``section`` merged in.
 
     - YAML keys not in ``fields`` are kept; ``tags`` are unioned; a None field leaves the key as it is.
     - The body between the markers is replaced (or added after a person's text); the rest is kept verbatim.
     """
-    card = DatasetCard(existing_text if existing_text and existing_text.strip() else "---\n{}\n---\n")
+    card = parse_card(existing_text, where)
     for key, value in fields.items():
         if key == "tags":
             old = card.data.get("tags") or []

@@ -45,8 +45,8 @@ from huggingface_hub import DatasetCard
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
 from ..selection.selection import check_fitted_on, rows_identity
-from .card import PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render
-from .metadata import to_builtin, validate_metadata
+from .card import PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render
+from .metadata import read_card_text, to_builtin, validate_metadata
 
 _UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
@@ -108,8 +108,7 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
         raise ConfigError(f"Bad config name {bad[0]!r}: a non-empty name without '/', and not 'data'.")
     configs = {n: None if ds is None else as_dataset_dict(ds, what=f"config {n!r}") for n, ds in configs.items()}
     dirs = {name: folder / ("data" if name == "default" else name) for name in configs}
-    readme = (folder / README).read_text(encoding="utf-8") if (folder / README).is_file() else ""
-    card = DatasetCard(readme if readme.strip() else "---\n{}\n---\n")
+    card = parse_card(read_card_text(folder) if folder.is_dir() else None, f"the folder {str(folder)!r}")
     yaml_configs = [c for c in card.data.get("configs") or []
                     if isinstance(c, dict) and c.get("config_name", "default") not in configs]
     tmps, moves = [], []
@@ -199,7 +198,8 @@ def load_selection(folder: str | os.PathLike, scored: Dataset):
     for name in (PLAN_FILE, README):
         if not (folder / name).is_file():
             raise ConfigError(f"Selection folder {str(folder)!r} has no {name}; was it written by `qaq select`?")
-    fitted = read_card_data((folder / README).read_text(encoding="utf-8")).get("qaq", {}).get("fitted_on")
+    qaq = read_card_data(read_card_text(folder), f"the selection folder {str(folder)!r}").get("qaq")
+    fitted = qaq.get("fitted_on") if isinstance(qaq, dict) else None
     if not isinstance(fitted, dict):
         raise ConfigError(f"Selection folder {str(folder)!r} does not record the rows it was fitted on "
                           "(qaq.fitted_on in its README); run `qaq select` again.")

@@ -125,7 +125,10 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
     """The README.md text of a local folder or a Hub dataset repo (None when it has none)."""
     folder = Path(repo_or_folder).expanduser()
     if folder.is_dir():
-        return (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else None
+        try:
+            return (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{str(folder / 'README.md')!r} is not UTF-8 text.") from None
     try:
         return Path(hf_hub_download(str(repo_or_folder), "README.md", repo_type="dataset", revision=revision,
                                     token=token)).read_text(encoding="utf-8")
@@ -162,7 +165,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
         raise ConfigError(f"Folder {src!r} does not exist (and it is no Hub dataset repo id: owner/name).")
     path = str(Path(src).expanduser()) if local else check_repo_id(
         src, what="repo_or_folder (not an existing folder, so a repo id)")
-    card = read_card_data(read_card_text(path, revision=revision, token=token))
+    card = read_card_data(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:])
     meta = validate_metadata(card.get("qaq"))
     names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
     name = config if config in names or not names else "default" if config == "scored" and "default" in names else None

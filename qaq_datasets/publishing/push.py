@@ -43,8 +43,8 @@ from huggingface_hub.errors import EntryNotFoundError
 
 from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..scoring.schema import check_score_columns
-from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, read_card_data, render, rmi_examples, score_figures,
-                   size_category)
+from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render, rmi_examples,
+                   score_figures, size_category)
 from ..selection.selection import check_fitted_on
 from .folder import as_dataset_dict, check_out_dir, load_selection, write_atomic, write_data
 from .metadata import (check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, to_builtin,
@@ -111,7 +111,8 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
               "source_datasets": [src] if src else None}
 
     def card(readme: str | None) -> dict[str, bytes]:
-        text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1])
+        text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1],
+                          where=f"dataset repo {repo_id!r}")
         return {README: text.encode("utf-8"), **files}
 
     return configs, card
@@ -130,12 +131,23 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
                            f"{detail.strip().rstrip('.')}. {hint}") from exc
 
 
+def _hub_readme(api: HfApi, repo_id: str, revision: str | None = None) -> str | None:
+    """The README.md text of a dataset repo on the Hub, or None when it has none."""
+    try:
+        return Path(api.hf_hub_download(repo_id, README, repo_type="dataset", revision=revision)).read_text(
+            encoding="utf-8")
+    except EntryNotFoundError:
+        return None
+
+
 def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None,
          commit_message: str | None = None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
     api = HfApi(token=token)
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    with _step("reading the repo's card", repo_id, token, "Nothing was uploaded."):
+        parse_card(_hub_readme(api, repo_id), f"dataset repo {repo_id!r}")  # a card we could not merge: refused now
     for name, dsdict in configs.items():
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
             dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
@@ -143,11 +155,7 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
     for attempt in range(3):  # retried only when someone else committed in between (409/412)
         with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
             parent = api.repo_info(repo_id, repo_type="dataset").sha
-            try:
-                readme = Path(api.hf_hub_download(repo_id, README, repo_type="dataset", revision=parent)).read_text(
-                    encoding="utf-8")
-            except EntryNotFoundError:
-                readme = None
+            readme = _hub_readme(api, repo_id, parent)
         operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
         try:
             with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
@@ -219,7 +227,7 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     """
     token = _target(repo_id, dry_run, token)[1]
     scored, metadata = load_scored(scored_dir)
-    card = read_card_data(read_card_text(scored_dir))
+    card = read_card_data(read_card_text(scored_dir), f"the folder {os.fspath(scored_dir)!r}")
     sources = card.get("source_datasets") or []
     source = source or (sources[0] if isinstance(sources, list) and len(sources) == 1 else None)
     license = license or (card.get("license") if card.get("license") != "unknown" else None)

@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
 
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError, QAQError
 from ..scoring.schema import split_prefix
 from .text_checks import DropBrokenAnswers
 from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
@@ -47,6 +47,12 @@ from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_colum
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
+
+
+def _cut(exc: Exception, n: int = 300) -> str:
+    """An error's message on one line, at most ``n`` characters (it may repeat a value from a plan file)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= n else f"{text[:n]} … [cut]"
 
 
 def _model_nll_q(column: str, what: str) -> str:
@@ -367,36 +373,47 @@ class Selector:
     def from_dict(cls, plan: dict[str, Any]) -> Selector:
         """Rebuild a Selector from :meth:`to_dict`'s output (or a report, whose ``plan`` key holds one).
 
-        Every step goes through the same checks as when built in Python; a bad plan raises ConfigError.
+        Every step goes through the same checks as when built in Python; a bad plan raises ConfigError (one
+        line, with the plan's values cut: a plan may come from anyone's file).
         """
         if not isinstance(plan, dict):
             raise ConfigError(f"a selection plan must be a mapping with a 'steps' list, got {type(plan).__name__}.")
         for key in ("plan", "selection"):  # a report, or a card's qaq: block
             if isinstance(plan.get(key), dict):
                 return cls.from_dict(plan[key])
-        unknown = set(plan) - {"format", "version", "keep_nan", "steps"}
+        unknown = sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "steps"})
         if unknown:
-            raise ConfigError(f"unknown plan keys: {', '.join(sorted(unknown))}.")
+            raise ConfigError(f"unknown plan keys: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}.")
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
-            raise ConfigError(f"not a selection plan: format {plan.get('format')!r} (expected {PLAN_FORMAT!r}).")
+            raise ConfigError(f"not a selection plan: format {str(plan.get('format'))[:40]!r} (expected "
+                              f"{PLAN_FORMAT!r}).")
         version = plan.get("version", PLAN_VERSION)
-        if not isinstance(version, int) or version > PLAN_VERSION:
-            raise ConfigError(f"plan version {version!r} is newer than this library understands ({PLAN_VERSION}).")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ConfigError(f"plan version must be an integer, got {type(version).__name__}.")
+        if version > PLAN_VERSION:
+            raise ConfigError(f"the plan's version is newer than this library understands ({PLAN_VERSION}).")
         if not isinstance(plan.get("steps"), list):
             raise ConfigError("a selection plan needs a 'steps' list.")
-        selector, known = cls(keep_nan=plan.get("keep_nan", False)), [c.kind for c in Step.__subclasses__()]
+        if not isinstance(keep_nan := plan.get("keep_nan", False), bool):
+            raise ConfigTypeError(f"keep_nan must be true or false, got {type(keep_nan).__name__}.")
+        selector, known = cls(keep_nan=keep_nan), [c.kind for c in Step.__subclasses__()]
         for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
-                raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {entry!r}.")
+                raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")
             kind, params = entry["step"], {k: v for k, v in entry.items() if k != "step"}
             if kind not in known:
-                raise ConfigError(f"plan step {i}: unknown step {kind!r}; known: {', '.join(known)}.")
+                raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
+            if bad := [k for k in params if not isinstance(k, str)]:
+                raise ConfigError(f"plan step {i} ({kind}): parameter names must be strings, got {str(bad[0])[:40]!r}.")
             method = getattr(selector, kind)
             try:
                 inspect.signature(method).bind(**params)
+                selector = method(**params)
             except TypeError as exc:
-                raise ConfigError(f"plan step {i} ({kind}): {exc}.") from None
-            selector = method(**params)
+                raise ConfigError(f"plan step {i} ({kind}): {_cut(exc)}") from None
+            except (QAQError, ValueError, OverflowError) as exc:  # the step's own check, its values cut
+                raise (type(exc) if isinstance(exc, QAQError) else ConfigError)(
+                    f"plan step {i} ({kind}): {_cut(exc)}") from None
         return selector
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
@@ -408,20 +425,31 @@ class Selector:
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike) -> Selector:
-        """Rebuild a Selector from YAML text or a YAML/JSON file path (``to_yaml``'s output, or a report)."""
+        """Rebuild a Selector from YAML text or a YAML/JSON file path (``to_yaml``'s output, or a report).
+
+        The YAML is read as plain data (no tags, no anchors or aliases: see
+        :func:`qaq_datasets.publishing.card.load_yaml`); errors name the file and never repeat its text.
+        """
+        from ..publishing.card import load_yaml
+
         is_path = isinstance(source, str) and "\n" not in source and os.path.isfile(source)
+        where = "the plan"
         if isinstance(source, os.PathLike) or is_path:
+            where = f"the plan file {os.fspath(source)[:200]!r}"
             try:
                 source = Path(source).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"cannot read the plan file {os.fspath(source)!r}: {exc}") from None
-        try:
-            data = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"the plan is not valid YAML: {exc}") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {where}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}.") \
+                    from None
+        if not isinstance(source, str):
+            raise ConfigTypeError(f"from_yaml needs YAML text or a file path, got {type(source).__name__}.")
+        data = load_yaml(source, where)
         if not isinstance(data, dict):
-            raise ConfigError("the plan YAML must be a mapping with a 'steps' list (or the path of an existing file).")
-        return cls.from_dict(data)
+            raise ConfigError(f"{where} must be a mapping with a 'steps' list (or the path of an existing file).")
+        try:
+            return cls.from_dict(data)
+        except QAQError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
 
     # ------------------------------------------------------------------ dunder
 

@@ -109,3 +109,60 @@ def test_an_unreachable_hub_is_one_line_not_a_traceback(monkeypatch):
     monkeypatch.setattr(metadata, "hf_hub_download", offline)
     with pytest.raises(ConfigError, match="could not be reached"):
         load_scored("someone/some_scored_name")
+
+
+def _alias_bomb(indent: str) -> str:
+    """Nine nested anchors, under 1 KB: 9**9 (387 million) strings once expanded."""
+    lines = [f"{indent}a: &a [{', '.join(['xxxxxxxx'] * 9)}]"]
+    lines += [f"{indent}{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    return "\n".join(lines) + "\n"
+
+
+def _edit_card(folder, old: str, new: str) -> None:
+    readme = folder / "README.md"
+    text = readme.read_text()
+    assert old in text
+    readme.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("insert, needle", [
+    ("qaq:\n  bomb:\n" + _alias_bomb("    "), "anchors and aliases .* are not allowed"),
+    ("qaq:\n  seed: !!python/object/apply:os.system ['echo pwned']\n", "could not determine a constructor"),
+    ("qaq:\n  seed: [1, 2\n", "line"),
+])
+def test_a_card_with_aliases_or_tags_is_one_line_at_once(tmp_path, capsys, insert, needle):
+    import time
+
+    from qaq_datasets.cli import main
+
+    save_folder(tmp_path / "scored", {"scored": scored_ds(5)}, METADATA)
+    _edit_card(tmp_path / "scored", "qaq:\n", insert)
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_scored(tmp_path / "scored")
+    message = str(err.value)
+    assert len(message.splitlines()) == 1 and len(message) < 300 and "README.md" in message
+    assert str(tmp_path / "scored") in message and "pwned" not in message
+    for argv in (["select", str(tmp_path / "scored"), "--out", str(tmp_path / "sel")],
+                 ["publish", str(tmp_path / "scored"), "me/x", "--dry-run", str(tmp_path / "dry")]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "README.md" in lines[0]
+    assert time.perf_counter() - start < 10
+    assert not (tmp_path / "sel").exists() and not (tmp_path / "dry").exists()
+
+
+@pytest.mark.parametrize("front", ["- a list\n- not a mapping\n", "1: a number as a name\n"])
+def test_a_card_whose_yaml_is_no_mapping_of_names(tmp_path, front):
+    (tmp_path / "README.md").write_text(f"---\n{front}---\n\nhello\n")
+    with pytest.raises(ConfigError, match="not a mapping of names"):
+        load_scored(tmp_path)
+
+
+def test_a_card_that_is_not_utf8(tmp_path):
+    save_folder(tmp_path, {"scored": scored_ds(5)}, METADATA)
+    (tmp_path / "README.md").write_bytes(b"---\nqaq: \xff\n---\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_scored(tmp_path)

@@ -13,7 +13,7 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard, HfApi
 from pub_helpers import METADATA, StandInSelection, scored_ds
 
-from qaq_datasets.errors import PublishError
+from qaq_datasets.errors import ConfigError, PublishError
 import qaq_datasets.selection as qs
 from qaq_datasets.publishing import load_scored, publish, publish_folder, save_folder, save_selection
 from qaq_datasets.publishing import push as push_mod
@@ -280,3 +280,15 @@ def test_publish_folder_without_selection(hub, tmp_path):
     assert PLAN_FILE not in _repo_files(hub)
     scored, meta = load_scored(REPO)
     assert len(scored["train"]) == 12 and meta["scorers"] == METADATA["scorers"]
+
+
+def test_a_hub_card_with_aliases_is_refused_before_any_upload(hub):
+    bomb = "".join(f"  {c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    card = f"---\nqaq:\n  a: &a [x, x, x, x, x, x, x, x, x]\n{bomb}---\n\nSomeone's card.\n"
+    HfApi().create_repo(REPO, repo_type="dataset")
+    HfApi().upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=REPO, repo_type="dataset")
+    ds = scored_ds(20)
+    with pytest.raises(ConfigError, match=f"dataset repo '{REPO}'.*anchors and aliases") as err:
+        publish(REPO, ds, StandInSelection(ds), metadata=METADATA, figures=False)
+    assert len(str(err.value).splitlines()) == 1
+    assert not [f for f in _repo_files(hub) if f.endswith(".parquet")] and _readme(hub) == card  # nothing went up

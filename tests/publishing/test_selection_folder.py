@@ -109,3 +109,15 @@ def test_a_plan_that_keeps_nothing_still_writes_its_report(tmp_path):
     with pytest.raises(ConfigError, match="kept none of the 20 rows"):
         publish_folder(tmp_path / "scored", "me/x", selection_dir=out, dry_run=tmp_path / "dry")
     np.testing.assert_array_equal(load_selection(out, ds).keep, np.zeros(20, bool))
+
+
+def test_a_selection_folder_card_with_aliases_is_refused(tmp_path):
+    ds = scored_ds(20)
+    _score_and_select(tmp_path, ds, qs.Selector().random(seed=0).keep_top(0.5))
+    readme = tmp_path / "selected" / "README.md"
+    bomb = "".join(f"  {c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    readme.write_text(readme.read_text().replace("qaq:\n", "qaq:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + bomb, 1))
+    with pytest.raises(ConfigError, match="selection folder.*anchors and aliases") as err:
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
+    assert len(str(err.value).splitlines()) == 1
+    assert not (tmp_path / "dry").exists()

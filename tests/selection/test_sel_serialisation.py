@@ -104,3 +104,73 @@ def test_selector_is_immutable():
     assert len(base.steps) == 1 and a != b
     assert a.with_fraction(0.2) == b and a.steps[-1]["n"] == 0.1
     assert "keep_top(n=0.1)" in repr(a)
+
+
+def alias_bomb(indent: str = "") -> str:
+    """Nine nested anchors, under 1 KB: 9**9 (387 million) strings once expanded."""
+    lines = [f"{indent}a: &a [{', '.join(['xxxxxxxx'] * 9)}]"]
+    lines += [f"{indent}{c}: &{c} [{', '.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text", [
+    alias_bomb() + "steps: [{step: random, seed: 0}, {step: keep_top, n: *i}]\n",
+    "format: qaq-selection-plan\nsteps: &s [{step: random}]\n",  # an anchor alone
+    "x: &n 3\nsteps: [{step: random, seed: *n}]\n",  # an innocent-looking alias
+])
+def test_a_plan_with_anchors_or_aliases_is_refused_at_once(tmp_path, text, capsys):
+    import time
+
+    from qaq_datasets.cli import main
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    assert len(text) < 1024
+    start = time.perf_counter()
+    for load in (Selector.from_yaml, lambda p: Selector.from_yaml(p.read_text()), load_plan):
+        with pytest.raises(ConfigError, match="anchors and aliases .* are not allowed") as err:
+            load(path)
+        assert len(str(err.value).splitlines()) == 1 and len(str(err.value)) < 300
+    assert "plan.yaml" in str(err.value)
+    with pytest.raises(SystemExit) as exit_:
+        main(["select", str(tmp_path / "scored"), "--out", str(tmp_path / "out"), "--plan", str(path)])
+    assert exit_.value.code == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and "anchors and aliases" in err_lines[0] and "plan.yaml" in err_lines[0]
+    assert time.perf_counter() - start < 5
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("steps: !!python/object/apply:os.system ['echo pwned']\n", "could not determine a constructor"),
+    ("steps: [{step: random}\n", "line 2"),
+    ("[" * 20000, "nested too deeply"),
+    (b"steps: [{step: random, reason: \xff}]\n", "not UTF-8"),
+])
+def test_a_bad_plan_file_is_one_line_naming_the_file(tmp_path, text, needle):
+    path = tmp_path / "plan.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_plan(str(path))
+    assert len(str(err.value).splitlines()) == 1 and "plan.yaml" in str(err.value) and len(str(err.value)) < 300
+
+
+@pytest.mark.parametrize("plan", [
+    {"steps": ["x" * 100_000]},
+    {"steps": [{"step": "x" * 100_000}]},
+    {"steps": [{"step": "random", "x" * 100_000: 1}]},
+    {"steps": [{"step": "stratify", "column": "c" * 100_000, "bins": "b" * 100_000}]},
+    {"steps": [{"step": "drop_where", "column": "weak_rmi", "op": "o" * 100_000, "value": ["v" * 1000] * 1000}]},
+    {"steps": [{"step": "keep_top", "n": "n" * 100_000}]},
+    {"steps": [], "k" * 100_000: 1},
+    {"steps": [], "format": "f" * 100_000},
+    {"steps": [], "version": 10 ** 5000},
+    {"steps": [], "keep_nan": "n" * 100_000},
+])
+def test_plan_values_are_not_repeated_whole_in_errors(plan):
+    try:
+        Selector.from_dict(plan)
+    except (ConfigError, TypeError) as err:
+        assert len(str(err)) < 700 and len(str(err).splitlines()) == 1, str(err)[:200]
+    else:
+        raise AssertionError("the plan was accepted")
