@@ -62,8 +62,18 @@ def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -
     return folder
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+def inside(folder: Path, rel: str | os.PathLike) -> Path:
+    """``folder / rel`` if it resolves (symbolic links followed) inside ``folder``, else ConfigError: every path
+    this library writes goes through here, since parts of the names come from files (scorer prefixes, configs)."""
+    path = folder / rel
+    if not path.resolve().is_relative_to(folder.resolve()) or path.resolve() == folder.resolve():
+        raise ConfigError(f"Refusing to write {os.fspath(rel)[:100]!r}: it is not a file inside {str(folder)!r}.")
+    return path
+
+
+def write_atomic(folder: Path, rel: str, data: bytes) -> None:
+    """Write ``data`` to ``folder / rel`` (:func:`inside` it) through a temporary file and ``os.replace``."""
+    path = inside(folder, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -107,7 +117,7 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
     if bad := [n for n in configs if not isinstance(n, str) or not n or n == "data" or "/" in n]:
         raise ConfigError(f"Bad config name {bad[0]!r}: a non-empty name without '/', and not 'data'.")
     configs = {n: None if ds is None else as_dataset_dict(ds, what=f"config {n!r}") for n, ds in configs.items()}
-    dirs = {name: folder / ("data" if name == "default" else name) for name in configs}
+    dirs = {name: inside(folder, "data" if name == "default" else name) for name in configs}
     card = parse_card(read_card_text(folder) if folder.is_dir() else None, f"the folder {str(folder)!r}")
     yaml_configs = [c for c in card.data.get("configs") or []
                     if isinstance(c, dict) and c.get("config_name", "default") not in configs]
@@ -119,10 +129,10 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
                 n = _num_shards(part, max_shard_size)
                 data_dir.mkdir(parents=True, exist_ok=True)
                 for i in range(n):
-                    tmps.append(tmp := data_dir / f".{split}-{i:05d}-of-{n:05d}.tmp-{os.getpid()}")
+                    tmps.append(tmp := inside(data_dir, f".{split}-{i:05d}-of-{n:05d}.tmp-{os.getpid()}"))
                     part.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(tmp))
                     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:16]  # a shard is at most max_shard_size
-                    moves.append((tmp, data_dir / f"{split}-{i:05d}-of-{n:05d}-{digest}.parquet"))
+                    moves.append((tmp, inside(data_dir, f"{split}-{i:05d}-of-{n:05d}-{digest}.parquet")))
                     files.setdefault(split, []).append(f"{data_dir.name}/{moves[-1][1].name}")
             if dd is not None:
                 yaml_configs.append({"config_name": name, "data_files": [
@@ -149,7 +159,7 @@ def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=Non
     section = render("folder_section.md.j2", configs=configs, scorers=qaq.get("scorers"), note=note,
                      has_selection=bool(qaq.get("selection")), location=str(folder))
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
-    write_atomic(folder / README, text.encode("utf-8"))
+    write_atomic(folder, README, text.encode("utf-8"))
     return folder
 
 
@@ -180,8 +190,8 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     fitted_on = check_fitted_on(getattr(selection, "fitted_on", None), scored, what="The selection",
                                 fix="re-fit the plan on these scored rows: plan.fit(scored)")
     qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
-    write_atomic(folder / PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
-    write_atomic(folder / REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
+    write_atomic(folder, PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
+    write_atomic(folder, REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
     return _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
 

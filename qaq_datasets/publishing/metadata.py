@@ -43,7 +43,7 @@ from huggingface_hub.utils import validate_repo_id
 from .._version import __version__
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..inputs import looks_like_hub_id
-from ..scoring.schema import check_score_columns, infer_prefixes, scorer_name
+from ..scoring.schema import check_prefix, check_score_columns, infer_prefixes, scorer_name
 from .card import read_card_data
 
 
@@ -57,7 +57,8 @@ def validate_metadata(meta: Any) -> dict:
     """Check the shape of a ``qaq:`` block and return a plain copy of it.
 
     Raises :class:`ConfigError` when the block is not a mapping, or ``scorers`` is not a mapping of
-    name → recipe with a non-empty string ``prefix``.
+    name → recipe whose ``prefix`` (default ``{name}_``) is a scorer prefix (``schema.check_prefix``: prefixes
+    name columns and the figure files).
     """
     if meta is None:
         return {}
@@ -68,9 +69,10 @@ def validate_metadata(meta: Any) -> dict:
     if scorers is not None and not isinstance(scorers, dict):
         raise ConfigError(f"qaq.scorers must be a mapping of name -> recipe, got {type(scorers).__name__}.")
     for name, recipe in (scorers or {}).items():
-        if not isinstance(recipe, dict) or not isinstance(p := recipe.get("prefix", f"{name}_"), str) or not p:
-            raise ConfigError(f"qaq.scorers.{name} must be a mapping (the scorer's recipe) whose prefix is a non-empty "
-                              f"string, got {recipe!r}.")
+        if not isinstance(recipe, dict):
+            raise ConfigError(f"qaq.scorers.{name[:40]} must be a mapping (the scorer's recipe), got "
+                              f"{type(recipe).__name__}.")
+        check_prefix(recipe.get("prefix", f"{name}_"), f"qaq.scorers.{name[:40]}.prefix")
     return meta
 
 
@@ -82,7 +84,8 @@ def inferred_scorers(prefixes: Iterable[str]) -> dict:
 def prefixes_for(meta: Mapping | None, columns: Iterable[str]) -> list[str]:
     """Prefixes from the block's scorers, or inferred from the columns (with a warning) when it has none."""
     prefixes = [str(r.get("prefix", f"{n}_")) for n, r in ((meta or {}).get("scorers") or {}).items()]
-    if not prefixes and (prefixes := infer_prefixes(columns)):
+    if not prefixes and (prefixes := [check_prefix(p, "the score-column prefix found in the column names")
+                                      for p in infer_prefixes(columns)]):
         warnings.warn(f"No scorers in the qaq: metadata; inferred score-column prefixes {prefixes} from the column "
                       "names. Scorer recipes (model, template) are unknown.", stacklevel=3)
     return prefixes

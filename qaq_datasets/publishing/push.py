@@ -212,7 +212,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
         return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size,
                     commit_message=commit_message)
     for rel, content in card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])).items():
-        write_atomic(folder / rel, content)
+        write_atomic(folder, rel, content)
     return folder
 
 
