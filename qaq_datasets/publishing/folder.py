@@ -197,22 +197,42 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
 
 
 def load_selection(folder: str | os.PathLike, scored: Dataset):
-    """Re-fit the plan of a selection folder on ``scored``, after checking it was fitted on these very rows.
+    """Re-fit the plan of a selection folder on ``scored``, after checking it was fitted on these very rows and
+    that the folder still agrees with itself.
 
-    Raises ConfigError when the folder lacks its plan or its ``fitted_on`` record, or when ``scored`` is not
-    the data the plan was fitted on (another dataset, even of the same length).
+    Raises ConfigError when the folder lacks its plan, report or ``fitted_on`` record; when ``scored`` is not the
+    data the plan was fitted on (another dataset, even of the same length); when ``qaq_plan.yaml`` is not the plan
+    the README records (it was edited after ``qaq select``); or when the re-fitted plan does not keep the rows the
+    folder's report says (an edited report, or a library version that fits differently). The folder's card, report
+    and curated rows describe one fit: publishing another would contradict them.
     """
     from ..selection import Selector
 
     folder = Path(folder).expanduser()
-    for name in (PLAN_FILE, README):
+    where, again = f"Selection folder {str(folder)!r}", "run `qaq select` again"
+    for name in (PLAN_FILE, REPORT_FILE, README):
         if not (folder / name).is_file():
-            raise ConfigError(f"Selection folder {str(folder)!r} has no {name}; was it written by `qaq select`?")
+            raise ConfigError(f"{where} has no {name}; was it written by `qaq select`?")
     qaq = read_card_data(read_card_text(folder), f"the selection folder {str(folder)!r}").get("qaq")
-    fitted = qaq.get("fitted_on") if isinstance(qaq, dict) else None
-    if not isinstance(fitted, dict):
-        raise ConfigError(f"Selection folder {str(folder)!r} does not record the rows it was fitted on "
-                          "(qaq.fitted_on in its README); run `qaq select` again.")
-    check_fitted_on(fitted, scored, what=f"Selection folder {str(folder)!r}",
-                    fix="run `qaq select` on these scored rows")
-    return Selector.from_yaml(folder / PLAN_FILE).fit(scored)
+    qaq = qaq if isinstance(qaq, dict) else {}
+    if not isinstance(fitted := qaq.get("fitted_on"), dict) or not isinstance(qaq.get("selection"), dict):
+        raise ConfigError(f"{where} does not record its plan and the rows it was fitted on (qaq.selection and "
+                          f"qaq.fitted_on in its README); {again}.")
+    check_fitted_on(fitted, scored, what=where, fix="run `qaq select` on these scored rows")
+    plan = Selector.from_yaml(folder / PLAN_FILE)
+    if plan != Selector.from_dict(qaq["selection"]):
+        raise ConfigError(f"{where}: {PLAN_FILE} no longer matches the selection the folder holds (the plan in its "
+                          f"README, its report and curated rows); it was edited after `qaq select`. To use the edited "
+                          f"plan, {again} with --plan {str(folder / PLAN_FILE)!r} and publish that folder.")
+    try:
+        saved = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    except (ValueError, RecursionError):
+        raise ConfigError(f"{where}: {REPORT_FILE} is not valid JSON; {again}.") from None
+    selection = plan.fit(scored)
+    now = {k: selection.report[k] for k in ("rows_kept", "drop_reasons")}
+    if not isinstance(saved, dict) or {k: saved.get(k) for k in now} != now:
+        old = saved.get("rows_kept") if isinstance(saved, dict) else None
+        raise ConfigError(f"{where}: its plan, re-fitted on these rows, keeps {now['rows_kept']} rows, but its "
+                          f"{REPORT_FILE} says {str(old)[:20]} (or other drop reasons); the report was edited or "
+                          f"written by another library version; {again}.")
+    return selection

@@ -84,7 +84,7 @@ def test_a_selection_folder_without_its_identity_is_refused(tmp_path):
     card = DatasetCard(readme.read_text())
     del card.data["qaq"]["fitted_on"]
     readme.write_text(str(card))
-    with pytest.raises(ConfigError, match="does not record the rows"):
+    with pytest.raises(ConfigError, match="does not record its plan and the rows"):
         publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
     with pytest.raises(ConfigError, match="has no qaq_plan.yaml"):
         publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "scored", dry_run=tmp_path / "dry")
@@ -120,4 +120,49 @@ def test_a_selection_folder_card_with_aliases_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="selection folder.*anchors and aliases") as err:
         publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
     assert len(str(err.value).splitlines()) == 1
+    assert not (tmp_path / "dry").exists()
+
+
+def _fraction_plan_folder(tmp_path):
+    ds = scored_ds(24)
+    plan = qs.Selector().drop_where("qaq_status", "!=", "ok").score("qaq_rmi").keep_top(0.25)
+    return ds, _score_and_select(tmp_path, ds, plan)
+
+
+def test_an_edited_plan_file_is_refused_not_published(tmp_path, capsys):
+    from qaq_datasets.cli import main
+
+    ds, selection = _fraction_plan_folder(tmp_path)
+    plan_file = tmp_path / "selected" / "qaq_plan.yaml"
+    plan_file.write_text(plan_file.read_text().replace("n: 0.25", "n: 0.9"))
+    assert qs.Selector.from_yaml(plan_file).fit(ds).report["rows_kept"] > int(selection.keep.sum())
+    with pytest.raises(ConfigError, match="qaq_plan.yaml no longer matches the selection the folder holds") as err:
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
+    assert len(str(err.value).splitlines()) == 1 and "qaq select" in str(err.value)
+    with pytest.raises(SystemExit) as exit_:
+        main(["publish", str(tmp_path / "scored"), "me/x", "--selection", str(tmp_path / "selected"),
+              "--dry-run", str(tmp_path / "dry")])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "no longer matches" in lines[0]
+    assert not (tmp_path / "dry").exists()
+    # the same plan written another way (comments, key order, a trailing newline) is the same plan
+    plan_file.write_text("# reviewed\n" + yaml.safe_dump(selection.plan, sort_keys=True) + "\n")
+    dry = publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
+    assert json.loads((dry / "qaq_report.json").read_text())["rows_kept"] == int(selection.keep.sum()) == 6
+
+
+@pytest.mark.parametrize("edit", ["rows_kept", "not_json", "missing"])
+def test_a_report_that_does_not_match_the_refit_is_refused(tmp_path, edit):
+    _fraction_plan_folder(tmp_path)
+    report = tmp_path / "selected" / "qaq_report.json"
+    if edit == "missing":
+        report.unlink()
+    else:
+        report.write_text(json.dumps({**json.loads(report.read_text()), "rows_kept": 22}) if edit == "rows_kept"
+                          else "{not json")
+    needle = {"rows_kept": "keeps 6 rows, but its qaq_report.json says 22", "not_json": "not valid JSON",
+              "missing": "has no qaq_report.json"}[edit]
+    with pytest.raises(ConfigError, match=needle):
+        publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
     assert not (tmp_path / "dry").exists()
