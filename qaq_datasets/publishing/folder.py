@@ -51,14 +51,44 @@ from .metadata import read_card_text, to_builtin, validate_metadata
 _UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
+def _entries(folder: Path) -> list[str]:
+    """The names in ``folder`` that do not start with ``.`` (a lock, a temporary file), sorted."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
+    """True when ``folder`` is one this library wrote: its README.md has a ``qaq:`` block (every scored, selection
+    and dry-run folder), it holds a sharded run (``qaq score --shard-rows``, before its README exists), or (with
+    ``parent``) it holds only such folders (``qaq demo``'s output: ``scored/``, ``hub/``)."""
+    from ..runner import has_run
+
+    if has_run(folder):
+        return True
+    try:
+        if isinstance(read_card_data(read_card_text(folder), f"the folder {str(folder)!r}").get("qaq"), dict):
+            return True
+    except ConfigError:  # a README we cannot read is no README of ours
+        return False
+    return parent and not (folder / README).exists() and all(
+        (folder / e).is_dir() and written_by_qaq(folder / e, parent=False) for e in _entries(folder))
+
+
 def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -> Path:
-    """Return ``path`` as a Path if a folder can be written there; refuse ``""`` and existing files (ConfigError)."""
+    """Return ``path`` as a Path if a folder can be written there, else ConfigError: refuse ``""``, an existing
+    file, and a non-empty folder this library did not write (:func:`written_by_qaq`), since writing a folder
+    replaces its README.md, plan, report and figures and the parquet files of the configs it writes (entries
+    whose names start with ``.`` are not counted). A folder qaq wrote earlier is written over."""
     if path is None or not os.fspath(path).strip():
         raise ConfigError(f"The {what} is empty; name a folder (e.g. --out out/).")
     folder = Path(path).expanduser()
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"The {what} {os.fspath(path)!r} cannot be created: {str(existing)!r} is a file.")
+    if existing == folder and (entries := _entries(folder)) and not written_by_qaq(folder):
+        more = f" and {len(entries) - 1} other entries" if len(entries) > 1 else ""
+        raise ConfigError(f"The {what} {os.fspath(path)!r} is not empty ({entries[0][:80]!r}{more}) and has no "
+                          "README.md with a qaq: block, so qaq did not write it (or a first write failed before its "
+                          "README): writing there could replace or delete files. Choose a new or empty folder.")
     return folder
 
 
@@ -190,10 +220,11 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     fitted_on = check_fitted_on(getattr(selection, "fitted_on", None), scored, what="The selection",
                                 fix="re-fit the plan on these scored rows: plan.fit(scored)")
     qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
+    note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
+    _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)  # the README marks it ours
     write_atomic(folder, PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
     write_atomic(folder, REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
-    note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
-    return _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
+    return folder
 
 
 def load_selection(folder: str | os.PathLike, scored: Dataset):

@@ -227,3 +227,76 @@ def test_bad_max_shard_size(tmp_path):
         save_folder(tmp_path, {"scored": scored_ds(3)}, max_shard_size="lots")
     save_folder(tmp_path, {"scored": scored_ds(30)}, max_shard_size="10KB")
     assert len(list((tmp_path / "scored").glob("train-*"))) > 1
+
+
+def _user_project(root: Path) -> dict:
+    """A folder of someone's own files, some with the names qaq writes."""
+    files = {"scored/important-data.parquet": b"PAR1 someone's data PAR1", "qaq_plan.yaml": b"mine: true\n"}
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return files
+
+
+def test_a_folder_qaq_did_not_write_is_refused_everywhere(tmp_path, capsys):
+    from qaq_datasets.cli import main
+    from qaq_datasets.publishing import save_selection
+
+    import qaq_datasets.selection as qs
+
+    proj, ds = tmp_path / "myproj", scored_ds(12)
+    files = _user_project(proj)
+    save_folder(tmp_path / "scored", {"scored": ds}, METADATA)
+    selection = qs.Selector().random(seed=0).keep_top(0.5).fit(ds)
+    calls = [lambda: publish("me/x", ds, selection, dry_run=proj, metadata=METADATA),
+             lambda: save_folder(proj, {"scored": ds}, METADATA),
+             lambda: save_selection(proj, ds, selection, METADATA)]
+    for call in calls:
+        with pytest.raises(ConfigError, match="is not empty .'qaq_plan.yaml' and 1 other entries. and has no "
+                                              "README.md with a qaq: block") as err:
+            call()
+        assert len(str(err.value).splitlines()) == 1
+    for argv in (["publish", str(tmp_path / "scored"), "me/x", "--dry-run", str(proj)],
+                 ["select", str(tmp_path / "scored"), "--out", str(proj)]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "qaq did not write it" in lines[0]
+    assert {str(p.relative_to(proj)) for p in proj.rglob("*") if p.is_file()} == set(files)
+    assert all((proj / rel).read_bytes() == data for rel, data in files.items())
+
+
+@pytest.mark.parametrize("layout", ["readme_without_qaq", "a_file", "qaq_folder_and_a_file"])
+def test_what_makes_a_folder_someone_elses(tmp_path, layout):
+    out = tmp_path / "out"
+    out.mkdir()
+    if layout == "readme_without_qaq":
+        (out / "README.md").write_text("---\nlicense: mit\n---\n# My project\n")
+    elif layout == "a_file":
+        (out / "notes.txt").write_text("x")
+    else:
+        save_folder(out / "scored", {"scored": scored_ds(3)}, METADATA)
+        (out / "notes.txt").write_text("x")
+    with pytest.raises(ConfigError, match="qaq did not write it"):
+        check_out_dir(out)
+
+
+@pytest.mark.parametrize("layout", ["qaq_folder", "hidden_only", "qaq_folders_inside", "sharded_run"])
+def test_folders_qaq_wrote_are_written_over(tmp_path, layout):
+    out = tmp_path / "out"
+    out.mkdir()
+    if layout == "qaq_folder":
+        publish("me/x", scored_ds(5), dry_run=out, metadata=METADATA, figures=False)
+    elif layout == "hidden_only":
+        (out / ".qaq.lock").write_text("")
+    elif layout == "qaq_folders_inside":  # qaq demo's output: scored/ and hub/
+        save_folder(out / "scored", {"scored": scored_ds(3)}, METADATA)
+        publish("me/x", scored_ds(3), dry_run=out / "hub", metadata=METADATA, figures=False)
+    else:
+        (out / "run").mkdir()
+        (out / "run" / "manifest.json").write_text("{}")
+    assert check_out_dir(out) == out
+    if layout != "qaq_folders_inside":
+        save_folder(out, {"scored": scored_ds(4)}, METADATA)
+        assert len(load_scored(out)[0]["train"]) == 4
