@@ -145,6 +145,35 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
                           f"{f' at revision {revision!r}' if revision else ''}.") from exc
 
 
+def _check_data_files(folder: Path, entry: Mapping, where: str) -> list[str]:
+    """The split names a config entry of a folder's card lists, once every data file it names is found inside the
+    folder and, for parquet, has a readable footer (a missing or truncated file: one ConfigError naming it)."""
+    import pyarrow.parquet as pq
+
+    specs, splits = entry.get("data_files") or [], []
+    for spec in specs if isinstance(specs, list) else [specs]:
+        splits += [str(spec["split"])] if isinstance(spec, dict) and "split" in spec else []
+        paths = spec.get("path") if isinstance(spec, dict) else spec
+        for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
+            pattern, named = str(pattern), f"{where}: its card lists the data file {str(pattern)[:200]!r}, which is"
+            if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+                raise ConfigError(f"{named} outside the folder.")
+            files = sorted(folder.glob(pattern)) if any(c in pattern for c in "*?[") else [folder / pattern]
+            if not files or not files[0].is_file():
+                raise ConfigError(f"{named} missing.")
+            for file in files:
+                if not file.resolve().is_relative_to(folder.resolve()):
+                    raise ConfigError(f"{named} outside the folder.")
+                if file.suffix == ".parquet":
+                    try:
+                        pq.read_metadata(file)
+                    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
+                        first = " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())
+                        raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
+                                          f"({first[:120]}); write the folder again.") from None
+    return list(dict.fromkeys(splits))
+
+
 def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split: str | None = None, *,
                 revision: str | None = None, token: str | None = None) -> tuple[Dataset | DatasetDict, dict]:
     """Load scored rows and the ``qaq:`` metadata of their card, checking the score columns against it.
@@ -156,7 +185,8 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     and the ``qaq:`` block (``scorers`` inferred from the columns when the card has none).
 
     Raises :class:`ColumnError` when a score column is missing or has the wrong type, and
-    :class:`ConfigError` for an unknown source or config.
+    :class:`ConfigError` (one line) for an unknown source, config or split, a card that cannot be read, a data
+    file of a folder that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises.
     """
     from datasets import load_dataset
 
@@ -174,8 +204,17 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     name = config if config in names or not names else "default" if config == "scored" and "default" in names else None
     if name is None:
         raise ConfigError(f"{where} has no config {config!r}; it has: {', '.join(names)}.")
-    ds = load_dataset(path, name if names else None, split=split, **({} if local else {"revision": revision,
-                                                                                          "token": token}))
+    entry = next((c for c in card.get("configs") or [] if isinstance(c, dict)
+                  and str(c.get("config_name", "default")) == name), {})
+    splits = _check_data_files(Path(path), entry, f"{where} (config {name!r})") if local else []
+    if split is not None and splits and split not in splits:
+        raise ConfigError(f"{where} (config {name!r}) has no split {split[:80]!r}; it has: {', '.join(splits)}.")
+    try:
+        ds = load_dataset(path, name if names else None, split=split, **({} if local else {"revision": revision,
+                                                                                              "token": token}))
+    except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
+        first = " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())
+        raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first[:200]}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:
         if not (prefixes := prefixes_for(meta, part.column_names)):
             raise ColumnError(f"{where} (config {name!r}) has no score columns and its card lists no scorers.",

@@ -166,3 +166,64 @@ def test_a_card_that_is_not_utf8(tmp_path):
     (tmp_path / "README.md").write_bytes(b"---\nqaq: \xff\n---\n")
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_scored(tmp_path)
+
+
+def _shard(folder, config="scored"):
+    (shard,) = (folder / config).glob("train-*.parquet")
+    return shard
+
+
+@pytest.mark.parametrize("damage, needle", [
+    ("truncate", "is not a readable parquet file"), ("delete", "which is missing"), ("empty", "not a readable"),
+])
+def test_a_damaged_data_file_is_one_line_naming_it(tmp_path, capsys, damage, needle):
+    from qaq_datasets.cli import main
+
+    folder = tmp_path / "scored"
+    save_folder(folder, {"scored": scored_ds(20)}, METADATA)
+    shard = _shard(folder)
+    data = shard.read_bytes()
+    if damage == "delete":
+        shard.unlink()
+    else:
+        shard.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"")
+    with pytest.raises(ConfigError, match=needle) as err:
+        load_scored(folder)
+    assert len(str(err.value).splitlines()) == 1 and shard.name in str(err.value)
+    for argv in (["select", str(folder), "--out", str(tmp_path / "sel")],
+                 ["publish", str(folder), "me/x", "--dry-run", str(tmp_path / "dry")]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and shard.name in lines[0] and needle.split()[-1] in lines[0]
+    assert not (tmp_path / "sel").exists() and not (tmp_path / "dry").exists()
+
+
+@pytest.mark.parametrize("path", ["../elsewhere/train.parquet", "/etc/passwd", "../*/train-*.parquet"])
+def test_a_card_naming_data_outside_its_folder_is_refused(tmp_path, path):
+    folder = tmp_path / "scored"
+    save_folder(folder, {"scored": scored_ds(5)}, METADATA)
+    save_folder(tmp_path / "elsewhere", {"scored": scored_ds(5)}, METADATA)
+    (tmp_path / "elsewhere" / "train.parquet").write_bytes(_shard(tmp_path / "elsewhere").read_bytes())
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text().replace(f"scored/{_shard(folder).name}", path))
+    with pytest.raises(ConfigError, match="outside the folder"):
+        load_scored(folder)
+
+
+def test_an_unknown_split_lists_the_splits(tmp_path):
+    save_folder(tmp_path, {"scored": DatasetDict({"train": scored_ds(5), "validation": scored_ds(3)})}, METADATA)
+    with pytest.raises(ConfigError, match="has no split 'test'; it has: train, validation") as err:
+        load_scored(tmp_path, split="test")
+    assert len(str(err.value).splitlines()) == 1
+    assert len(load_scored(tmp_path, split="validation")[0]) == 3
+
+
+def test_a_folder_without_configs_in_its_card_still_fails_in_one_line(tmp_path):
+    (tmp_path / "data").mkdir()
+    scored_ds(5).to_parquet(str(tmp_path / "data" / "train-00000-of-00001.parquet"))
+    (tmp_path / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1 cut")
+    with pytest.raises(ConfigError, match="could not be loaded") as err:
+        load_scored(tmp_path)
+    assert len(str(err.value).splitlines()) == 1
