@@ -8,8 +8,8 @@ the shards in flight, and a re-run only scores what is missing.
 Layout of ``OUT`` (the run owns the folder: a new run needs it empty or absent)::
 
     run/manifest.json        the run's identity: digest of the rows, scorers' fingerprints, shard count
-    run/lock                 held by the process (rank 0) running the run, so a second command is refused (a
-                             plain ``qaq score`` into ``OUT`` holds it too)
+    .qaq.lock                held by the process (rank 0) running the run, so a second command is refused (a
+                             plain ``qaq score`` into ``OUT`` holds it too; hidden, so no one takes it for data)
     run/shards/*.arrow       the shards' map cache files, while the run is under way
     README.md, scored/       the scored folder (``qaq_datasets.publishing.save_folder``, which writes each file
                              under a temp name and renames it), written once at the end
@@ -39,6 +39,7 @@ from ..scoring.schema import count_statuses, scorer_name
 logger = logging.getLogger(__name__)
 
 RUN = "run"
+LOCK = ".qaq.lock"
 DEFAULT_SHARD_ROWS = 1000
 
 
@@ -102,7 +103,7 @@ def dist_env() -> tuple[int, int, int]:
 
 @contextmanager
 def out_lock(out: Path):
-    """Hold the lock of the output folder ``out`` (``out/run/lock``) for one command, plain or sharded run."""
+    """Hold the lock of the output folder ``out`` (``out/.qaq.lock``) for one command, plain or sharded run."""
     lock = _lock(out)
     try:
         yield
@@ -113,8 +114,8 @@ def out_lock(out: Path):
 def _lock(out: Path):
     from filelock import FileLock, Timeout
 
-    (out / RUN).mkdir(parents=True, exist_ok=True)
-    lock = FileLock(out / RUN / "lock", timeout=0)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / LOCK, timeout=0)
     try:
         lock.acquire()
     except Timeout:
@@ -132,13 +133,13 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> di
     path = out / RUN / "manifest.json"
     other = f"{out} already holds files and no sharded run; a sharded run needs a new or empty --out."
     try:
-        if not path.is_file() and out.is_dir() and any(p.name != RUN for p in out.iterdir()):
+        if not path.is_file() and out.is_dir() and any(p.name not in (RUN, LOCK) for p in out.iterdir()):
             raise ConfigError(other)  # before anything is written into out
         held.append(_lock(out))
         old = json.loads(path.read_text()) if path.is_file() else None
         if old is not None and not {"rows", "dataset", "num_shards", "scorers", "finished"} <= set(old):
             raise ConfigError(f"{path} was written by another version of qaq; use another --out.")
-        if old is None and any(p.name != RUN for p in out.iterdir()):  # written meanwhile
+        if old is None and any(p.name not in (RUN, LOCK) for p in out.iterdir()):  # written meanwhile
             raise ConfigError(other)
         n = -(-len(ds) // (shard_rows or DEFAULT_SHARD_ROWS)) if shard_rows or not old else old["num_shards"]
         h = hashlib.sha256(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
@@ -163,6 +164,7 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> di
 
 
 def _write_manifest(path: Path, manifest: dict) -> None:
+    path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, path)

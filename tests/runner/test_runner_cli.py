@@ -32,7 +32,7 @@ def test_rerun_without_shard_rows_resumes_the_interrupted_run(tiny_model_dir, tm
         main([*args, "--shard-rows", "7"])
     except SystemExit as exc:  # Ctrl-C: the CLI's exit status is its business, not this test's
         assert exc.code == 130
-    assert sum(rows) == 12 and sorted(p.name for p in out.iterdir()) == ["run"]
+    assert sum(rows) == 12 and sorted(p.name for p in out.iterdir()) == [".qaq.lock", "run"]
 
     with pytest.raises(SystemExit) as exc:  # another scorer on the same --out: refused with one line
         main([*args, "--max-length", "64"])

@@ -89,7 +89,7 @@ def test_an_interrupted_run_resumes_from_its_shards_without_shard_rows(scorers, 
         run_sharded(ds, scorers, out, shard_rows=7, batch_size=4)
     shards = sorted((out / "run" / "shards").iterdir())
     assert [p.name[-20:] for p in shards] == ["00000-of-00005.arrow"]  # finished shards only: no temp file
-    assert has_run(out) and sorted(p.name for p in out.iterdir()) == ["run"]
+    assert has_run(out) and sorted(p.name for p in out.iterdir()) == [".qaq.lock", "run"]
     limit[0], calls[:] = None, []
     run_sharded(ds, scorers, out, batch_size=4)  # no shard_rows: the run's own shard count
     assert sum(calls) == 2 * scorable_rows(ds, 5, range(1, 5))  # shard 0 came from its cache file
@@ -137,7 +137,7 @@ def test_full_disk_while_scoring_leaves_finished_shards_only(scorers, reference,
         run_sharded(ds, scorers, out, shard_rows=7, batch_size=4)
     assert "\n" not in str(exc.value) and isinstance(exc.value, OSError)
     assert [p.name[-20:] for p in (out / "run" / "shards").iterdir()] == ["00000-of-00005.arrow"]
-    assert sorted(p.name for p in out.iterdir()) == ["run"]
+    assert sorted(p.name for p in out.iterdir()) == [".qaq.lock", "run"]
     monkeypatch.setattr(ArrowWriter, "write_batch", real)
     run_sharded(ds, scorers, out, batch_size=4)
     assert_same_rows(scored_of(out), reference, exact=False)
@@ -155,7 +155,7 @@ def test_full_disk_while_writing_the_scored_folder_leaves_no_folder(scorers, ref
     out, ds = tmp_path / "out", make_dataset(ROWS)
     with pytest.raises(DiskFullError):
         run_sharded(ds, scorers, out, shard_rows=10)
-    assert [p for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] != "run"] == []  # no README/parquet
+    assert [p for p in out.rglob("*") if p.is_file() and p.parts[len(out.parts)] not in ("run", ".qaq.lock")] == []
     assert len(list((out / "run" / "shards").iterdir())) == 3  # the scored shards are kept
     monkeypatch.undo()
     calls.clear()
