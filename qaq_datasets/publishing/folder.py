@@ -30,6 +30,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -43,7 +45,7 @@ from datasets import Dataset, DatasetDict
 from huggingface_hub import DatasetCard
 
 from .._version import __version__
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError, DiskFullError
 from ..selection.selection import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render
 from .metadata import read_card_text, to_builtin, validate_metadata
@@ -101,13 +103,26 @@ def inside(folder: Path, rel: str | os.PathLike) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn a full disk while writing ``path`` into :class:`DiskFullError` naming it (the OS names no file)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFullError(f"No space left on the device while writing {str(path)!r}; nothing was left half-written "
+                            "under a final name. Free some space and run the command again.") from exc
+
+
 def write_atomic(folder: Path, rel: str, data: bytes) -> None:
     """Write ``data`` to ``folder / rel`` (:func:`inside` it) through a temporary file and ``os.replace``."""
     path = inside(folder, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_bytes(data)
+        with writing(path):
+            tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -160,7 +175,8 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
                 data_dir.mkdir(parents=True, exist_ok=True)
                 for i in range(n):
                     tmps.append(tmp := inside(data_dir, f".{split}-{i:05d}-of-{n:05d}.tmp-{os.getpid()}"))
-                    part.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(tmp))
+                    with writing(data_dir):
+                        part.shard(num_shards=n, index=i, contiguous=True).to_parquet(str(tmp))
                     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:16]  # a shard is at most max_shard_size
                     moves.append((tmp, inside(data_dir, f"{split}-{i:05d}-of-{n:05d}-{digest}.parquet")))
                     files.setdefault(split, []).append(f"{data_dir.name}/{moves[-1][1].name}")

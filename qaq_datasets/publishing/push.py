@@ -126,9 +126,15 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
     except QAQError:
         raise
     except Exception as exc:  # noqa: BLE001 - every upload failure is re-raised as PublishError
-        detail = f"{type(exc).__name__}: {exc}".replace(token, "***") if token else f"{type(exc).__name__}: {exc}"
+        # one line: the error's first line and the Hub's own message (HfHubHTTPError.server_message), cut
+        first = (str(exc).strip().splitlines() or [""])[0]
+        server = " ".join(str(getattr(exc, "server_message", None) or "").split())
+        detail = " ".join(f"{type(exc).__name__}: {first}{f' ({server})' if server else ''}".split())[:400]
+        detail = detail.replace(token, "***") if token else detail
+        if getattr(getattr(exc, "response", None), "status_code", None) == 401:
+            hint = f"The Hub refused the token: check token=, HF_TOKEN or `hf auth login`. {hint}"
         raise PublishError(f"Publishing to dataset repo {repo_id!r} failed while {name}: "
-                           f"{detail.strip().rstrip('.')}. {hint}") from exc
+                           f"{detail.rstrip('.')}. {hint}") from exc
 
 
 def _hub_readme(api: HfApi, repo_id: str, revision: str | None = None) -> str | None:

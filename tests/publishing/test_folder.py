@@ -14,7 +14,7 @@ from datasets import Dataset, DatasetDict, load_dataset
 from huggingface_hub import DatasetCard
 from pub_helpers import METADATA, StandInSelection, front_matter, scored_ds
 
-from qaq_datasets.errors import ConfigError
+from qaq_datasets.errors import ConfigError, DiskFullError
 from qaq_datasets.publishing import check_out_dir, load_scored, publish, save_folder
 
 pytestmark = pytest.mark.filterwarnings("ignore:No scorers in the qaq. metadata")
@@ -173,7 +173,7 @@ def _half_written_then_full_disk(monkeypatch, after: int = 1):
 
 def test_full_disk_on_a_new_folder_leaves_nothing_under_a_final_name(tmp_path, monkeypatch):
     calls = _half_written_then_full_disk(monkeypatch, after=1)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DiskFullError, match=f"No space left on the device while writing '{tmp_path / 'out'}/scored'"):
         save_folder(tmp_path / "out", {"scored": scored_ds(40)}, METADATA, max_shard_size=20_000)
     assert len(calls) == 2  # one shard written, the second hit the full disk
     assert _files(tmp_path / "out") == []  # no shard, no temp file, no README
@@ -202,7 +202,7 @@ def test_full_disk_while_writing_the_card_keeps_the_old_card(tmp_path, monkeypat
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", write_bytes)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DiskFullError, match=f"while writing '{tmp_path / 'README.md'}'"):
         save_folder(tmp_path, {"scored": scored_ds(10)}, {"seed": 5})
     assert (tmp_path / "README.md").read_text() == old
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -300,3 +300,16 @@ def test_folders_qaq_wrote_are_written_over(tmp_path, layout):
     if layout != "qaq_folders_inside":
         save_folder(out, {"scored": scored_ds(4)}, METADATA)
         assert len(load_scored(out)[0]["train"]) == 4
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_from_the_cli(tmp_path, monkeypatch, capsys):
+    from qaq_datasets.cli import main
+
+    save_folder(tmp_path / "scored", {"scored": scored_ds(10)}, METADATA)
+    _half_written_then_full_disk(monkeypatch, after=0)
+    with pytest.raises(SystemExit) as exit_:
+        main(["publish", str(tmp_path / "scored"), "me/x", "--dry-run", str(tmp_path / "dry")])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "No space left" in lines[0] and str(tmp_path / "dry" / "scored") in lines[0]
+    assert not [p for p in (tmp_path / "dry").rglob("*") if p.is_file()]

@@ -187,9 +187,22 @@ def test_explicit_token_wins_and_a_wrong_one_is_scrubbed(hub, monkeypatch):
     publish(REPO, ds, StandInSelection(ds), token=hub.token, metadata=METADATA, figures=False)
     assert hub.head(REPO) is not None
     bad = "hf_wrong_secret_token_123"
-    with pytest.raises(PublishError) as err:
+    with pytest.raises(PublishError, match="401.*The Hub refused the token.*Nothing was uploaded") as err:
         publish(REPO, ds, StandInSelection(ds), token=bad)
-    assert bad not in str(err.value)
+    assert bad not in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+def test_a_refused_token_is_one_line_from_the_cli(hub, tmp_path, monkeypatch, capsys):
+    from qaq_datasets.cli import main
+
+    save_folder(tmp_path / "scored", {"scored": scored_ds(10)}, METADATA)
+    bad = "hf_wrong_secret_token_123"
+    monkeypatch.setenv("HF_TOKEN", bad)
+    with pytest.raises(SystemExit) as exit_:
+        main(["publish", str(tmp_path / "scored"), REPO])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "refused the token" in lines[0] and bad not in lines[0]
 
 
 def test_private_repo(hub):
