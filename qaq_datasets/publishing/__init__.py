@@ -7,8 +7,12 @@
 - :func:`load_scored` — scored rows plus their ``qaq:`` metadata, from the Hub or a folder.
 - :func:`save_folder` — a Hub-layout folder (parquet + README with ``configs:`` and ``qaq:``), written atomically.
 - :func:`save_selection` / :func:`load_selection` — a selection folder (curated rows, plan, report and the
-  :func:`rows_identity` of the rows it was fitted on), and the plan re-fitted from it.
-- :func:`check_out_dir` — refuse an empty output path or a file in its place, before any work.
+  :func:`rows_identity` of the rows it was fitted on), and the plan re-fitted from it (refused on other rows, or
+  when the folder's plan or report was edited).
+- :func:`check_out_dir` — refuse an empty output path, a file in its place, or a non-empty folder qaq did not
+  write, before any work.
+
+What is read from others (cards, plan files, data files, prefixes) and how it is checked: docs/trust-boundaries.md.
 """
 
 from .folder import check_out_dir, load_selection, rows_identity, save_folder, save_selection

@@ -119,8 +119,8 @@ def check_repo_id(repo_id, *, what: str = "repo_id") -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise ConfigError(f"{what} {repo_id!r} is not a valid Hub repo id (expected 'namespace/name': letters, "
-                          f"digits, '-', '_', '.'; at most 96 characters). {exc}") from exc
+        raise ConfigError(f"{what} {repo_id[:120]!r} is not a valid Hub repo id (expected 'namespace/name': letters, "
+                          f"digits, '-', '_', '.'; at most 96 characters). {str(exc)[:200]}") from exc
     return repo_id
 
 
@@ -203,7 +203,8 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
     name = config if config in names or not names else "default" if config == "scored" and "default" in names else None
     if name is None:
-        raise ConfigError(f"{where} has no config {config!r}; it has: {', '.join(names)}.")
+        raise ConfigError(f"{where} has no config {str(config)[:80]!r}; it has: "
+                          f"{', '.join(n[:40] for n in names[:10])}{' …' if len(names) > 10 else ''}.")
     entry = next((c for c in card.get("configs") or [] if isinstance(c, dict)
                   and str(c.get("config_name", "default")) == name), {})
     splits = _check_data_files(Path(path), entry, f"{where} (config {name!r})") if local else []
