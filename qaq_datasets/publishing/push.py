@@ -197,10 +197,12 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
         repo_id: ``namespace/name`` of the dataset repo (created if missing).
         scored: every scored row (a ``Dataset`` → split ``train``, or a ``DatasetDict``).
         selection: a fitted ``Selection`` (``Selector.fit`` on ``scored``, or its ``train`` split), or None to
-            publish the scored rows only.
+            publish the scored rows only. A selection fitted on other rows (even a shuffle of the same rows) is
+            refused: its ``fitted_on`` must be the ``rows_identity`` of the rows published.
         private: create the repo private.
         token: Hub token; default ``huggingface_hub.get_token()`` (HF_TOKEN or the cached login).
-        dry_run: a folder: write the exact repo layout there instead of pushing (no token needed).
+        dry_run: a folder: write the exact repo layout there instead of pushing (no token needed); a new or
+            empty folder, or one qaq wrote (ConfigError otherwise).
         source: the source dataset repo id (card ``source_datasets``).
         license: the data's license; default the source's when known (metadata ``source.license``).
         curated_only: push only the ``curated`` config.
