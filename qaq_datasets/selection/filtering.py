@@ -25,13 +25,14 @@ BELOW_CUT = "below_cut"
 
 @dataclass(frozen=True)
 class DropWhere(Step):
-    """Drop alive rows where ``column <op> value`` holds, with ``reason``."""
+    """Drop alive rows where ``column <op> value`` (or ``column / divide_by <op> value``) holds, with ``reason``."""
 
     kind = "drop_where"
     column: str
     op: str
     value: Any
     reason: str | None = None
+    divide_by: str | None = None
 
     def validate(self):
         if self.op not in OPS:
@@ -48,7 +49,13 @@ class DropWhere(Step):
             raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {self.value!r}.")
         if not strings and any(math.isnan(v) for v in values):
             raise ConfigError("drop_where value must not be NaN (missing values are dropped as nan_score).")
+        if self.divide_by is not None and self.op not in ("<", "<=", ">", ">="):
+            raise ConfigError(f"drop_where divide_by= compares a ratio with < <= > >=, not {self.op!r}.")
         object.__setattr__(self, "value", tuple(values) if many else values[0])
+
+    def params(self) -> dict[str, Any]:
+        out = super().params()
+        return out if self.divide_by else {k: v for k, v in out.items() if k != "divide_by"}
 
     @property
     def _values(self) -> tuple:
@@ -60,10 +67,11 @@ class DropWhere(Step):
             return self.reason
         if isinstance(self.value, tuple):
             return f"{self.column}_{OPS[self.op]}"
-        return f"{self.column}_{OPS[self.op]}_{self.value if isinstance(self.value, str) else format(self.value, 'g')}"
+        column = f"{self.column}_per_{self.divide_by}" if self.divide_by else self.column
+        return f"{column}_{OPS[self.op]}_{self.value if isinstance(self.value, str) else format(self.value, 'g')}"
 
     def inputs(self):
-        return [(self.column, STRING if isinstance(self._values[0], str) else NUMERIC)]
+        return [(c, STRING if isinstance(self._values[0], str) else NUMERIC) for c in (self.column, self.divide_by) if c]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
@@ -71,7 +79,12 @@ class DropWhere(Step):
             hit = np.asarray(pc.fill_null(pc.is_in(col, value_set=pa.array(self._values, type=col.type)), False)
                              .to_numpy(), dtype=bool)
         elif self.op in ("<", "<=", ">", ">="):
-            hit = getattr(operator, OPS[self.op])(state.reader.numeric(self.column), float(self.value))
+            x = state.reader.numeric(self.column)
+            if self.divide_by:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = x / state.reader.numeric(self.divide_by)  # a zero divisor gives ±inf or NaN: never matched
+            hit = getattr(operator, OPS[self.op])(np.where(np.isnan(x), np.inf if "<" in self.op else -np.inf, x),
+                                                  float(self.value))
         else:
             hit = np.isin(state.reader.numeric(self.column), np.asarray(self._values, float))
         if self.op in ("!=", "not in"):

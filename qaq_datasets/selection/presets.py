@@ -6,10 +6,11 @@ name                models   plan
 ==================  =======  =================================================================
 ``default``         2        drop broken answers (``drop_broken_answers``: looping, prose where
                              code was asked for, Python that does not parse, code in another
-                             language than asked; no model), weak- and strong-RMI outliers on
-                             both sides (fences fitted per nll_q bin: ``rmi_low``/``rmi_high``),
-                             outlying answer ends (weak ``nll_end``: cut-off answers); then keep
-                             the ``fraction`` whose strong within-bin RMI rank is closest to 0.5
+                             language than asked; no model), then row-local thresholds at the
+                             method's anchors: IFD > 1 (``ifd_gt_1``), RMI / NLL(Q) near 1
+                             (``rmi_high``: echoes), an improbable end of answer (``end_unlikely``)
+                             or question (``question_unlikely``); then keep the ``fraction`` whose
+                             strong within-bin RMI rank is closest to 0.5
 ``gap``             2        the paper's Diff-High as its text describes it: top ``fraction`` by
                              r_strong − r_weak, ranks within 10 nll_q bins of each model
 ``gap-global``      2        the same with global ranks, as the authors' README computes them
@@ -43,27 +44,26 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigTypeError
-from ..scoring.schema import OK_STATUSES
+from ..scoring.schema import OK_STATUSES, check_prefix
 from .selector import Selector
 
-#: tuning knobs of the ``default`` plan (chosen on the tuning parts of the selection benchmark, see the README)
+#: the ``default`` plan's knobs (chosen by the worst set of the selection benchmark's tune half, see
+#: docs/selection-benchmark.md). Every threshold reads one row alone and sits at one of the method's anchors, so no
+#: mix of other rows can move it: RMI / NLL(Q) is 0 where the answer tells nothing about the question and 1 where it
+#: spells the question out; IFD is 1 where the question does not help the answer; nll_end and nll_q are nats.
 DEFAULT_PARAMS = {
-    # model-free: drop looping answers, prose where code was asked for, Python that does not parse, code in
-    # another language than asked
+    # model-free: looping answers, prose where code was asked for, Python that does not parse, another language
     "text_checks": True,
-    "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q)
+    "rho_low": None,  # drop RMI / NLL(Q) below this (misaligned answers, fillers); None: left to ifd_max
+    "rho_low_model": "weak",  # whose RMI / NLL(Q): "weak", "strong" or "both"
+    "rho_high": 0.7,  # drop RMI / NLL(Q) above this (echoes, restated questions); None: keep that side
+    "rho_high_model": "weak",
+    "ifd_max": 1.0,  # drop IFD above this, for both models: the question makes the answer less likely
+    "end_max": 15.0,  # drop a weak nll_end above this: the answer's end is improbable (cut off)
+    "q_max": 5.0,  # drop a weak nll_q above this: the question itself is improbable (scrambled, noise)
+    "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q) for the final ranking
     "min_rows": 2,  # smaller bins are merged into a neighbour
-    # the zero-information point of IFD, for either model: IFD > 1, the question makes the answer LESS likely
-    # (misaligned answers, generic fillers); None: no such step
-    "ifd_max": None,
-    "rmi_low": 3.0,  # drop within-bin RMI below median - rmi_low x scale (both models); None: keep that side
-    "rmi_high": 3.0,  # the same above the median (echoes, restated questions); None: left to the centre ranking
-    # incomplete answers (cut off by a generation limit): the least likely ends of answer, by the weak
-    # (instruction-tuned, real end-of-turn token) model's nll_end, fenced within the same PPL(Q) bins
-    "end_model": "weak",
-    "end_high": 3.0,
-    # then keep the rows whose within-bin RMI rank (this model's) is closest to this centre
-    "center_model": "strong",
+    "final": "center",  # "center": the strong within-bin RMI rank closest to `center`; "gap": r_strong - r_weak
     "center": 0.5,
 }
 
@@ -73,8 +73,8 @@ SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "paper_center": 0
 
 def _prefix(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigTypeError(f"{what} must be a non-empty column prefix like 'strong_', got {value!r}.")
-    return value if value.endswith("_") else value + "_"
+        raise ConfigTypeError(f"{what} must be a non-empty column prefix like 'strong_', got {type(value).__name__}.")
+    return check_prefix(value if value.endswith("_") else value + "_", what)
 
 
 def _status_ok(*prefixes: str) -> Selector:
@@ -84,23 +84,34 @@ def _status_ok(*prefixes: str) -> Selector:
     return sel
 
 
-def _default(strong: str, weak: str, fraction, seed, columns: Mapping | None = None) -> Selector:
-    k = DEFAULT_PARAMS
+def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | float = 0.25, seed: int = 0,
+                 columns: Mapping | None = None, **knobs: Any) -> Selector:
+    """The ``default`` plan with :data:`DEFAULT_PARAMS`, any of them replaced by ``knobs``.
+
+    Examples:
+        >>> default_plan(q_max=None)  # without the question fence
+    """
+    unknown = sorted(set(knobs) - set(DEFAULT_PARAMS))
+    if unknown:
+        raise ConfigError(f"unknown default-plan knobs {unknown}; knobs: {', '.join(DEFAULT_PARAMS)}.")
+    k = {**DEFAULT_PARAMS, **knobs}
     sel = _status_ok(strong, weak)
     if k["text_checks"]:
         named = {c: columns.get(c) for c in ("question", "answer", "messages")} if columns else {}
         sel = sel.drop_broken_answers(**named)
-    if k["ifd_max"] is not None:
-        for p in (weak, strong):
-            sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
-    for p in (weak, strong) if k["rmi_low"] or k["rmi_high"] else ():
-        sel = sel.stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"])
-        sel = sel.drop_outliers(f"{p}rmi", low=k["rmi_low"], high=k["rmi_high"])
-    e, c = ({"strong": strong, "weak": weak}[k[m]] for m in ("end_model", "center_model"))
-    if k["end_high"]:
-        sel = sel.stratify(f"{e}nll_q", k["bins"], min_rows=k["min_rows"]).drop_outliers(f"{e}nll_end", None,
-                                                                                          k["end_high"])
-    sel = sel.stratify(f"{c}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{c}rmi")
+    for side, op in (("low", "<"), ("high", ">")):
+        for p in {"both": (weak, strong), "weak": (weak,), "strong": (strong,)}[k[f"rho_{side}_model"]]:
+            if k[f"rho_{side}"] is not None:
+                sel = sel.drop_where(f"{p}rmi", op, k[f"rho_{side}"], divide_by=f"{p}nll_q", reason=f"rmi_{side}")
+    for p in (weak, strong) if k["ifd_max"] is not None else ():
+        sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
+    if k["end_max"] is not None:
+        sel = sel.drop_where(f"{weak}nll_end", ">", k["end_max"], reason="end_unlikely")
+    if k["q_max"] is not None:
+        sel = sel.drop_where(f"{weak}nll_q", ">", k["q_max"], reason="question_unlikely")
+    if k["final"] == "gap":
+        return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi", bins=k["bins"]).keep_top(fraction)
+    sel = sel.stratify(f"{strong}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{strong}rmi")
     return sel.closest_to(k["center"]).keep_top(fraction)
 
 
@@ -127,7 +138,7 @@ def _perplexity(p: str, fraction, seed) -> Selector:
 
 # name → (models: 2 = strong+weak, 1 = one model, 0 = none; default model of a 1-model preset; builder)
 _PRESETS: dict[str, tuple[int, str | None, Callable[..., Selector]]] = {
-    "default": (2, None, _default),
+    "default": (2, None, default_plan),
     "gap": (2, None, _gap),
     "gap-global": (2, None, partial(_gap, bins=1)),
     "sweet-spot": (1, "strong", _band),

@@ -101,11 +101,12 @@ def top_rows(score: np.ndarray, mask: np.ndarray, k: int, ascending: bool) -> np
     return idx[order[:k]]
 
 
-def robust_fences(values: np.ndarray, low: float | None, high: float | None, rounds: int = 20):
+def robust_fences(values: np.ndarray, low: float | None, high: float | None, rounds: int = 3):
     """(median, scale, low fence, high fence) of ``values``: median ∓ ``low``/``high`` × scale, where scale is
     the MAD × 1.4826 (the standard deviation for normal data). The fences are refitted on the values inside
-    them until no value crosses a fence (at most ``rounds`` times), so a large block of outliers does not
-    widen them. A missing side (None) or a zero scale gives an infinite fence (nothing dropped there).
+    them, ``rounds`` fits at most, so a block of far outliers does not widen them; the bound keeps the refits
+    from walking onto a dense cluster of outliers, which unbounded refits converge on. A missing side (None) or
+    a zero scale gives an infinite fence (nothing dropped there).
     """
     inside = values
     med = scale = float("nan")

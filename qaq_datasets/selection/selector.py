@@ -162,10 +162,13 @@ class Selector:
 
         In each bin of the latest ``stratify``, the fences are median − ``low`` × scale and median + ``high`` ×
         scale, with scale = 1.4826 × MAD (median absolute deviation: the standard deviation for normal data),
-        refitted on the rows inside them until no row crosses. No fraction is assumed: with no defects a bin
+        refitted on the rows inside them (three fits at most). No fraction is assumed: with no defects a bin
         loses few rows, and with many the refits keep the fences on the clean rows, as long as the first fence
         catches the outliers: a bin with ~40% outliers has about twice the clean rows' MAD, so a close cluster
-        can slip inside wide fences (3 scales), not inside narrower ones. ``None`` on one side keeps that side.
+        can slip inside wide fences (3 scales), not inside narrower ones. The fences are fitted on the bin's own
+        rows, so a dense cluster of defects can pull them onto itself; the ``default`` preset uses row-local
+        thresholds at the method's anchors instead (``drop_where(..., divide_by=...)``). ``None`` on one side
+        keeps that side.
         Reasons ``{measure}_low`` / ``{measure}_high`` (``rmi_low``, ``rmi_high`` for ``weak_rmi``); the
         fitted fences are in the step's report (``fences``: bin, rows, median, scale, low, high) and its notes.
 
@@ -178,20 +181,24 @@ class Selector:
         """
         return self._append(DropOutliers(column, low, high))
 
-    def drop_where(self, column: str, op: str, value: Any, *, reason: str | None = None) -> Selector:
+    def drop_where(self, column: str, op: str, value: Any, *, reason: str | None = None,
+                   divide_by: str | None = None) -> Selector:
         """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
 
         ``op`` is one of ``<  <=  >  >=  ==  !=  in  not in``; strings work with ``== != in not in``.
+        With ``divide_by``, the ratio ``column / divide_by`` is compared (``<  <=  >  >=``). The decision for a
+        row reads that row alone, so no mix of other rows can move it.
         ``reason`` defaults to ``{column}_{op word}_{value}`` (e.g. ``weak_ifd_gt_1``).
 
-        Input columns: ``column`` (numeric, or string for string values).
+        Input columns: ``column`` (numeric, or string for string values), ``divide_by`` (numeric).
         Output columns: none.
 
         Examples:
             >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1")
             >>> Selector().drop_where("strong_status", "not in", ["ok", "truncated"], reason="not_ok_status")
+            >>> Selector().drop_where("weak_rmi", "<", 0.1, divide_by="weak_nll_q", reason="rmi_low")
         """
-        return self._append(DropWhere(column, op, value, reason))
+        return self._append(DropWhere(column, op, value, reason, divide_by))
 
     def drop_broken_answers(self, *, question: str | list[str] | None = None, answer: str | None = None,
                             messages: str | None = None) -> Selector:

@@ -7,9 +7,10 @@ from datasets import Dataset
 
 
 def score_columns(prefix: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The contract's score columns for one model, with RMI heteroscedastic in nll_q."""
-    nll_q = rng.uniform(1.0, 6.0, n)
-    nll_q_given_a = nll_q - rng.normal(0.0, 1.0, n) * nll_q / 3
+    """The contract's score columns for one model, with RMI heteroscedastic in nll_q (RMI / NLL(Q) and nll_end
+    in the range of real clean rows, between the default plan's anchored thresholds)."""
+    nll_q = rng.uniform(1.0, 4.0, n)
+    nll_q_given_a = nll_q * (1 - np.clip(rng.normal(0.3, 0.1, n), 0.12, 0.55))
     nll_a = rng.uniform(0.5, 3.0, n)
     nll_a_given_q = nll_a + rng.normal(-0.2, 0.3, n)
     return {
@@ -19,7 +20,7 @@ def score_columns(prefix: str, n: int, rng: np.random.Generator) -> dict[str, np
         f"{prefix}nll_a_given_q": nll_a_given_q,
         f"{prefix}rmi": nll_q - nll_q_given_a,
         f"{prefix}ifd": np.exp(nll_a_given_q - nll_a),
-        f"{prefix}nll_end": rng.exponential(2.0, n),
+        f"{prefix}nll_end": rng.exponential(0.5, n),
         f"{prefix}status": np.array(["ok"] * n, dtype=object),
     }
 

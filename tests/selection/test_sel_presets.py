@@ -36,34 +36,36 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_checks_the_text_drops_rmi_outliers_and_cut_answers_then_keeps_the_centre(ds):
+def test_default_checks_the_text_then_row_local_anchored_thresholds_then_keeps_the_centre(ds):
     sel = preset("default").fit(ds)
-    kinds = [s["step"] for s in sel.report["steps"]]
-    assert kinds == ["drop_where"] * 2 + ["drop_broken_answers"] + ["stratify", "drop_outliers"] * 3 \
-        + ["stratify", "rank", "closest_to", "keep_top"]
-    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_low", "rmi_high", "nll_end_high", "below_cut"}
-    assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
     k = presets.DEFAULT_PARAMS
-    rmi, end = sel.report["steps"][4], sel.report["steps"][8]
-    assert rmi["params"] == {"column": "weak_rmi", "low": k["rmi_low"], "high": k["rmi_high"]}
-    assert all(f["low"] < f["median"] < f["high"] for f in rmi["fitted"]["fences"])  # both sides fenced
-    assert end["params"] == {"column": "weak_nll_end", "low": None, "high": k["end_high"]}
-    assert all(f["low"] is None and f["high"] > f["median"] for f in end["fitted"]["fences"])
-    assert sel.report["steps"][-2]["params"]["center"] == k["center"]
+    steps = sel.report["steps"]
+    assert [s["step"] for s in steps] == ["drop_where"] * 2 + ["drop_broken_answers"] + ["drop_where"] * 5 \
+        + ["stratify", "rank", "closest_to", "keep_top"]
+    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_high", "ifd_gt_1", "end_unlikely",
+                                               "question_unlikely", "below_cut"}
+    assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
+    assert steps[3]["params"] == {"column": "weak_rmi", "op": ">", "value": k["rho_high"], "reason": "rmi_high",
+                                  "divide_by": "weak_nll_q"}
+    assert [s["params"]["column"] for s in steps[4:8]] == ["weak_ifd", "strong_ifd", "weak_nll_end", "weak_nll_q"]
+    assert [s["params"]["value"] for s in steps[4:8]] == [k["ifd_max"]] * 2 + [k["end_max"], k["q_max"]]
+    assert steps[-2]["params"]["center"] == k["center"]
     dist = sel.columns["qaq_center_distance"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
     assert dist[sel.keep].max() <= dist[below].min()
 
 
 def test_default_parameters_live_in_one_place(monkeypatch):
-    for knob, value in {"bins": 5, "rmi_low": 2.5, "ifd_max": None, "end_high": 3.0, "text_checks": False}.items():
+    for knob, value in {"bins": 5, "rho_low": 0.02, "rho_low_model": "both", "ifd_max": None, "end_max": None,
+                        "text_checks": False}.items():
         monkeypatch.setitem(presets.DEFAULT_PARAMS, knob, value)
     steps = preset("default").steps
     assert [s["step"] for s in steps].count("drop_broken_answers") == 0
-    assert [s["bins"] for s in steps if "bins" in s] == [5, 5, 5, 5]
-    assert steps[3] == {"step": "drop_outliers", "column": "weak_rmi", "low": 2.5,
-                        "high": presets.DEFAULT_PARAMS["rmi_high"]}
-    assert steps[7] == {"step": "drop_outliers", "column": "weak_nll_end", "low": None, "high": 3.0}
+    assert [s["bins"] for s in steps if "bins" in s] == [5]
+    assert steps[2:4] == [{"step": "drop_where", "column": f"{p}_rmi", "op": "<", "value": 0.02, "reason": "rmi_low",
+                           "divide_by": f"{p}_nll_q"} for p in ("weak", "strong")]
+    assert not any(s.get("column", "").endswith(("ifd", "nll_end")) for s in steps)
+    assert preset("default").steps == presets.default_plan().steps  # the preset is default_plan with the knobs
 
 
 def test_gap_preset(ds):

@@ -13,10 +13,10 @@ def test_fit_one_million_rows():
     rng = np.random.default_rng(0)
     data = {}
     for p in ("strong_", "weak_"):
-        nll_q = rng.uniform(0.5, 8.0, n)
+        nll_q = rng.uniform(0.5, 5.0, n)
         data[f"{p}nll_q"] = nll_q
-        data[f"{p}rmi"] = rng.normal(0.0, 1.0, n) * nll_q
-        data[f"{p}nll_end"] = rng.exponential(2.0, n)
+        data[f"{p}rmi"] = rng.normal(0.3, 0.15, n) * nll_q
+        data[f"{p}nll_end"] = rng.exponential(1.0, n)
         data[f"{p}ifd"] = rng.uniform(0.2, 1.1, n)
         data[f"{p}status"] = np.where(rng.random(n) < 0.999, "ok", "oom")
     ds = Dataset.from_dict(data)

@@ -1,0 +1,107 @@
+"""The default's thresholds sit at the method's anchors and read one row each, so no defect mix can capture them:
+a tight cluster of defects at RMI = 0 goes, the clean rows beside it stay, and a skewed clean-only bin loses few."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sel_helpers import check_accounting, from_columns
+
+from qaq_datasets.errors import ColumnError, ConfigError
+from qaq_datasets.selection import Selector
+from qaq_datasets.selection.presets import default_plan
+
+
+def _bin(rho: np.ndarray, ifd: np.ndarray, seed: int = 0):
+    """One PPL(Q) bin of rows with RMI / NLL(Q) = ``rho`` and IFD = ``ifd`` for both models, ordinary answer ends
+    and questions."""
+    rng = np.random.default_rng(seed)
+    n = len(rho)
+    cols = {}
+    for p in ("strong_", "weak_"):
+        nll_q = rng.uniform(1.5, 2.5, n)  # one narrow band of question perplexity: a single bin
+        nll_a = rng.uniform(0.5, 1.5, n)
+        cols |= {f"{p}nll_q": nll_q, f"{p}nll_q_given_a": nll_q * (1 - rho), f"{p}rmi": nll_q * rho,
+                 f"{p}nll_a": nll_a, f"{p}nll_a_given_q": nll_a + np.log(ifd), f"{p}ifd": ifd,
+                 f"{p}nll_end": rng.uniform(0.0, 3.0, n), f"{p}q_tokens": np.full(n, 20),
+                 f"{p}a_tokens": np.full(n, 40), f"{p}status": ["ok"] * n}
+    return from_columns(**cols)
+
+
+def _clean(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Skewed clean rows: RMI / NLL(Q) log-normal with a long right tail (median ~0.2, as real clean rows), IFD
+    below its anchor 1 (the question helps the answer)."""
+    return 0.2 * np.exp(rng.normal(0, 0.4, n) + rng.exponential(0.05, n)), rng.uniform(0.2, 0.97, n)
+
+
+def _plan(**knobs):
+    return default_plan(fraction=1.0, text_checks=False, **knobs)
+
+
+@pytest.mark.parametrize("share", [0.4, 0.6])
+def test_a_tight_cluster_at_zero_goes_and_the_clean_rows_stay(share):
+    """A bin whose defects (40%, or 60% where a PPL(Q) bin gathers them) sit in a tight cluster at the zero-
+    information point (RMI ~ 0, IFD ~ 1: misaligned answers, fillers) loses the cluster, not the clean rows."""
+    rng = np.random.default_rng(0)
+    n_bad = int(600 * share / (1 - share))
+    rho, ifd = _clean(600, rng)
+    rho = np.concatenate([rho, np.abs(rng.normal(0.01, 0.005, n_bad))])
+    ds = _bin(rho, np.concatenate([ifd, rng.uniform(1.0, 1.3, n_bad) + 1e-6]))
+    sel = _plan().fit(ds)
+    check_accounting(sel, len(ds))
+    assert (np.array(sel.reasons, dtype=object)[600:] == "ifd_gt_1").all()
+    assert (~sel.keep[:600]).mean() <= 0.03
+    # the RMI side of the same anchor (off in the default, where IFD does the work): also row-local
+    near_zero = _plan(rho_low=0.05).fit(_bin(rho, np.concatenate([ifd, np.full(n_bad, 0.9)])))
+    assert (np.array(near_zero.reasons, dtype=object)[600:] == "rmi_low").all()
+    if share > 0.5:  # fences fitted on the bin's own rows settle on the cluster: it stays, clean rows go
+        fenced = Selector().stratify("weak_nll_q", bins=1).drop_outliers("weak_rmi", 3.0, 3.0).fit(ds)
+        assert (~fenced.keep[:600]).mean() > 0.5 and fenced.keep[600:].mean() > 0.9
+
+
+def test_echoes_go_at_the_other_anchor():
+    """Answers that spell the question out (RMI / NLL(Q) near 1) go as rmi_high, however many there are."""
+    rng = np.random.default_rng(3)
+    rho, ifd = _clean(300, rng)
+    ds = _bin(np.concatenate([rho, rng.uniform(0.75, 0.98, 200)]), np.concatenate([ifd, rng.uniform(0.1, 0.5, 200)]))
+    sel = _plan().fit(ds)
+    assert (np.array(sel.reasons, dtype=object)[300:] == "rmi_high").all() and (~sel.keep[:300]).mean() <= 0.03
+
+
+def test_a_skewed_clean_only_bin_loses_at_most_a_few_percent():
+    ds = _bin(*_clean(2000, np.random.default_rng(1)))
+    assert (~_plan().fit(ds).keep).mean() <= 0.03
+
+
+@pytest.mark.parametrize("share", [0.1, 0.4, 0.6])
+def test_no_mix_of_other_rows_moves_a_row_s_verdict(share):
+    """Row-local: whatever defects are added, each clean row gets the same verdict from the filters."""
+    rng = np.random.default_rng(2)
+    rho, ifd = _clean(300, rng)
+    n = int(300 * share / (1 - share))
+    extras = {"cluster": (np.abs(rng.normal(0.01, 0.005, n)), rng.uniform(1.0, 1.3, n) + 1e-6),
+              "echo": (rng.uniform(0.8, 0.99, n), rng.uniform(0.1, 0.5, n))}
+    alone = _plan().fit(_bin(rho, ifd)).reasons
+    for r, i in extras.values():
+        mixed = _plan().fit(_bin(np.concatenate([rho, r]), np.concatenate([ifd, i]))).reasons
+        assert mixed[:300] == alone
+
+
+def test_drop_where_divides_by_another_column():
+    ds = from_columns(rmi=np.array([0.1, 1.0, 2.0, 0.5, 3.0]), nll_q=np.array([2.0, 2.0, 2.0, 0.0, 4.0]))
+    sel = Selector().drop_where("rmi", "<", 0.2, divide_by="nll_q").fit(ds)
+    assert sel.reasons == ["rmi_per_nll_q_lt_0.2", None, None, None, None]  # 0.5 / 0 = inf: not below
+    sel = Selector().drop_where("rmi", ">", 0.9, divide_by="nll_q", reason="rmi_high").fit(ds)
+    assert sel.reasons == [None, None, "rmi_high", "rmi_high", None]
+    assert sel.report["steps"][0]["params"]["divide_by"] == "nll_q"
+    plan = Selector().drop_where("rmi", "<", 0.2, divide_by="nll_q")
+    assert Selector.from_yaml(plan.to_yaml()) == plan
+    with pytest.raises(ConfigError, match="divide_by"):
+        Selector().drop_where("rmi", "==", 0.2, divide_by="nll_q")
+    with pytest.raises(ColumnError, match="nll_x"):  # a missing divisor is named before any row is read
+        Selector().drop_where("rmi", "<", 0.2, divide_by="nll_x").fit(ds)
+
+
+def test_default_plan_names_unknown_knobs():
+    with pytest.raises(ConfigError, match="rho_lo"):
+        default_plan(rho_lo=0.1)
