@@ -13,6 +13,7 @@ columns it computes (``outputs``), checks that the steps before it provide what 
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -35,12 +36,12 @@ def check_column(ds, column: str, kind: str, where: str) -> str:
     """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind``; return its actual kind."""
     feature = ds.features.get(column)
     if feature is None:
-        raise ColumnError(f"{where} needs column {column!r}, which the dataset does not have.",
+        raise ColumnError(f"{where} needs column {shown(column)}, which the dataset does not have.",
                           column=column, available=ds.column_names)
     actual = kind_of(feature)
     actual = STRING if actual == "string" else NUMERIC if actual or getattr(feature, "dtype", None) == "bool" else None
     if actual != kind:
-        raise ColumnError(f"{where} needs a {kind} column, but {column!r} has type {feature}.",
+        raise ColumnError(f"{where} needs a {kind} column, but {shown(column)} has type {feature}.",
                           column=column, available=ds.column_names)
     return actual
 
@@ -131,8 +132,10 @@ class Context:
 _NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
 #: parameters naming a numeric column the step reads (``Step.inputs``)
 _INPUTS = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by")
-#: integer parameters and their minimum
-_INTS = {"bins": 1, "min_rows": 1, "seed": 0}
+#: the largest integer parameter: beyond int64 a plan could not be written (Python prints at most 4300 digits)
+INT_MAX = 2**63 - 1
+#: integer parameters and their (minimum, maximum); bins has its own, smaller cap (``Stratify``)
+_INTS = {"bins": (1, None), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
 
 
 class Step:
@@ -144,7 +147,7 @@ class Step:
         for f in dataclasses.fields(self):
             value, what = getattr(self, f.name), f"{self.kind} {f.name}"
             if f.name in _INTS:
-                object.__setattr__(self, f.name, check_int(value, what, _INTS[f.name]))
+                object.__setattr__(self, f.name, check_int(value, what, *_INTS[f.name]))
             elif f.name in _NAMES and (value is not None or f.default is not None):
                 check_column_name(value, what)
         self.validate()
@@ -182,31 +185,60 @@ class Step:
 # --------------------------------------------------------------------------- argument checks
 
 
+class _Short(reprlib.Repr):
+    """``reprlib`` cut to about 80 characters; an integer too long to print is described, not printed."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxstring = self.maxother = self.maxlong = 80
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxfrozenset, self.maxdict = 2, 3, 3, 3, 3, 3
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 4 * self.maxlong:  # about maxlong digits; Python refuses to print over 4300
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_short = _Short()
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to about 80 characters, for error messages: the value may come from a plan file,
+    where a column name can be 100 KB long and an integer thousands of digits."""
+    text = _short.repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 100 else f"{text[:80]}...{text[-15:]}"
+
+
 def is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def check_column_name(value: Any, what: str = "column") -> str:
     if not isinstance(value, str):
-        raise ConfigTypeError(f"{what} must be a column name (str), got {type(value).__name__}: {value!r}.")
+        raise ConfigTypeError(f"{what} must be a column name (str), got {type(value).__name__}: {shown(value)}.")
     if not value:
         raise ConfigError(f"{what} must be a non-empty column name.")
     return value
 
 
-def check_int(value: Any, what: str, minimum: int) -> int:
+def check_int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
     if not is_number(value) or not isinstance(value, (int, np.integer)):
-        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}.")
+        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {shown(value)}.")
     if value < minimum:
-        raise ConfigError(f"{what} must be >= {minimum}, got {value}.")
+        raise ConfigError(f"{what} must be >= {minimum}, got {shown(value)}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{what} must be <= {'2**63 - 1' if maximum == INT_MAX else maximum}, got {shown(value)}.")
     return int(value)
 
 
 def check_unit(value: Any, what: str, interval: str) -> float:
     """A float in the unit ``interval``: ``"[0, 1]"``, ``"(0, 1]"`` or ``"[0, 1)"`` (NaN is in none)."""
     if not is_number(value):
-        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {value!r}.")
-    value = float(value)
-    if not ((value > 0 if interval[0] == "(" else value >= 0) and (value < 1 if interval[-1] == ")" else value <= 1)):
-        raise ConfigError(f"{what} must be in {interval}, got {value}.")
-    return value
+        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {shown(value)}.")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float is in no unit interval
+        number = float("nan")
+    if not ((number > 0 if interval[0] == "(" else number >= 0) and (number < 1 if interval[-1] == ")" else number <= 1)):
+        raise ConfigError(f"{what} must be in {interval}, got {shown(value)}.")
+    return number
