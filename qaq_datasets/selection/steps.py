@@ -194,7 +194,7 @@ class _Short(reprlib.Repr):
         self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxfrozenset, self.maxdict = 2, 3, 3, 3, 3, 3
 
     def repr_int(self, x, level):
-        if x.bit_length() > 4 * self.maxlong:  # about maxlong digits; Python refuses to print over 4300
+        if x.bit_length() > 4 * self.maxlong:  # ~100 digits; Python refuses to print over 4300
             return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
         return super().repr_int(x, level)
 
@@ -239,6 +239,7 @@ def check_unit(value: Any, what: str, interval: str) -> float:
         number = float(value)
     except OverflowError:  # an integer too large for a float is in no unit interval
         number = float("nan")
-    if not ((number > 0 if interval[0] == "(" else number >= 0) and (number < 1 if interval[-1] == ")" else number <= 1)):
+    above = number > 0 if interval[0] == "(" else number >= 0
+    if not (above and (number < 1 if interval[-1] == ")" else number <= 1)):
         raise ConfigError(f"{what} must be in {interval}, got {shown(value)}.")
     return number
