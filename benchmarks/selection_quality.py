@@ -1,30 +1,35 @@
-"""Which selection removes bad rows, at 10%, 25% and 40% defective rows? Real Code Alpaca rows, both default models.
+"""Which selection removes bad rows, on data it was not tuned on? Real Code Alpaca and HumanEval rows, both default
+models, a grid of defect mixes and prevalences, the worst set reported.
 
-Usage: python benchmarks/selection_quality.py [--size 200] [--budget 0.25] [--template standard] [--compare paper]
-       [--replicates 5,6,7] [--tune]
+Usage: python benchmarks/selection_quality.py [--budget 0.25] [--tune]
 
-The pool: 7 disjoint parts of Code Alpaca rows (each question used once), each part 180 clean rows and 10 rows of
-each defect kind, made from rows not otherwise used, and an eighth part made of HumanEval (:func:`humaneval_part`):
-- misaligned: the answer of a row outside the pool (the paper's first failure mode);
+The pool (:func:`grid_pool`): the usable Code Alpaca rows split in two halves by a seeded shuffle, "tune" (the only
+rows the default's knobs are chosen on) and "report" (only reported), and HumanEval (only reported: a second source).
+Each half gives GRID_CLEAN clean rows and GRID_PER_KIND rows of each of eleven defect kinds, made from its other rows:
+- misaligned: another row's answer (the paper's first failure mode);
 - echo: the answer repeats the question (the paper's second failure mode), lightly reworded;
 - paraphrase: the answer restates the question with synonyms in a framing sentence, and solves nothing;
-- refusal: a generic refusal / non-answer, as LLM generators emit;
+- refusal: a generic refusal or filler, as LLM generators emit;
 - truncated: the answer cut after its first ~20% of characters (generation hit a length limit);
 - looping: the first line of the answer repeated over and over (degenerate generation);
-- unparseable: Python code (that parsed) with one slip that breaks it: a block header's ``:`` or a closing
-  bracket dropped (checked with ``ast.parse``);
-- wrong_language: the question's language (Python, JavaScript, Java, C++) swapped for another; the answer is
-  still in the original one.
+- unparseable: Python code (that parsed) with one slip that breaks it (checked with ``ast.parse``);
+- wrong_language: the question's language swapped for another; the answer is still in the original one;
+- q_truncated, q_scrambled, q_noise: the question cut off, its words shuffled, or a quarter of its words replaced by
+  random strings; the answer is the row's own (:func:`break_question`).
+HumanEval gives its 164 problems as clean rows and HE_PER_KIND of each kind (:func:`he_defect`, other wordings).
 
-A row's scores depend on that row alone, so the pool is scored once per model and template and cached in
-benchmarks/.cache (``pool-{name}-{hash}``: rows, model, template and score columns in the hash). Set
-(level, r) is ``--size`` rows of part r with round(level x size) defective rows spread over the kinds. Parts 0-2
-are where the default's knobs were chosen (``--tune`` prints that grid); parts 3-6 were built after earlier
-choices and have been looked at since; part 7 (HumanEval, ``HE_SIZE``-row sets, since too few Code Alpaca rows
-are left) was built while the last text checks were written, and first evaluated after the default was re-chosen.
-The tables report ``--replicates``. For each strategy at the budget: the fraction of kept rows that are defective,
-the clean rows the plan's filter steps dropped (not the budget cut), and the AUROC of the plan's ordering for
-"defective" (filtered rows first, then survivors by the final score; ties half credit).
+A row's scores depend on that row alone, so the pool is scored once per model and cached in benchmarks/.cache
+(``pool-{name}-{hash}``: rows, model, template and score columns in the hash). The sets (:func:`grid_sets`) have
+GRID_SIZE rows at 10, 25, 40 and 50% defective, with the defects mixed evenly, or one kind at 0, 20, 40, 60% of
+them (the rest even), or one kind alone; "two-source" sets draw from the report half and HumanEval together. Every
+plan keeps ``--budget``. The measure is the share of kept rows that are defective, counting the kinds some signal or
+check can see (a signal's AUROC >= SEEN_AUROC on the tune half, or the text checks catch half of the kind); the
+tables show each plan's worst set and its median.
+
+``--tune`` chooses the default's knobs on the tune half by the stated rule (:func:`choose`: best worst set, then best
+median, then fewest knobs, then least clean loss, among the plans whose filters drop at most 5% of the tune half's
+clean rows), and runs leave-one-kind-out: the knobs chosen without kind K, reported on the report half's sets made
+mostly of K.
 """
 
 from __future__ import annotations
@@ -62,16 +67,6 @@ KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", 
 #: defects in the question (the answer is the row's own): cut off, words shuffled, noise
 Q_KINDS = ["q_truncated", "q_scrambled", "q_noise"]
 ALL_KINDS = KINDS + Q_KINDS
-LEVELS = (0.10, 0.25, 0.40)
-#: batches of parts built after the first three, each from rows no earlier part uses (scored and cached apart, so
-#: earlier parts keep their cache): parts 3-4, fresh for the release that first tuned on parts 0-2, and parts
-#: 5-6, fresh for the next one (the HumanEval part comes after them)
-FRESH = (2, 2)
-#: rows of each set of the HumanEval part (part 7, after the Code Alpaca parts; :func:`humaneval_part`)
-HE_SIZE = 100
-#: the kinds the scores can see at all (code that does not parse and code in another language look like clean rows
-#: to RMI, IFD and nll_end alike: see the per-kind AUROC)
-SEEN = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping"]
 LANGS = {"Python": "JavaScript", "JavaScript": "Python", "Java": "Python", "C++": "Python"}
 SYNONYMS = [("Write", "Implement"), ("write", "implement"), ("Create", "Build"), ("create", "build"),
             ("function", "routine"), ("program", "script"), ("given", "provided"), ("returns", "gives back"),
@@ -236,18 +231,6 @@ def he_defect(kind: str, r: dict, rng: random.Random, donors: list[dict]) -> dic
     return {**r, "output": a, "defect": kind}
 
 
-def humaneval_part(donors: list[dict], part: int, per_kind: int = 6, seed: int = 7) -> list[dict]:
-    """A part made of HumanEval's 164 problems (:func:`humaneval_rows`), ``per_kind`` problems per defect kind
-    made with :func:`he_defect`, the rest clean. Out of Code Alpaca's distribution: every question asks for
-    Python, and carries code."""
-    rng = random.Random(seed)
-    rows = humaneval_rows(rng, part)
-    rng.shuffle(rows)
-    for i, kind in enumerate(k for k in KINDS for _ in range(per_kind)):  # the first per_kind rows per kind
-        rows[i] = he_defect(kind, rows[i], rng, donors)
-    return rows
-
-
 # ---------------------------------------------------------------------------------------------- the grid pool
 # The usable Code Alpaca rows, split in two halves by a seeded shuffle: "tune" (where knobs are chosen) and
 # "report" (only reported), plus HumanEval ("humaneval", only reported: a second source). Each half gives
@@ -351,27 +334,6 @@ def build_pool_from(rows: list[dict], used: set, clean_per_part: int, per_kind: 
     return pool
 
 
-def prevalence_sets(pool_defect: np.ndarray, pool_part: np.ndarray, size: int = 200, levels=LEVELS,
-                    seed: int = 0, sizes: dict | None = None) -> dict[tuple[float, int], np.ndarray]:
-    """Pool row indices of each set ``(level, replicate)``: ``size`` rows of part ``replicate`` (``sizes[part]``
-    where given), of which round(level × size) defective, spread over the kinds as evenly as the part allows."""
-    rng = np.random.default_rng(seed)
-    sets = {}
-    for part in sorted(set(pool_part.tolist())):
-        n = (sizes or {}).get(part, size)
-        in_part = pool_part == part
-        clean = rng.permutation(np.flatnonzero(in_part & (pool_defect == "none")))
-        by_kind = [rng.permutation(np.flatnonzero(in_part & (pool_defect == k))) for k in KINDS]
-        for level in levels:
-            n_def = int(round(level * n))
-            order = [ix for j in range(max(map(len, by_kind))) for ix in
-                     rng.permutation([b[j] for b in by_kind if j < len(b)])]  # round-robin over the kinds
-            if n_def > len(order) or n - n_def > len(clean):
-                raise SystemExit(f"part {part} is too small for a {level:.0%} set of {n} rows")
-            sets[(level, part)] = np.sort(np.concatenate([order[:n_def], clean[: n - n_def]])).astype(int)
-    return sets
-
-
 def score_pool(pool: list[dict], model: str, name: str, template: str = "standard", dtype=None):
     """The pool scored by one model with one template, columns ``{name}_*``; cached in benchmarks/.cache."""
     from datasets import Dataset, load_from_disk
@@ -412,48 +374,6 @@ def auroc(defect_score: np.ndarray, is_defect: np.ndarray) -> float:
     n1 = is_defect.sum()
     n0 = len(is_defect) - n1
     return float((r[is_defect].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def plan_order(selection, final: np.ndarray, ascending: bool) -> np.ndarray:
-    """Defect score implied by a fitted plan: filtered rows top, then survivors by the final score."""
-    from scipy.stats import rankdata
-
-    reasons = np.array([r or "" for r in selection.reasons], dtype=object)
-    filtered = (reasons != "") & (reasons != "below_cut")
-    s = np.where(np.isfinite(final), final, np.inf if ascending else -np.inf)  # unscored survivors: worst
-    ranks = rankdata(s) / len(s)
-    score = ranks if ascending else 1.0 - ranks  # larger = worse
-    return np.where(filtered, 2.0, score)
-
-
-def score_rows(rows, dtype, raw: bool = True):
-    from datasets import Dataset, load_from_disk
-
-    import qaq_datasets as qaq
-    from qaq_datasets.demo import score_models
-
-    from qaq_datasets.scoring import score_columns
-
-    schema = json.dumps([rows, score_columns("")], sort_keys=True)  # new score columns: score again
-    digest = hashlib.sha256(schema.encode()).hexdigest()[:12]
-    key = f"quality-{len(rows)}-{digest}-{dtype}{'' if raw else '-noraw'}"
-    folder = CACHE / key
-    if (folder / "dataset_info.json").exists():
-        meta = json.loads((folder / "qaq_meta.json").read_text())
-        return load_from_disk(str(folder)), meta
-    ds = Dataset.from_list(rows)
-    scorers = {n: qaq.score_fn(m, prefix=f"{n}_", question=["instruction", "input"], answer="output", dtype=dtype)
-               for n, m in (("strong", "gemma3-270m"), ("weak", "smollm2-135m"))}
-    scored, metadata, stats = score_models(ds, scorers, batch_size=64)
-    raw_stats = {}
-    if raw:  # the weak model again with the raw template (no system context), for the notebook's figure
-        raw_scorer = {"rawweak": qaq.score_fn("smollm2-135m", prefix="rawweak_", question=["instruction", "input"],
-                                              answer="output", template="raw", dtype=dtype)}
-        scored, _, raw_stats = score_models(scored, raw_scorer, batch_size=64)
-    meta = {"stats": {**stats, **raw_stats}, "version": qaq.__version__}
-    scored.save_to_disk(str(folder))
-    (folder / "qaq_meta.json").write_text(json.dumps(meta))
-    return scored, meta
 
 
 #: the strategies of the tables: name -> preset (a single-direction baseline when it reads one model)
@@ -758,15 +678,18 @@ def main():
     print(f"\nGrid: {len(by_group['report'])} sets per column ({GRID_SIZE} rows; {len(GRID_LEVELS)} levels "
           f"{', '.join(f'{x:.0%}' for x in GRID_LEVELS)} defective x {len(by_group['report']) // len(GRID_LEVELS)} "
           f"mixes); each plan keeps {args.budget:.0%}. Seen-defective rows among the kept: worst set / median\n")
-    print("| plan | report half: worst | median | two-source: worst | median | all kinds, report: worst | "
-          "clean lost to filters |\n|---|---|---|---|---|---|---|")
+    print("| plan | report half: worst | median | worst at <= 25% defective | two-source: worst | median | "
+          "all kinds, report: worst | clean lost to filters |\n|---|---|---|---|---|---|---|---|")
+    low = [j for j, key in enumerate(by_group["report"]) if key[2] <= 0.25]
     for name in STRATEGIES:
         (w1, m1), (w2, m2) = (summary({name: table[g][name]})[name] for g in ("report", "two-source"))
         wa, _ = summary({name: table["report"][name]}, "defect_rate")[name]
         rs = table["report"][name]
+        wl = max(rs[j]["seen_rate"] for j in low)
         lost = sum(r["clean_lost"] for r in rs) / sum(r["clean"] for r in rs)
         b = "**" if name == "default" else ""
-        print(f"| {b}{name}{b} | {b}{w1:.1%}{b} | {m1:.1%} | {b}{w2:.1%}{b} | {m2:.1%} | {wa:.1%} | {lost:.1%} |")
+        print(f"| {b}{name}{b} | {b}{w1:.1%}{b} | {m1:.1%} | {wl:.1%} | {b}{w2:.1%}{b} | {m2:.1%} | {wa:.1%} | "
+              f"{lost:.1%} |")
     for g in ("report", "two-source"):
         res = table[g]
         halves = sum(res["default"][j]["seen_rate"] <= min(res[n][j]["seen_rate"] for n, p in STRATEGIES.items()
