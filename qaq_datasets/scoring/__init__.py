@@ -3,7 +3,7 @@
 from .schema import score_columns, score_features
 from .encoding import PairEncoder
 from .scorer import Scorer, ScorerConfig, check_scorers, score, score_fn
-from .shapes import detect_columns
+from .data_shapes import detect_columns
 from .templates import Template
 
 __all__ = ["PairEncoder", "Scorer", "ScorerConfig", "Template", "check_scorers", "detect_columns", "score",

@@ -18,7 +18,7 @@ from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import as_column_list, score_columns, score_features
-from .shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
+from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ class Scorer:
     # -- scoring ----------------------------------------------------------------------------------
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
         """``ds.map(scorer)`` (one row) or ``ds.map(scorer, batched=True)``: told apart by the values' shape (see
-        :func:`~qaq_datasets.scoring.shapes.is_one_row`); :meth:`score_batch` takes a batch without guessing."""
+        :func:`~qaq_datasets.scoring.data_shapes.is_one_row`); :meth:`score_batch` takes a batch without guessing."""
         cols = self._resolve_columns(list(batch))
         if not is_one_row(batch, cols):
             return self.score_batch(batch, rank)
@@ -330,7 +330,7 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
 
     Input columns:
         text question/answer columns, TRL's ``prompt``/``completion`` (strings or lists of turns), or a
-        ``messages`` column of ``{role, content}`` turns (see ``qaq_datasets.scoring.shapes``).
+        ``messages`` column of ``{role, content}`` turns (see ``qaq_datasets.scoring.data_shapes``).
 
     Output columns (``{p}`` = ``prefix``):
         ``{p}nll_q``, ``{p}nll_q_given_a``, ``{p}nll_a``, ``{p}nll_a_given_q`` (mean NLL in nats per token),

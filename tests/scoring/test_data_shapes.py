@@ -300,7 +300,7 @@ def test_a_messages_column_of_mixed_cells_flags_its_bad_rows_only(fn, tmp_path, 
     ({"messages": [chat("q", "a")], "id": 3}, True),
 ])
 def test_one_row_or_a_batch(batch, one_row):
-    from qaq_datasets.scoring.shapes import is_one_row, resolve_columns
+    from qaq_datasets.scoring.data_shapes import is_one_row, resolve_columns
 
     assert is_one_row(batch, resolve_columns(batch)) is one_row
 

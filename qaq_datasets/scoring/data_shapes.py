@@ -1,0 +1,182 @@
+"""Data shapes: which columns hold Q and A, and one row's cells turned into (system, Q's parts, A).
+
+Shapes (:func:`detect_columns` finds them from the column names when none are given):
+
+- **conversations**: a ``messages`` column of ``{role, content}`` turns, as the Hub and TRL store them. A is the
+  last turn, which must be the assistant's; Q is every turn before it, which must alternate user, assistant,
+  ..., user; a leading system turn is the system context, in place of the template's default one. The earlier
+  turns are joined with the template's own turn separators (the model's chat template for ``standard``), so
+  a one-turn conversation scores exactly like the same two texts as question/answer columns.
+- **TRL prompt/completion**: strings (named columns), or the conversational form where both are lists of
+  turns (scored as the conversation ``prompt + completion``).
+- **named columns**: one or several question columns (joined by the template's ``q_sep``) and an answer column:
+  instruction (+ input) + output, problem/solution, query/response, question/answer, instruction/response.
+
+Examples:
+    >>> detect_columns(["instruction", "input", "output", "id"])
+    {'question': ['instruction', 'input'], 'answer': 'output'}
+    >>> parse_conversation([{"role": "user", "content": "Add 1 and 2."}, {"role": "assistant", "content": "3"}])
+    (None, ['Add 1 and 2.'], '3')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from ..errors import ColumnError
+from . import schema as st
+
+logger = logging.getLogger(__name__)
+
+#: (question columns, answer column) of the shapes :func:`detect_columns` knows, besides ``messages``
+NAMED_SHAPES = ((["prompt"], "completion"), (["instruction", "input"], "output"), (["problem"], "solution"),
+                (["query"], "response"), (["question"], "answer"), (["instruction"], "response"))
+OPTIONAL = {"input"}
+
+
+def detect_columns(features: Iterable[str]) -> dict:
+    """The columns to score, found from a dataset's features (or column names), before any model loads.
+
+    Returns ``{"messages": "messages"}`` or ``{"question": [...], "answer": "..."}`` (the keyword arguments of
+    :func:`~qaq_datasets.score_fn`). Raises :class:`~qaq_datasets.errors.ColumnError` when no shape fits, or when
+    two do (naming both). Logs the choice.
+
+    Examples:
+        >>> detect_columns({"prompt": None, "completion": None})
+        {'question': ['prompt'], 'answer': 'completion'}
+    """
+    names = list(features)
+    fits = [{"messages": "messages"}] if "messages" in names else []
+    for question, answer in NAMED_SHAPES:
+        if answer in names and all(c in names or c in OPTIONAL for c in question):
+            fits.append({"question": [c for c in question if c in names], "answer": answer})
+    if not fits:
+        raise ColumnError("No question/answer columns found: name them (question=..., answer=...) or use a known "
+                          "shape: messages; prompt + completion; instruction (+ input) + output; problem/solution; "
+                          "query/response; question/answer; instruction/response.", available=names)
+    if len(fits) > 1:
+        raise ColumnError(f"Two shapes fit the columns, {_describe(fits[0])} and {_describe(fits[1])}: name the "
+                          "columns to score (question=..., answer=... or messages=...).", available=names)
+    logger.info("Scoring %s (found from the column names).", _describe(fits[0]))
+    return fits[0]
+
+
+def resolve_columns(available: Iterable[str], question=None, answer=None, messages: str | None = None) -> dict:
+    """The columns a row's Q and A come from: those given, else the shape :func:`detect_columns` finds in
+    ``available`` (names or features); with one of question/answer given, the other one found."""
+    if messages:
+        return {"messages": messages}
+    if question and answer:
+        check_distinct_columns(question, answer)
+        return {"question": list(question), "answer": answer}
+    found = detect_columns(available)
+    if (question or answer) and "messages" not in found:  # one given: the other one found
+        question, answer = list(question or found["question"]), answer or found["answer"]
+        check_distinct_columns(question, answer)
+        return {"question": question, "answer": answer}
+    if question or answer:
+        raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
+    return found
+
+
+def check_distinct_columns(question, answer) -> None:
+    """Raise :class:`ColumnError` when a column is named twice among the question columns and the answer."""
+    names = [*question, answer]
+    if twice := next((c for c in names if names.count(c) > 1), None):
+        raise ColumnError(f"Column {twice!r} is named twice: Q and A must come from different columns (question="
+                          f"{list(question)}, answer={answer!r}).", column=twice)
+
+
+def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> None:
+    """Raise :class:`ColumnError` unless the columns of :func:`resolve_columns` are in ``names`` and, with
+    ``features``, text columns hold text and a ``messages`` column holds conversations (lists are turns)."""
+    names = list(names)
+    needed = [c for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c]
+    st.check_columns(names, needed)
+    if features is None:
+        return
+    st.check_columns(names, [c for c in needed if c != columns.get("messages") and not _is_list(features[c])],
+                     features)
+    conv = features[columns["messages"]] if "messages" in columns else None
+    if conv is not None and not _is_list(conv) and type(conv).__name__ != "Json":  # mixed cells: checked per row
+        raise ColumnError(f"Column {columns['messages']!r} must hold conversations (lists of {{role, content}} "
+                          f"turns), but its feature is {conv}.", available=names)
+
+
+def _is_list(feature) -> bool:
+    return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
+
+
+def is_one_row(batch, columns: dict) -> bool:
+    """Whether a ``Dataset.map`` function got one row (``batched=False``) rather than a batch of ``columns``
+    (:func:`resolve_columns`); ``datasets`` does not say which.
+
+    A batch's values are lists of one length, and its cells in the columns scored are conversations (lists)
+    or texts; a row's values are cells, lists only where they hold turns (dicts). The one batch that reads as
+    a row is one without a single conversation or text among its scored cells (only dicts, or in a
+    ``messages`` column dicts and strings), which only a column of mixed cells can hold. ``qaq.score``, the
+    runners and the CLI never guess: they map ``Scorer.score_batch``.
+    """
+    values = list(batch.values())
+    if not all(isinstance(v, list) for v in values) or len({len(v) for v in values}) > 1:
+        return True
+    cells = [x for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c
+             for x in batch[c]]
+    kinds = {type(x) for x in cells}
+    if not cells or list in kinds:
+        return not cells  # an empty conversation (map never passes an empty batch), or conversations: a batch
+    if "messages" in columns:
+        return kinds != {type(None)}  # turns, or a batch of null conversations
+    return dict in kinds and str not in kinds  # TRL turns, or a batch of texts
+
+
+def _describe(columns: dict) -> str:
+    if "messages" in columns:
+        return f"the conversations in {columns['messages']!r}"
+    return f"question={columns['question']} answer={columns['answer']!r}"
+
+
+def parse_conversation(turns) -> tuple[str | None, list[str], str] | str:
+    """``(system, Q's turns, A)`` of a conversation, or the status saying why it cannot be scored."""
+    if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("role"), str)
+                                              and isinstance(t.get("content"), str) for t in turns):
+        return st.BAD_MESSAGES
+    system = turns[0]["content"] if turns and turns[0]["role"] == "system" else None
+    rest = turns[1:] if system is not None else turns
+    if not rest or rest[-1]["role"] != "assistant":
+        return st.NO_ASSISTANT_TURN
+    roles = [t["role"] for t in rest[:-1]]
+    if "user" not in roles:
+        return st.NO_USER_TURN
+    if roles != ["user", "assistant"] * (len(roles) // 2) + ["user"]:
+        return st.BAD_MESSAGES  # turns that do not alternate, or a system or tool turn inside the conversation
+    return system, [t["content"] for t in rest[:-1]], rest[-1]["content"]
+
+
+def parse_row(q_cells: list, a_cell, messages: bool = False) -> tuple[str | None, list[str], bool, str] | str:
+    """``(system, Q's parts, whether they are conversation turns, A)`` of one row, or why it cannot be scored.
+
+    ``q_cells`` are the question columns' cells, or ``[conversation]`` for a ``messages`` column; when the
+    answer cell is a list, the cells are turns (TRL's conversational prompt/completion).
+    """
+    if messages or isinstance(a_cell, list):
+        turns = q_cells[0] if messages else [t for c in [*q_cells, a_cell] for t in (c if isinstance(c, list) else [c])]
+        conv = parse_conversation(turns)
+        if isinstance(conv, str):
+            return conv
+        system, q_parts, a = conv
+        turn = True
+    else:
+        if any(c is not None and not isinstance(c, str) for c in q_cells):
+            return st.NOT_A_STRING
+        system, q_parts, turn, a = None, [c for c in q_cells if c and c.strip()], False, a_cell
+        if not q_parts:
+            return st.EMPTY_QUESTION
+        if a is not None and not isinstance(a, str):
+            return st.NOT_A_STRING
+    if not any(p.strip() for p in q_parts):
+        return st.EMPTY_QUESTION
+    if a is None or not a.strip():
+        return st.EMPTY_ANSWER
+    return system, q_parts, turn, a
