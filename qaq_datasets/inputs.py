@@ -9,18 +9,28 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import re
 from pathlib import Path
 
 from .errors import ConfigError
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+def is_hub_id(text: str) -> bool:
+    """True for a Hub repo id, ``name`` or ``namespace/name``, by ``huggingface_hub``'s own rule (models and data)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
 
 
 def looks_like_hub_id(source: str) -> bool:
     """True for ``name`` or ``org/name`` that is not a data file name and does not start in a local folder."""
-    if not _HUB_ID.match(source) or Path(source).suffix.lower() in _BUILDERS:
+    if not is_hub_id(source) or Path(source).suffix.lower() in _BUILDERS:
         return False
     return "/" not in source or not Path(source.split("/")[0]).is_dir()
 

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..files import write_atomic
+
 
 def cache_root() -> Path:
     """``$QAQ_CACHE``, else ``$XDG_CACHE_HOME/qaq_datasets``, else ``~/.cache/qaq_datasets``."""
@@ -41,10 +43,7 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     memo[key] = digest.hexdigest()
-    memo_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(memo, indent=0))
-    os.replace(tmp, memo_file)
+    write_atomic(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
 

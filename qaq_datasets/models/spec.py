@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigTypeError, ModelNotFoundError
+from ..inputs import is_hub_id
 from .aliases import ALIASES
 from .cache import cache_root, file_sha256
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         if not (path / "config.json").exists():
             raise ModelNotFoundError(f"Folder {spec} has no config.json: not a transformers model folder.")
         return ResolvedSpec(spec, "folder", str(path.resolve()), path.name, _folder_digest(path), revision)
-    if _HUB_ID.match(spec) and "/" in spec:  # pinned to a commit when its identity is first needed
+    if is_hub_id(spec) and "/" in spec:  # pinned to a commit when its identity is first needed
         return ResolvedSpec(spec, "hub", spec, spec, None, revision)
     known = ", ".join(sorted(ALIASES))
     raise ModelNotFoundError(

@@ -30,8 +30,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -45,11 +43,13 @@ from datasets import Dataset, DatasetDict
 from huggingface_hub import DatasetCard
 
 from .._version import __version__
-from ..errors import ConfigError, ConfigTypeError, DiskFullError
+from ..errors import ConfigError, ConfigTypeError
+from ..files import to_builtin, write_atomic, writing
 from ..selection.selection import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render
-from .metadata import read_card_text, to_builtin, validate_metadata
+from .metadata import read_card_text, validate_metadata
 
+RUN_MANIFEST = "run/manifest.json"  # a sharded run's record (see qaq_datasets.runner.sharded)
 _UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
@@ -58,12 +58,15 @@ def _entries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
+def has_run(out) -> bool:
+    """True when ``out`` holds a sharded run (``qaq_datasets.runner``), finished or not: its ``run/manifest.json``."""
+    return (Path(out) / RUN_MANIFEST).is_file()
+
+
 def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
     """True when ``folder`` is one this library wrote: its README.md has a ``qaq:`` block (every scored, selection
     and dry-run folder), it holds a sharded run (``qaq score --shard-rows``, before its README exists), or (with
     ``parent``) it holds only such folders (``qaq demo``'s output: ``scored/``, ``hub/``)."""
-    from ..runner import has_run
-
     if has_run(folder):
         return True
     try:
@@ -101,31 +104,6 @@ def inside(folder: Path, rel: str | os.PathLike) -> Path:
     if not path.resolve().is_relative_to(folder.resolve()) or path.resolve() == folder.resolve():
         raise ConfigError(f"Refusing to write {os.fspath(rel)[:100]!r}: it is not a file inside {str(folder)!r}.")
     return path
-
-
-@contextlib.contextmanager
-def writing(path: Path):
-    """Turn a full disk while writing ``path`` into :class:`DiskFullError` naming it (the OS names no file)."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise DiskFullError(f"No space left on the device while writing {str(path)!r}; nothing was left half-written "
-                            "under a final name. Free some space and run the command again.") from exc
-
-
-def write_atomic(folder: Path, rel: str, data: bytes) -> None:
-    """Write ``data`` to ``folder / rel`` (:func:`inside` it) through a temporary file and ``os.replace``."""
-    path = inside(folder, rel)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with writing(path):
-            tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def as_dataset_dict(ds, *, what: str = "dataset") -> DatasetDict:
@@ -205,7 +183,7 @@ def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=Non
     section = render("folder_section.md.j2", configs=configs, scorers=qaq.get("scorers"), note=note,
                      has_selection=bool(qaq.get("selection")), location=str(folder))
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
-    write_atomic(folder, README, text.encode("utf-8"))
+    write_atomic(inside(folder, README), text)
     return folder
 
 
@@ -238,8 +216,8 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
     _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)  # the README marks it ours
-    write_atomic(folder, PLAN_FILE, yaml.safe_dump(to_builtin(selection.plan), sort_keys=False).encode())
-    write_atomic(folder, REPORT_FILE, (json.dumps(to_builtin(selection.report), indent=2) + "\n").encode())
+    write_atomic(inside(folder, PLAN_FILE), yaml.safe_dump(to_builtin(selection.plan), sort_keys=False))
+    write_atomic(inside(folder, REPORT_FILE), json.dumps(to_builtin(selection.report), indent=2) + "\n")
     return folder
 
 

@@ -15,8 +15,6 @@ Output columns
 Examples
     >>> prefixes_for({"scorers": {"strong": {"prefix": "strong_"}, "weak": {}}}, [])
     ['strong_', 'weak_']
-    >>> to_builtin({"a": np.int64(3), "b": (np.float32(0.5),)})
-    {'a': 3, 'b': [0.5]}
     >>> check_repo_id("me/curated-code")
     'me/curated-code'
     >>> scored, metadata = load_scored("me/curated-code")                # doctest: +SKIP
@@ -26,14 +24,12 @@ Examples
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from datasets import Dataset, DatasetDict
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
@@ -42,15 +38,10 @@ from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
 from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import check_prefix, check_score_columns, infer_prefixes, scorer_name
 from .card import read_card_data
-
-
-def to_builtin(value: Any) -> Any:
-    """Numpy scalars/arrays, tuples and mappings → plain Python (YAML/JSON-safe) values."""
-    return json.loads(json.dumps(value, default=lambda o: o.tolist() if isinstance(o, (np.ndarray, np.generic)) else
-                                 list(o) if isinstance(o, (set, frozenset)) else str(o)))
 
 
 def validate_metadata(meta: Any) -> dict:

@@ -42,13 +42,13 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import EntryNotFoundError
 
 from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
+from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
+from ..selection.selection import check_fitted_on
 from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render, rmi_examples,
                    score_figures, size_category)
-from ..selection.selection import check_fitted_on
-from .folder import as_dataset_dict, check_out_dir, load_selection, write_atomic, write_data
-from .metadata import (check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, to_builtin,
-                       validate_metadata)
+from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
+from .metadata import check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
 
 logger = logging.getLogger(__name__)
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
@@ -220,7 +220,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
         return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size,
                     commit_message=commit_message)
     for rel, content in card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])).items():
-        write_atomic(folder, rel, content)
+        write_atomic(inside(folder, rel), content)
     return folder
 
 

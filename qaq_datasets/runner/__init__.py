@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
+from ..publishing.folder import has_run
 from .ray_data import score_ray
-from .sharded import DiskFullError, MultiScorer, has_run, out_lock, run_sharded
+from .sharded import DiskFullError, MultiScorer, out_lock, run_sharded
 
 __all__ = ["DiskFullError", "MultiScorer", "has_run", "out_lock", "run_sharded", "score_ray"]

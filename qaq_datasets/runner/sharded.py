@@ -34,11 +34,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..errors import ConfigError, ConfigTypeError, DiskFullError
+from ..files import write_atomic
+from ..publishing.folder import RUN_MANIFEST, save_folder
 from ..scoring.schema import count_statuses, scorer_name
 
 logger = logging.getLogger(__name__)
 
-RUN = "run"
+RUN = "run"  # the first part of RUN_MANIFEST
 LOCK = ".qaq.lock"
 DEFAULT_SHARD_ROWS = 1000
 
@@ -84,11 +86,6 @@ def named_scorers(scorers, dataset=None) -> dict:
     return dict(items)
 
 
-def has_run(out) -> bool:
-    """True when ``out`` holds a sharded run (finished or not): the same command must go on with it."""
-    return (Path(out) / RUN / "manifest.json").is_file()
-
-
 def dist_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from the environment torchrun / accelerate launch set."""
     try:
@@ -130,7 +127,7 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> di
 
     Returns the manifest, or the one-line error that every rank raises.
     """
-    path = out / RUN / "manifest.json"
+    path = out / RUN_MANIFEST
     other = f"{out} already holds files and no sharded run; a sharded run needs a new or empty --out."
     try:
         if not path.is_file() and out.is_dir() and any(p.name not in (RUN, LOCK) for p in out.iterdir()):
@@ -157,17 +154,10 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> di
             logger.warning("%s held a finished run, but %s is gone: scoring it again.", out, gone[0])
             old = None
         if old is None:
-            _write_manifest(path, new)
+            write_atomic(path, json.dumps(new, indent=1))
         return old or new
     except ConfigError as exc:
         return str(exc)
-
-
-def _write_manifest(path: Path, manifest: dict) -> None:
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
 
 
 def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distributed: bool = False,
@@ -204,10 +194,11 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
         >>> run_sharded(ds, {"weak": qaq.score_fn("smollm2-135m", prefix="weak_")}, "runs/code",
         ...             shard_rows=2000)                                              # doctest: +SKIP
     """
+    from ..selection.steps import check_int
+
     named = named_scorers(scorers, dataset)
-    for name, v in (("shard_rows", shard_rows), ("batch_size", batch_size)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-            raise ConfigError(f"{name} must be a positive int, got {v!r}.")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    shard_rows = shard_rows if shard_rows is None else check_int(shard_rows, "shard_rows", 1)
     if len(dataset) == 0:
         raise ConfigError("Nothing to score: the dataset has no rows.")
     out = Path(out)
@@ -239,8 +230,6 @@ def _init_group(local: int):
 
 def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist, device_index):
     from datasets import Dataset, concatenate_datasets
-
-    from ..publishing import save_folder
 
     held: list = []  # rank 0's lock of out
     try:
@@ -283,7 +272,7 @@ def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist
         save_folder(out, {"scored": scored}, metadata if source is None else {**metadata, "source": os.fspath(source)})
         statuses = "; ".join(f"{k}: {count_statuses(scored[s.prefix + 'status'])}" for k, s in named.items())
         files = ["README.md", *(str(p.relative_to(out)) for p in sorted((out / "scored").glob("*.parquet")))]
-        _write_manifest(out / RUN / "manifest.json", {**state, "finished": True, "files": files})
+        write_atomic(out / RUN_MANIFEST, json.dumps({**state, "finished": True, "files": files}, indent=1))
         del scored
         shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
         if echo:

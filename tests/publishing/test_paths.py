@@ -9,7 +9,8 @@ from pub_helpers import METADATA, StandInSelection, scored_ds
 from qaq_datasets.cli import main
 from qaq_datasets.errors import ConfigError
 from qaq_datasets.publishing import load_scored, publish, save_folder
-from qaq_datasets.publishing.folder import inside, write_atomic
+from qaq_datasets.files import write_atomic
+from qaq_datasets.publishing.folder import inside
 
 EVIL = "../../x/EVIL_"
 
@@ -57,7 +58,7 @@ def test_write_atomic_stays_inside_its_folder(tmp_path, rel):
     (tmp_path / "elsewhere").mkdir()
     (folder / "linked").symlink_to(tmp_path / "elsewhere")  # a link planted in the folder leads out
     with pytest.raises(ConfigError, match="not a file inside"):
-        write_atomic(folder, rel, b"x")
+        write_atomic(inside(folder, rel), b"x")
     assert not (tmp_path / "outside.txt").exists() and not list((tmp_path / "elsewhere").iterdir())
     assert inside(folder, "figures/qaq_rmi.png") == folder / "figures/qaq_rmi.png"
 

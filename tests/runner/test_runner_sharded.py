@@ -172,7 +172,7 @@ def test_bad_arguments_are_refused_before_anything_is_written(scorers, monkeypat
             ({"scorers": {"a": scorers["strong"], "b": scorers["strong"]}}, ConfigError, "distinct prefixes"),
             ({"scorers": [scorers["strong"], scorers["strong"]]}, ConfigError, "distinct prefixes"),
             ({"scorers": {"a": "smollm2-135m"}}, ConfigTypeError, "qaq Scorers"),
-            ({"shard_rows": 0}, ConfigError, "shard_rows"), ({"batch_size": True}, ConfigError, "batch_size"),
+            ({"shard_rows": 0}, ConfigError, "shard_rows"), ({"batch_size": True}, ConfigTypeError, "batch_size"),
             ({"dataset": ds.select([])}, ConfigError, "no rows")):
         args = {"dataset": ds, "scorers": scorers, **kwargs}
         with pytest.raises(error, match=match):
