@@ -57,14 +57,14 @@ def score(
     """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
     from .inputs import load_input
     from .publishing import check_out_dir
-    from .scoring import score_fn
+    from .scoring import ScoreColumns, score_fn
 
     out_dir = check_out_dir(out, "--out folder")
     columns = {"messages": messages} if messages else {"question": question, "answer": answer}
     if messages and (question or answer):
         raise ConfigError("Give --messages, or --question/--answer, not both.")
-    scorers = {name: score_fn(spec, prefix=f"{name}_", template=template, max_length=max_length, dtype=dtype,
-                              **{k: v for k, v in columns.items() if v})
+    scorers = {name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, template=template, max_length=max_length,
+                              dtype=dtype, **{k: v for k, v in columns.items() if v})
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
     for name, sc in scorers.items():
@@ -155,7 +155,7 @@ def publish(
 def parse_model_args(items: list[str] | None) -> dict[str, str]:
     """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty."""
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
-    from .scoring.schema import check_prefix
+    from .scoring.schema import ScoreColumns, check_prefix
 
     if not items:
         return {"strong": DEFAULT_STRONG, "weak": DEFAULT_WEAK}
@@ -164,7 +164,7 @@ def parse_model_args(items: list[str] | None) -> dict[str, str]:
         name, sep, spec = item.partition("=")
         if not sep or not name.strip() or not spec.strip():
             raise ConfigError(f"--model expects NAME=SPEC (e.g. strong=gemma3-270m), got {item!r}.")
-        check_prefix(f"{name}_", "The column prefix of --model")
+        check_prefix(ScoreColumns.named(name).prefix, "The column prefix of --model")
         if name in out:
             raise ConfigError(f"Model name {name!r} given twice.")
         out[name] = spec.strip()

@@ -65,10 +65,10 @@ def score_models(dataset, scorers: dict, *, batch_size: int = 64, num_proc: int 
     for name, sc in scorers.items():
         t0 = time.perf_counter()
         dataset = score(dataset, sc, batch_size=batch_size, num_proc=num_proc, desc=f"QAQ scoring [{name}]")
-        p = sc.prefix
-        tokens = 2 * (sum(dataset[p + "q_tokens"]) + sum(dataset[p + "a_tokens"]))
+        c = sc.score_columns
+        tokens = 2 * (sum(dataset[c.q_tokens]) + sum(dataset[c.a_tokens]))
         stats[name] = {"seconds": time.perf_counter() - t0, "scored_tokens": tokens,
-                       "status": count_statuses(dataset[p + "status"])}
+                       "status": count_statuses(dataset[c.status])}
     return dataset, {"scorers": {name: sc.recipe() for name, sc in scorers.items()}}, stats
 
 
@@ -78,12 +78,13 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     """Score, summarise, select and write the dry-run Hub folder. Returns the figures it printed."""
     from . import publishing
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
-    from .scoring import score_fn
+    from .scoring import ScoreColumns, score_fn
     from .selection import Selector, preset
 
     out = publishing.check_out_dir(out_dir, "demo output folder")  # before anything is scored
     ds = demo_dataset(n_clean, n_each_defect)
-    scorers = {name: score_fn(spec, prefix=f"{name}_", question="instruction", answer="output", dtype=dtype)
+    scorers = {name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, question="instruction", answer="output",
+                              dtype=dtype)
                for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}
     print(f"Scoring {len(ds)} HumanEval rows ({3 * n_each_defect} deliberately broken) with "
           f"strong={scorers['strong'].config.model.spec} and weak={scorers['weak'].config.model.spec} ...")
@@ -92,13 +93,14 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     print("\n== Scoring ==")
     print(f"{'model':<8} {'rows':>5} {'ok':>5} {'seconds':>8} {'tokens/s':>9}   RMI  p10 / median / p90")
     for name, s in stats.items():
-        rmi = np.asarray(scored[f"{name}_rmi"], dtype=float)
+        rmi = np.asarray(scored[ScoreColumns.named(name).rmi], dtype=float)
         q = np.nanpercentile(rmi, [10, 50, 90])
         ok = s["status"].get("ok", 0) + s["status"].get("truncated", 0)
         print(f"{name:<8} {len(scored):>5} {ok:>5} {s['seconds']:>8.1f} {s['scored_tokens'] / s['seconds']:>9.0f}"
               f"   {q[0]:+.3f} / {q[1]:+.3f} / {q[2]:+.3f}")
 
-    ranks = (Selector().stratify("strong_nll_q", bins=5).rank("strong_rmi")).fit(scored).columns["strong_rmi_rank"]
+    sc = ScoreColumns.named("strong")
+    ranks = Selector().stratify(sc.nll_q, bins=5).rank(sc.rmi, name="rank").fit(scored).columns["rank"]
     defect = np.asarray(scored["defect"])
     order = np.argsort(ranks, kind="stable")
     k = max(3, len(scored) // 10)
@@ -108,7 +110,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
         print(f"-- {label}")
         for i in idx:
             preview = scored[int(i)]["output"].strip().replace("\n", " ")[:60]
-            print(f"   rank {ranks[i]:.2f}  rmi {scored[int(i)]['strong_rmi']:+.3f}  [{defect[i]:>10}]  {preview}")
+            print(f"   rank {ranks[i]:.2f}  rmi {scored[int(i)][sc.rmi]:+.3f}  [{defect[i]:>10}]  {preview}")
 
     selection = preset("default").fit(scored)
     kept = selection.keep

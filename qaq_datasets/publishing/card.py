@@ -46,7 +46,7 @@ from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
 from ..errors import ConfigError, require
-from ..scoring.schema import scorer_name
+from ..scoring.schema import ScoreColumns
 
 README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
 BEGIN = "<!-- qaq:begin -->"
@@ -180,14 +180,14 @@ def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: i
 
     The ``k`` highest- and lowest-``{prefix}rmi`` rows with a finite score.
     """
-    col = f"{prefix}rmi"
-    values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64) if col in ds.column_names else np.zeros(0)
+    sc = ScoreColumns(prefix)
+    values = np.asarray(ds.with_format("numpy")[sc.rmi], dtype=np.float64) if sc.rmi in ds.column_names else np.zeros(0)
     order = np.flatnonzero(np.isfinite(values))
     order = order[np.argsort(values[order], kind="stable")]
     k = min(k, (order.size + 1) // 2)
     qcols, acol = _columns(recipe, ds.column_names)
-    status = f"{prefix}status" if f"{prefix}status" in ds.column_names else None
-    return {"column": col, "groups": [{"title": title, "rows": [
+    status = sc.status if sc.status in ds.column_names else None
+    return {"column": sc.rmi, "groups": [{"title": title, "rows": [
         {"score": values[i], "kept": None if keep is None else bool(keep[i]),
          "status": row[status] if status and row[status] not in (None, "ok") else None,
          "question": truncate("\n\n".join(str(row[c]) for c in qcols if row[c])) if qcols else None,
@@ -243,9 +243,10 @@ def score_figures(ds, keep: np.ndarray | None, prefixes: list[str], want: bool |
         warnings.warn(note, stacklevel=3)
         return [], note
     out = []
-    for p, metric, col in ((p, m, f"{p}{m}") for p in prefixes for m in _METRICS if f"{p}{m}" in ds.column_names):
+    for sc, metric, col in ((sc, m, getattr(sc, m)) for sc in map(ScoreColumns, prefixes) for m in _METRICS
+                            if getattr(sc, m) in ds.column_names):
         values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64)
         groups = {"kept": values[keep], "dropped": values[~keep]} if keep is not None else {"all rows": values}
-        out.append({"path": f"figures/{scorer_name(p)}_{metric}.png", "alt": f"{col} histogram", "png": histogram_png(
+        out.append({"path": f"figures/{sc.name}_{metric}.png", "alt": f"{col} histogram", "png": histogram_png(
             groups, title=f"{col}: kept vs dropped" if keep is not None else col, xlabel=_METRICS[metric])})
     return out, None

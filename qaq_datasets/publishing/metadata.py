@@ -40,7 +40,7 @@ from .._version import __version__
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
-from ..scoring.schema import check_prefix, check_score_columns, infer_prefixes, scorer_name
+from ..scoring.schema import ScoreColumns, check_prefix, check_score_columns, infer_prefixes
 from .card import read_card_data
 
 
@@ -63,18 +63,23 @@ def validate_metadata(meta: Any) -> dict:
         if not isinstance(recipe, dict):
             raise ConfigError(f"qaq.scorers.{name[:40]} must be a mapping (the scorer's recipe), got "
                               f"{type(recipe).__name__}.")
-        check_prefix(recipe.get("prefix", f"{name}_"), f"qaq.scorers.{name[:40]}.prefix")
+        check_prefix(recipe_prefix(name, recipe), f"qaq.scorers.{name[:40]}.prefix")
     return meta
+
+
+def recipe_prefix(name: str, recipe: Mapping) -> str:
+    """The column prefix of the scorer ``name`` of a ``qaq:`` block: its recipe's ``prefix``, else the name's."""
+    return recipe.get("prefix", ScoreColumns.named(name).prefix)
 
 
 def inferred_scorers(prefixes: Iterable[str]) -> dict:
     """A minimal ``scorers`` mapping for prefixes whose recipes are unknown."""
-    return {scorer_name(p): {"prefix": p} for p in prefixes}
+    return {ScoreColumns(p).name: {"prefix": p} for p in prefixes}
 
 
 def prefixes_for(meta: Mapping | None, columns: Iterable[str]) -> list[str]:
     """Prefixes from the block's scorers, or inferred from the columns (with a warning) when it has none."""
-    prefixes = [str(r.get("prefix", f"{n}_")) for n, r in ((meta or {}).get("scorers") or {}).items()]
+    prefixes = [str(recipe_prefix(n, r)) for n, r in ((meta or {}).get("scorers") or {}).items()]
     if not prefixes and (prefixes := [check_prefix(p, "the score-column prefix found in the column names")
                                       for p in infer_prefixes(columns)]):
         warnings.warn(f"No scorers in the qaq: metadata; inferred score-column prefixes {prefixes} from the column "

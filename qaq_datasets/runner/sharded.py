@@ -36,7 +36,7 @@ from pathlib import Path
 from ..errors import ConfigError, ConfigTypeError, DiskFullError
 from ..files import write_atomic
 from ..publishing.folder import RUN_MANIFEST, save_folder
-from ..scoring.schema import count_statuses, scorer_name
+from ..scoring.schema import ScoreColumns, count_statuses
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def named_scorers(scorers, dataset=None) -> dict:
     if isinstance(scorers, Scorer):
         scorers = [scorers]
     items = list(scorers.items()) if isinstance(scorers, Mapping) else [
-        (scorer_name(getattr(s, "prefix", str(i))), s) for i, s in enumerate(scorers)]
+        (ScoreColumns(getattr(s, "prefix", str(i))).name, s) for i, s in enumerate(scorers)]
     if not items or not all(isinstance(s, Scorer) for _, s in items):
         raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)), got {scorers!r}.")
     check_scorers(dataset, [s for _, s in items])  # before dict(): two scorers of one name are refused too
@@ -270,7 +270,7 @@ def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist
         scored = concatenate_datasets([Dataset.from_file(str(p)) for p in paths])
         metadata = {"scorers": {name: s.recipe() for name, s in named.items()}}
         save_folder(out, {"scored": scored}, metadata if source is None else {**metadata, "source": os.fspath(source)})
-        statuses = "; ".join(f"{k}: {count_statuses(scored[s.prefix + 'status'])}" for k, s in named.items())
+        statuses = "; ".join(f"{k}: {count_statuses(scored[s.score_columns.status])}" for k, s in named.items())
         files = ["README.md", *(str(p.relative_to(out)) for p in sorted((out / "scored").glob("*.parquet")))]
         write_atomic(out / RUN_MANIFEST, json.dumps({**state, "finished": True, "files": files}, indent=1))
         del scored

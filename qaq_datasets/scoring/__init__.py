@@ -1,10 +1,10 @@
 """QAQ scoring: data shapes, templates, pair encoding, the span-NLL forward pass and the ``Scorer``."""
 
-from .schema import score_columns, score_features
+from .schema import ScoreColumns, score_columns, score_features
 from .encoding import PairEncoder
 from .scorer import Scorer, ScorerConfig, check_scorers, score, score_fn
 from .data_shapes import detect_columns
 from .templates import Template
 
-__all__ = ["PairEncoder", "Scorer", "ScorerConfig", "Template", "check_scorers", "detect_columns", "score",
-           "score_columns", "score_features", "score_fn"]
+__all__ = ["PairEncoder", "ScoreColumns", "Scorer", "ScorerConfig", "Template", "check_scorers", "detect_columns",
+           "score", "score_columns", "score_features", "score_fn"]

@@ -4,10 +4,14 @@ A scorer with prefix ``p`` adds the float columns :data:`FLOAT_FIELDS`, the int 
 and the string column ``{p}status``. A status in :data:`SCORED` means the row has real scores; any other
 status says why the scores are NaN. Nothing here imports torch.
 
+Every score-column name is built or split by :class:`ScoreColumns`, and a scorer's name and prefix go back and
+forth there (``strong`` ↔ ``strong_``).
+
 Examples:
-    >>> score_columns("weak_")[:2]
-    ['weak_nll_q', 'weak_nll_q_given_a']
-    >>> split_prefix("weak_nll_q_given_a")
+    >>> weak = ScoreColumns.named("weak")
+    >>> weak.rmi, weak.status, weak.columns[:2], weak.name
+    ('weak_rmi', 'weak_status', ['weak_nll_q', 'weak_nll_q_given_a'], 'weak')
+    >>> ScoreColumns.parse("weak_nll_q_given_a")
     ('weak_', 'nll_q_given_a')
     >>> infer_prefixes(["x", "qaq_rmi", "qaq_nll_q", "qaq_status"])
     ['qaq_']
@@ -18,6 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 
@@ -79,30 +84,61 @@ def check_prefix(prefix, what: str = "prefix") -> str:
     return prefix
 
 
+@dataclass(frozen=True)
+class ScoreColumns:
+    """The columns of the scorer with column prefix ``prefix``: ``.rmi``, ``.nll_q``, ``.status``, ... (one attribute
+    per field of :data:`FIELDS`), all of them in order (``columns``) and their ``features()``. The prefix is not
+    checked here (see :func:`check_prefix`)."""
+
+    prefix: str
+
+    @classmethod
+    def named(cls, name: str) -> ScoreColumns:
+        """The columns of the scorer called ``name``: its prefix is ``{name}_``."""
+        return cls(f"{name}_")
+
+    @property
+    def name(self) -> str:
+        """The scorer's name: the prefix without its trailing ``_`` (``qaq_`` → ``qaq``)."""
+        return self.prefix[:-1] if self.prefix.endswith("_") else self.prefix
+
+    def __getattr__(self, field: str) -> str:
+        if field in FIELDS:
+            return self.prefix + field
+        raise AttributeError(f"{type(self).__name__} has no attribute {field!r}")
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the scorer writes, in order."""
+        return [self.prefix + f for f in FIELDS]
+
+    def features(self):
+        """The ``datasets.Features`` of the columns."""
+        from datasets import Features, Value
+
+        kinds = {"float": "float64", "int": "int64", "string": "string"}
+        return Features({c: Value(kinds[k]) for c, k in zip(self.columns, FIELDS.values())})
+
+    @staticmethod
+    def parse(column: str) -> tuple[str, str] | None:
+        """``"weak_rmi"`` → ``("weak_", "rmi")``; None when the column is no score column."""
+        for suffix in sorted(FIELDS, key=len, reverse=True):
+            if column.endswith(suffix):
+                return column[: -len(suffix)], suffix
+        return None
+
+
 def score_columns(prefix: str) -> list[str]:
     """All columns a scorer with this prefix writes, in order."""
-    return [prefix + f for f in FIELDS]
+    return ScoreColumns(prefix).columns
 
 
 def score_features(prefix: str):
     """The ``datasets.Features`` of the score columns."""
-    from datasets import Features, Value
-
-    kinds = {"float": "float64", "int": "int64", "string": "string"}
-    return Features({prefix + f: Value(kinds[k]) for f, k in FIELDS.items()})
+    return ScoreColumns(prefix).features()
 
 
-def split_prefix(column: str) -> tuple[str, str] | None:
-    """``"weak_rmi"`` → ``("weak_", "rmi")``; None when the column is no score column."""
-    for suffix in sorted(FIELDS, key=len, reverse=True):
-        if column.endswith(suffix):
-            return column[: -len(suffix)], suffix
-    return None
-
-
-def scorer_name(prefix: str) -> str:
-    """A scorer's name: its prefix without the trailing ``_`` (``qaq_`` → ``qaq``)."""
-    return prefix[:-1] if prefix.endswith("_") else prefix
+split_prefix = ScoreColumns.parse
 
 
 def infer_prefixes(columns: Iterable[str]) -> list[str]:
@@ -110,11 +146,11 @@ def infer_prefixes(columns: Iterable[str]) -> list[str]:
     cols = list(columns)
     colset = set(cols)
     found: list[str] = []
-    for col in cols:
-        if col.endswith("rmi"):
-            p = col[: -len("rmi")]
-            if f"{p}nll_q" in colset and f"{p}status" in colset and p not in found:
-                found.append(p)
+    for parsed in map(ScoreColumns.parse, cols):
+        if parsed and parsed[1] == "rmi" and parsed[0] not in found:
+            sc = ScoreColumns(parsed[0])
+            if sc.nll_q in colset and sc.status in colset:
+                found.append(sc.prefix)
     return found
 
 
@@ -162,8 +198,7 @@ def check_score_columns(features: Mapping, prefixes: Iterable[str], *, where: st
     """Raise :class:`ColumnError` unless every score column of every prefix exists with the right type."""
     available = list(features)
     for p in prefixes:
-        for suffix, kind in FIELDS.items():
-            col = f"{p}{suffix}"
+        for col, kind in zip(ScoreColumns(p).columns, FIELDS.values()):
             if col not in features:
                 raise ColumnError(f"Score column {col!r} (scorer prefix {p!r}) is missing from {where}.",
                                   column=col, available=available)

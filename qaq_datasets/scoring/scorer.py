@@ -17,7 +17,7 @@ from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
-from .schema import as_column_list, score_columns, score_features
+from .schema import ScoreColumns, as_column_list
 from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
@@ -67,6 +67,7 @@ class Scorer:
 
     def __init__(self, config: ScorerConfig, loaded=None):
         self.config, self.prefix, self._qaq_model = config, config.prefix, loaded
+        self.score_columns = ScoreColumns(config.prefix)
         self.from_loaded = loaded is not None  # a model object passed in (a worker process re-loads it by spec)
         self.columns: dict | None = None  # the columns scored, once given or found (see check)
         self._tokenizer = loaded.tokenizer if loaded else None
@@ -113,13 +114,9 @@ class Scorer:
         return f"Scorer(model={m.spec if m else 'object'!r}, prefix={self.prefix!r})"
 
     # -- contracts --------------------------------------------------------------------------------
-    @property
-    def output_columns(self) -> list[str]:
-        return score_columns(self.prefix)
-
     def features(self):
         """``datasets.Features`` of the columns this scorer adds."""
-        return score_features(self.prefix)
+        return self.score_columns.features()
 
     def check(self, dataset=None) -> None:
         """Every check that can run before the model loads: the columns (found from the column names when none
@@ -228,9 +225,9 @@ class Scorer:
         cols = self._resolve_columns(list(batch))
         q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
         a_col = cols.get("answer")
-        n = len(batch[q_cols[0]])
-        result = {c: [math.nan] * n for c in self.output_columns}
-        result[self.prefix + "q_tokens"], result[self.prefix + "a_tokens"] = [0] * n, [0] * n
+        n, c = len(batch[q_cols[0]]), self.score_columns
+        result = {col: [math.nan] * n for col in c.columns}
+        result[c.q_tokens], result[c.a_tokens] = [0] * n, [0] * n
         status: list[str | None] = [None] * n
         rows = {}
         for i in range(n):
@@ -241,7 +238,7 @@ class Scorer:
                 rows[i] = parsed
         if rows:
             self._score_rows(batch, rows, status, result, rank)
-        result[self.prefix + "status"] = status
+        result[c.status] = status
         return result
 
     def _score_rows(self, batch, rows, status, result, rank):
@@ -286,19 +283,19 @@ class Scorer:
         if not seqs:
             return
         nlls, fails = self._span_scorer.run(seqs, spans)
-        px = self.prefix
+        c = self.score_columns
         for i, (p, k) in pairs.items():
             if fails[k] or fails[k + 1]:
                 status[i] = fails[k] or fails[k + 1]
                 continue
             (nq, naq, nend), (na, nqa) = nlls[k], nlls[k + 1]
-            result[px + "nll_q"][i], result[px + "nll_a_given_q"][i] = nq, naq
-            result[px + "nll_a"][i], result[px + "nll_q_given_a"][i] = na, nqa
-            result[px + "rmi"][i] = nq - nqa
-            result[px + "ifd"][i] = math.exp(naq - na)
-            result[px + "nll_end"][i] = math.nan if p["truncated"] else nend  # a cut answer has no real end
-            result[px + "q_tokens"][i] = p["spans"]["q"][1] - p["spans"]["q"][0]
-            result[px + "a_tokens"][i] = p["spans"]["a"][1] - p["spans"]["a"][0]
+            result[c.nll_q][i], result[c.nll_a_given_q][i] = nq, naq
+            result[c.nll_a][i], result[c.nll_q_given_a][i] = na, nqa
+            result[c.rmi][i] = nq - nqa
+            result[c.ifd][i] = math.exp(naq - na)
+            result[c.nll_end][i] = math.nan if p["truncated"] else nend  # a cut answer has no real end
+            result[c.q_tokens][i] = p["spans"]["q"][1] - p["spans"]["q"][0]
+            result[c.a_tokens][i] = p["spans"]["a"][1] - p["spans"]["a"][0]
             status[i] = st.TRUNCATED if p["truncated"] else st.OK
 
 
@@ -384,7 +381,7 @@ def check_scorers(dataset, scorers) -> None:
         raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
     for sc in scorers if dataset is not None else ():
         sc.check(dataset)
-        clash = [c for c in sc.output_columns if c in dataset.column_names]
+        clash = [c for c in sc.score_columns.columns if c in dataset.column_names]
         if clash:
             raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
                               "prefix.", column=clash[0])
@@ -407,7 +404,7 @@ def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = N
         >>> scored = qaq.score(ds, {"strong": "gemma3-270m", "weak": "smollm2-135m"})  # doctest: +SKIP
     """
     if isinstance(model, Mapping):
-        scorers = [m if isinstance(m, Scorer) else score_fn(m, prefix=f"{name}_", **scorer_kwargs)
+        scorers = [m if isinstance(m, Scorer) else score_fn(m, prefix=ScoreColumns.named(name).prefix, **scorer_kwargs)
                    for name, m in model.items()]
     else:
         scorers = [model if isinstance(model, Scorer) else score_fn(model, **scorer_kwargs)]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..scoring.schema import split_prefix
+from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
 from .steps import Context, FitState, Score, Step, check_unit
 
@@ -30,7 +30,7 @@ def _stats(values: np.ndarray) -> dict[str, float | None]:
 
 def measure_of(column: str) -> str:
     """The score name of a contract column (``"weak_rmi"`` → ``"rmi"``), else the column itself."""
-    split = split_prefix(column)
+    split = ScoreColumns.parse(column)
     return split[1] if split else column
 
 
@@ -105,7 +105,7 @@ class Gap(Step):
     def validate(self):
         if self.strong == self.weak:
             raise ConfigError(f"gap needs two different columns, got strong = weak = {self.strong!r}.")
-        ps, pw = split_prefix(self.strong), split_prefix(self.weak)
+        ps, pw = ScoreColumns.parse(self.strong), ScoreColumns.parse(self.weak)
         if ps and pw and ps[0] == pw[0]:
             raise ConfigError(f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
                               f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'.")
