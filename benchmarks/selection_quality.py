@@ -471,7 +471,7 @@ def pool_arrays(scored) -> dict:
             if c.startswith(("strong_", "weak_")) and not c.endswith("status")}
     ok = np.isin(np.asarray(scored["strong_status"]), OK_STATUSES) & np.isin(np.asarray(scored["weak_status"]),
                                                                            OK_STATUSES)
-    check = np.asarray([text_checks.check_answer(question_of(r), r["output"])
+    check = np.asarray([text_checks.check_answer(question_of(r), r["output"] or "")
                         for r in scored.select_columns(["instruction", "input", "output"])])
     return {**cols, "ok": ok, "text_bad": np.isin(check, text_checks.PROBLEMS), "check": check}
 
@@ -621,6 +621,8 @@ def main():
     scored = concatenate_datasets([scored_pool(b, models, dtype) for b in grid_pool()])
     print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)", flush=True)
     defect, half, src = (np.asarray(scored[c]) for c in ("defect", "half", "src"))
+    # a HumanEval answer that no single slip breaks has no unparseable copy (its output is None): no set draws it
+    defect = np.where([o is None for o in scored["output"]], "no_copy", defect)
     A = pool_arrays(scored)
     groups = {"tune": ("tune",), "report": ("report",), "two-source": ("report", "humaneval")}
     sets = grid_sets(defect, half, src, groups)
