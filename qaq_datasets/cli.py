@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,8 +57,9 @@ def score(
 ):
     """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
     from .inputs import load_input
-    from .publishing import check_out_dir
-    from .scoring import ScoreColumns, score_fn
+    from .publishing import check_out_dir, save_folder
+    from .runner import has_run, out_lock, run_sharded
+    from .scoring import MultiScorer, ScoreColumns, score_fn
 
     out_dir = check_out_dir(out, "--out folder")
     columns = {"messages": messages} if messages else {"question": question, "answer": answer}
@@ -67,11 +69,9 @@ def score(
                               dtype=dtype, **{k: v for k, v in columns.items() if v})
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
+    fn = MultiScorer(scorers, ds)  # columns (found or given) and max_length, before any model loads
     for name, sc in scorers.items():
-        sc.check(ds)  # columns (found or given) and max_length, before any model loads
         typer.echo(f"{name}: scoring {sc.columns}")
-    from .runner import has_run, out_lock, run_sharded
-
     if shard_rows or distributed or has_run(out_dir):  # an unfinished sharded run is resumed, never bypassed
         if num_proc:
             raise ConfigError("--num-proc is for a plain run: a sharded run (--shard-rows/--distributed) uses one "
@@ -79,17 +79,12 @@ def score(
         run_sharded(ds, scorers, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
                     batch_size=batch_size, echo=typer.echo)
         return
-    from .publishing import save_folder
-
-    from .demo import score_models
-
     with out_lock(out_dir):  # a second command on the same --out is refused, not overwritten
-        scored, metadata, stats = score_models(ds, scorers, batch_size=batch_size, num_proc=num_proc)
-        metadata["source"] = str(dataset)
-        save_folder(out_dir, {"scored": scored}, metadata)
-    for name, s in stats.items():
-        typer.echo(f"{name}: {s['status']} in {s['seconds']:.1f} s ({s['scored_tokens'] / s['seconds']:.0f} tokens/s)")
-    typer.echo(f"Wrote {len(scored)} scored rows to {out}")
+        start = time.perf_counter()
+        scored = fn.map(ds, batch_size=batch_size, num_proc=num_proc)
+        seconds = time.perf_counter() - start
+        save_folder(out_dir, {"scored": scored}, fn.metadata(source=dataset))
+    typer.echo(fn.summary(scored, out, seconds))
 
 
 @app.command()

@@ -55,21 +55,14 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     return Dataset.from_list(rows)
 
 
-def score_models(dataset, scorers: dict, *, batch_size: int = 64, num_proc: int | None = None):
-    """``qaq.score`` with each named scorer in turn; returns ``(scored, metadata, stats)`` for the summary lines."""
-    from .scoring import check_scorers, score
-    from .scoring.schema import count_statuses
+def score_models(dataset, scorers: dict, *, batch_size: int = 64):
+    """Kept only until ``benchmarks/selection_quality.py`` maps a :class:`~qaq_datasets.scoring.MultiScorer` itself:
+    ``(scored, metadata, stats)``; remove it then."""
+    from .scoring import MultiScorer
 
-    check_scorers(dataset, list(scorers.values()))  # all of them, before the first model loads
-    stats = {}
-    for name, sc in scorers.items():
-        t0 = time.perf_counter()
-        dataset = score(dataset, sc, batch_size=batch_size, num_proc=num_proc, desc=f"QAQ scoring [{name}]")
-        c = sc.score_columns
-        tokens = 2 * (sum(dataset[c.q_tokens]) + sum(dataset[c.a_tokens]))
-        stats[name] = {"seconds": time.perf_counter() - t0, "scored_tokens": tokens,
-                       "status": count_statuses(dataset[c.status])}
-    return dataset, {"scorers": {name: sc.recipe() for name, sc in scorers.items()}}, stats
+    fn = MultiScorer(scorers, dataset)
+    scored = fn.map(dataset, batch_size=batch_size)
+    return scored, fn.metadata(), fn.stats(scored)
 
 
 def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_each_defect: int = 6,
@@ -78,26 +71,27 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     """Score, summarise, select and write the dry-run Hub folder. Returns the figures it printed."""
     from . import publishing
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
-    from .scoring import ScoreColumns, score_fn
+    from .scoring import MultiScorer, ScoreColumns, score_fn
     from .selection import Selector, preset
 
     out = publishing.check_out_dir(out_dir, "demo output folder")  # before anything is scored
     ds = demo_dataset(n_clean, n_each_defect)
-    scorers = {name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, question="instruction", answer="output",
-                              dtype=dtype)
-               for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}
+    fn = MultiScorer({name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, question="instruction",
+                                     answer="output", dtype=dtype)
+                      for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}, ds)
     print(f"Scoring {len(ds)} HumanEval rows ({3 * n_each_defect} deliberately broken) with "
-          f"strong={scorers['strong'].config.model.spec} and weak={scorers['weak'].config.model.spec} ...")
-    scored, metadata, stats = score_models(ds, scorers, batch_size=32)
+          f"strong={fn.scorers['strong'].config.model.spec} and weak={fn.scorers['weak'].config.model.spec} ...")
+    start = time.perf_counter()
+    scored = fn.map(ds, batch_size=32)
+    seconds, stats = time.perf_counter() - start, fn.stats(scored)
 
-    print("\n== Scoring ==")
-    print(f"{'model':<8} {'rows':>5} {'ok':>5} {'seconds':>8} {'tokens/s':>9}   RMI  p10 / median / p90")
+    print(f"\n== Scoring ==\n{len(scored)} rows, both models: {seconds:.1f} s "
+          f"({sum(s['tokens'] for s in stats.values()) / seconds:.0f} tokens/s)")
+    print(f"{'model':<8} {'ok':>5} {'tokens':>8}   RMI  p10 / median / p90")
     for name, s in stats.items():
-        rmi = np.asarray(scored[ScoreColumns.named(name).rmi], dtype=float)
-        q = np.nanpercentile(rmi, [10, 50, 90])
+        q = np.nanpercentile(np.asarray(scored[ScoreColumns.named(name).rmi], dtype=float), [10, 50, 90])
         ok = s["status"].get("ok", 0) + s["status"].get("truncated", 0)
-        print(f"{name:<8} {len(scored):>5} {ok:>5} {s['seconds']:>8.1f} {s['scored_tokens'] / s['seconds']:>9.0f}"
-              f"   {q[0]:+.3f} / {q[1]:+.3f} / {q[2]:+.3f}")
+        print(f"{name:<8} {ok:>5} {s['tokens']:>8}   {q[0]:+.3f} / {q[1]:+.3f} / {q[2]:+.3f}")
 
     sc = ScoreColumns.named("strong")
     ranks = Selector().stratify(sc.nll_q, bins=5).rank(sc.rmi, name="rank").fit(scored).columns["rank"]
@@ -120,6 +114,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
           f"defective rows: {rate_all:.0%} of all rows -> {rate_kept:.0%} of kept rows")
     print("drop reasons:", selection.report["drop_reasons"])
 
+    metadata = fn.metadata()
     scored_dir = publishing.save_folder(out / "scored", {"scored": scored}, metadata, title="HumanEval QAQ demo")
     hub_dir = out / "hub"
     publishing.publish(repo_id, scored, selection, dry_run=hub_dir, metadata=metadata,
@@ -130,5 +125,5 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
           "   (hf is huggingface_hub's CLI, formerly huggingface-cli)")
     print(f"        or:  qaq select {scored_dir} --out {out / 'selected'} && "
           f"qaq publish {scored_dir} {repo_id} --selection {out / 'selected'}")
-    return {"stats": stats, "defect_rate_all": rate_all, "defect_rate_kept": rate_kept,
+    return {"stats": stats, "seconds": seconds, "defect_rate_all": rate_all, "defect_rate_kept": rate_kept,
             "scored_dir": str(scored_dir), "hub_dir": str(hub_dir)}

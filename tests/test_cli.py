@@ -370,3 +370,28 @@ def test_a_saved_dataset_split_is_picked_or_refused_in_one_line(tmp_path, capsys
                                                                    "--split", "dev"])
     assert "has the splits train, dev" in _one_line_error(capsys, ["score", str(tmp_path / "two"), *base,
                                                                    "--split", "test"])
+
+
+def test_demo_runs_end_to_end_on_tiny_models(tmp_path, tiny_model_dir, second_model_dir, capsys, monkeypatch):
+    import qaq_datasets.selection as qs
+    from qaq_datasets.demo import run_demo
+
+    # random tiny models: the default plan may keep no row (and publish refuses that), so the demo keeps half
+    monkeypatch.setattr(qs, "preset", lambda name: qs.Selector().score("strong_rmi").keep_top(0.5))
+    got = run_demo(tmp_path / "demo", n_clean=14, n_each_defect=2, strong=second_model_dir, weak=tiny_model_dir,
+                   dtype="float32")
+    out = capsys.readouterr().out
+    assert "20 rows, both models:" in out and "Default selection" in out
+    assert {name: sum(s["status"].values()) for name, s in got["stats"].items()} == {"strong": 20, "weak": 20}
+    scored = load_dataset(got["scored_dir"], "scored", split="train")
+    assert len(scored) == 20 and set(scored["strong_status"]) <= {"ok", "truncated"}
+    assert (tmp_path / "demo" / "hub" / "README.md").is_file()
+
+
+def test_plain_score_says_what_it_scored_in_one_line(data_file, tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "o"
+    main(["score", str(data_file), "--out", str(out), "--model", f"w={tiny_model_dir}", "--question", "instruction",
+          "--dtype", "float32"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"{len(ROWS)} rows scored (w: {{'ok': {len(ROWS)}}}) in ") and last.endswith(f"; wrote {out}")
+    assert "tokens/s)" in last

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from ..publishing.folder import has_run
+from ..scoring import MultiScorer
 from .ray_data import score_ray
-from .sharded import DiskFullError, MultiScorer, out_lock, run_sharded
+from .sharded import DiskFullError, out_lock, run_sharded
 
 __all__ = ["DiskFullError", "MultiScorer", "has_run", "out_lock", "run_sharded", "score_ray"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import require
-from .sharded import MultiScorer, named_scorers
+from ..scoring import MultiScorer
 
 
 class ScorerActor:
@@ -22,9 +22,7 @@ class ScorerActor:
     def __call__(self, table):
         from datasets import Dataset
 
-        block = Dataset(table)
-        return block.map(self.fn, batched=True, batch_size=self.batch_size, features=self.fn.features(block),
-                         keep_in_memory=True).with_format("arrow")[:]
+        return self.fn.map(Dataset(table), batch_size=self.batch_size, keep_in_memory=True).with_format("arrow")[:]
 
 
 def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: int = 64, num_actors: int = 1,
@@ -54,7 +52,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     ray = require("ray", extra="ray", package="ray[data]")
     import ray.data  # noqa: F401 - the data extra
 
-    named = named_scorers(scorers)
+    named = MultiScorer(scorers).scorers
     ctx = ray.data.DataContext.get_current()  # a Dataset keeps the context current when it was created
     before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", True)
     # Ray's V2 parquet reader (default from 2.60) returns a file's row groups out of order; V1 keeps them

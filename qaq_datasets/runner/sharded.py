@@ -28,62 +28,20 @@ import logging
 import os
 import pickle
 import shutil
-from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import ConfigError, ConfigTypeError, DiskFullError
+from ..errors import ConfigError, DiskFullError
 from ..files import write_atomic
 from ..publishing.folder import RUN_MANIFEST, save_folder
-from ..scoring.schema import ScoreColumns, count_statuses
+from ..scoring import MultiScorer
 
 logger = logging.getLogger(__name__)
 
 RUN = "run"  # the first part of RUN_MANIFEST
 LOCK = ".qaq.lock"
 DEFAULT_SHARD_ROWS = 1000
-
-
-class MultiScorer:
-    """A ``Dataset.map`` function running several scorers on each batch (one cache file per shard, not per scorer).
-
-    Input columns:
-        every scorer's question and answer columns.
-
-    Output columns:
-        every scorer's ``{prefix}*`` score columns.
-    """
-
-    def __init__(self, scorers: Mapping, device_index: int | None = None):
-        self.scorers, self.device_index = dict(scorers), device_index
-
-    def __call__(self, batch: dict) -> dict:
-        out = {}
-        for s in self.scorers.values():
-            out.update(s.score_batch(batch, rank=self.device_index))
-        return out
-
-    def features(self, dataset):
-        """The features of ``dataset`` followed by every scorer's score columns."""
-        features = dataset.features.copy()
-        for s in self.scorers.values():
-            features.update(s.features())
-        return features
-
-
-def named_scorers(scorers, dataset=None) -> dict:
-    """``{name: Scorer}`` from a Scorer, a list or a mapping; with ``dataset``, check its columns (nothing loads)."""
-    from ..scoring import Scorer, check_scorers
-
-    if isinstance(scorers, Scorer):
-        scorers = [scorers]
-    items = list(scorers.items()) if isinstance(scorers, Mapping) else [
-        (ScoreColumns(getattr(s, "prefix", str(i))).name, s) for i, s in enumerate(scorers)]
-    if not items or not all(isinstance(s, Scorer) for _, s in items):
-        raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)), got {scorers!r}.")
-    check_scorers(dataset, [s for _, s in items])  # before dict(): two scorers of one name are refused too
-    return dict(items)
 
 
 def dist_env() -> tuple[int, int, int]:
@@ -121,7 +79,7 @@ def _lock(out: Path):
     return lock
 
 
-def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> dict | str:
+def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: list) -> dict | str:
     """Rank 0: lock ``out`` (the lock goes into ``held``), check the stored manifest against this command (or
     write it for a new run); a finished run whose scored folder is gone is run again.
 
@@ -143,7 +101,7 @@ def _start(ds, named: dict, out: Path, shard_rows: int | None, held: list) -> di
         for table in ds.with_format("arrow").iter(batch_size=10_000):
             h.update(pickle.dumps(table.to_pydict(), protocol=4))
         new = {"rows": len(ds), "dataset": h.hexdigest()[:16], "num_shards": min(n, len(ds)),
-               "scorers": {name: s.fingerprint[:16] for name, s in named.items()}, "finished": False}
+               "scorers": {name: s.fingerprint[:16] for name, s in fn.scorers.items()}, "finished": False}
         for key, what in (("num_shards", "another shard count"), ("dataset", "another dataset"),
                           ("scorers", "other scorers")):
             if old is not None and old[key] != new[key]:
@@ -196,7 +154,7 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
     """
     from ..selection.steps import check_int
 
-    named = named_scorers(scorers, dataset)
+    fn = MultiScorer(scorers, dataset)
     batch_size = check_int(batch_size, "batch_size", 1)
     shard_rows = shard_rows if shard_rows is None else check_int(shard_rows, "shard_rows", 1)
     if len(dataset) == 0:
@@ -205,8 +163,8 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
     rank, world, local = dist_env() if distributed else (0, 1, 0)
     dist = _init_group(local) if world > 1 else None
     try:
-        return _run(dataset, named, out, shard_rows, batch_size, source, echo, rank, world, dist,
-                    None if world == 1 or os.environ.get("LOCAL_WORLD_SIZE") == "1" else local)
+        fn.device_index = None if world == 1 or os.environ.get("LOCAL_WORLD_SIZE") == "1" else local
+        return _run(dataset, fn, out, shard_rows, batch_size, source, echo, rank, world, dist)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
             raise DiskFullError(f"No space left on the device of {out}; nothing was left under a final name. Free "
@@ -228,12 +186,12 @@ def _init_group(local: int):
     return dist
 
 
-def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist, device_index):
+def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
     from datasets import Dataset, concatenate_datasets
 
     held: list = []  # rank 0's lock of out
     try:
-        state = _start(ds, named, out, shard_rows, held) if rank == 0 else None
+        state = _start(ds, fn, out, shard_rows, held) if rank == 0 else None
         if dist is not None:  # every rank gets rank 0's manifest, or its one-line error
             box = [state]
             dist.broadcast_object_list(box, src=0)
@@ -249,15 +207,13 @@ def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist
                 if echo:
                     echo(f"{out} already holds this finished run ({state['rows']} rows); nothing to do.")
             return out if rank == 0 else None
-        fn = MultiScorer(named, device_index)
         paths = [shards / f"{run_id}-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
         mine = list(range(rank, n, world))
         if cached := sum(paths[i].exists() for i in mine):
             logger.warning("Resuming %s: %d of this rank's %d shards were scored earlier.", out, cached, len(mine))
         for i in mine:
-            ds.shard(n, i, contiguous=True).map(
-                fn, batched=True, batch_size=batch_size, features=fn.features(ds), cache_file_name=str(paths[i]),
-                new_fingerprint=f"{run_id}{i:05d}", desc=f"QAQ scoring shard {i + 1}/{n}")
+            fn.map(ds.shard(n, i, contiguous=True), batch_size=batch_size, cache_file_name=str(paths[i]),
+                   new_fingerprint=f"{run_id}{i:05d}", desc=f"QAQ scoring shard {i + 1}/{n}")
         if dist is not None:
             dist.barrier()
             if rank != 0:
@@ -268,15 +224,14 @@ def _run(ds, named, out, shard_rows, batch_size, source, echo, rank, world, dist
             raise ConfigError(f"Shard {missing[0]} is missing from {shards} after every rank finished: is --out on a "
                               "filesystem that every rank sees?")
         scored = concatenate_datasets([Dataset.from_file(str(p)) for p in paths])
-        metadata = {"scorers": {name: s.recipe() for name, s in named.items()}}
-        save_folder(out, {"scored": scored}, metadata if source is None else {**metadata, "source": os.fspath(source)})
-        statuses = "; ".join(f"{k}: {count_statuses(scored[s.score_columns.status])}" for k, s in named.items())
+        save_folder(out, {"scored": scored}, fn.metadata(source))
+        summary = fn.summary(scored, out)
         files = ["README.md", *(str(p.relative_to(out)) for p in sorted((out / "scored").glob("*.parquet")))]
         write_atomic(out / RUN_MANIFEST, json.dumps({**state, "finished": True, "files": files}, indent=1))
         del scored
         shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
         if echo:
-            echo(f"{len(ds)} rows scored ({statuses}); wrote {out}")
+            echo(summary)
         return out
     finally:
         for lock in held:

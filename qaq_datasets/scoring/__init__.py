@@ -2,9 +2,9 @@
 
 from .schema import ScoreColumns, score_columns, score_features
 from .encoding import PairEncoder
-from .scorer import Scorer, ScorerConfig, check_scorers, score, score_fn
+from .scorer import MultiScorer, Scorer, ScorerConfig, score, score_fn
 from .data_shapes import detect_columns
 from .templates import Template
 
-__all__ = ["PairEncoder", "ScoreColumns", "Scorer", "ScorerConfig", "Template", "check_scorers", "detect_columns",
+__all__ = ["MultiScorer", "PairEncoder", "ScoreColumns", "Scorer", "ScorerConfig", "Template", "detect_columns",
            "score", "score_columns", "score_features", "score_fn"]

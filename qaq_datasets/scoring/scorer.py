@@ -1,4 +1,5 @@
-"""The ``Scorer``: a ``Dataset.map`` function that adds the QAQ score columns, and ``score`` that maps it."""
+"""The ``Scorer``: a ``Dataset.map`` function that adds the QAQ score columns; ``MultiScorer``, the one way several
+scorers run (``qaq.score``, ``qaq score``, the runners and Ray map it)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
-from .schema import ScoreColumns, as_column_list
+from .schema import ScoreColumns, as_column_list, count_statuses
 from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
@@ -373,25 +374,93 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
                                device_map), loaded)
 
 
-def check_scorers(dataset, scorers) -> None:
-    """Before any model loads: distinct prefixes and, with a dataset, each scorer's columns and no score column
-    already there."""
-    prefixes = [s.prefix for s in scorers]
-    if len(set(prefixes)) != len(prefixes):
-        raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., prefix='strong_').")
-    for sc in scorers if dataset is not None else ():
-        sc.check(dataset)
-        clash = [c for c in sc.score_columns.columns if c in dataset.column_names]
-        if clash:
-            raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use another "
-                              "prefix.", column=clash[0])
+class MultiScorer:
+    """Several scorers as one ``Dataset.map`` function: the one way qaq scores with several models (``qaq.score``,
+    ``qaq score``, the sharded runner and the Ray actors map it), each batch scored by every scorer in turn.
+
+    ``scorers`` is a Scorer, a list of them or ``{name: Scorer}`` (a list's names come from the prefixes). Every
+    check runs here, before any model loads: distinct prefixes and, with ``dataset``, each scorer's columns and
+    no score column already there. ``device_index`` places the models (a rank's GPU) when ``map`` passes no rank.
+
+    Input columns:
+        every scorer's question and answer columns.
+
+    Output columns:
+        every scorer's ``{prefix}*`` score columns.
+    """
+
+    def __init__(self, scorers, dataset=None, device_index: int | None = None):
+        if isinstance(scorers, Scorer):
+            scorers = [scorers]
+        items = list(scorers.items()) if isinstance(scorers, Mapping) else [
+            (ScoreColumns(getattr(s, "prefix", "")).name, s) for s in scorers] if isinstance(scorers, (list, tuple)) else []
+        if not items or not all(isinstance(s, Scorer) for _, s in items):
+            raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)): one, a list or a mapping of them, "
+                                  f"got {type(scorers).__name__}.")
+        prefixes = [s.prefix for _, s in items]
+        if len(set(prefixes)) != len(prefixes):
+            raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., "
+                              "prefix='strong_').")
+        for _, sc in items if dataset is not None else ():
+            sc.check(dataset)
+            if clash := [c for c in sc.score_columns.columns if c in dataset.column_names]:
+                raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use "
+                                  "another prefix.", column=clash[0])
+        self.scorers, self.device_index = dict(items), device_index
+
+    def __call__(self, batch: dict, rank: int | None = None) -> dict:
+        out = {}
+        for s in self.scorers.values():
+            out.update(s.score_batch(batch, rank=self.device_index if rank is None else rank))
+        return out
+
+    def features(self, dataset):
+        """The features of ``dataset`` followed by every scorer's score columns."""
+        features = dataset.features.copy()
+        for s in self.scorers.values():
+            features.update(s.features())
+        return features
+
+    def map(self, dataset, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
+            **map_kwargs):
+        """``dataset.map(self, batched=True)`` with the score features declared (cached and resumable like any
+        ``map``); ``num_proc > 1``: one model copy per worker process, placed by its rank."""
+        kwargs = dict(batched=True, batch_size=batch_size, features=self.features(dataset),
+                      desc=desc or f"QAQ scoring ({', '.join(self.scorers)})")
+        if num_proc and num_proc > 1:
+            kwargs.update(num_proc=num_proc, with_rank=True)
+        return dataset.map(self, **{**kwargs, **map_kwargs})
+
+    def metadata(self, source=None) -> dict:
+        """The ``qaq:`` block of the scored rows: each scorer's recipe, and the ``source`` read (a path or Hub id)."""
+        return {"scorers": {name: s.recipe() for name, s in self.scorers.items()},
+                **({} if source is None else {"source": os.fspath(source)})}
+
+    def stats(self, scored) -> dict:
+        """``{name: {"status": {status: rows}, "tokens": tokens fed to the model in both passes}}`` of scored rows."""
+        import pyarrow.compute as pc
+
+        cs = [s.score_columns for s in self.scorers.values()]
+        table = scored.select_columns([col for c in cs for col in (c.status, c.q_tokens, c.a_tokens)]).with_format(
+            "arrow")[:]  # one read, as Arrow
+        return {name: {"status": count_statuses(table[c.status].to_pylist()),
+                       "tokens": 2 * sum(pc.sum(table[col]).as_py() or 0 for col in (c.q_tokens, c.a_tokens))}
+                for name, c in zip(self.scorers, cs)}
+
+    def summary(self, scored, out, seconds: float | None = None) -> str:
+        """One line: the rows scored, each scorer's statuses, the speed (given ``seconds``) and the folder written."""
+        stats = self.stats(scored)
+        statuses = "; ".join(f"{name}: {s['status']}" for name, s in stats.items())
+        tokens = sum(s["tokens"] for s in stats.values())
+        speed = f" in {seconds:.1f} s ({tokens / seconds:.0f} tokens/s)" if seconds else ""
+        return f"{len(scored)} rows scored ({statuses}){speed}; wrote {out}"
 
 
 def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
           map_kwargs: dict | None = None, **scorer_kwargs):
     """Score ``dataset`` with one model (a spec, a loaded model or a :class:`Scorer`) or several: a mapping
-    ``{name: spec | Scorer}`` (prefix ``{name}_`` for specs). Every check runs before any model loads; then
-    ``dataset.map(scorer, batched=True, ...)`` per scorer, with the score features declared (cached and
+    ``{name: spec | Scorer}`` (prefix ``{name}_`` for specs). Every check runs before any model loads; then one
+    ``dataset.map`` of a :class:`MultiScorer` (``batched=True``), with the score features declared (cached and
     resumable like any ``map``).
 
     Input columns:
@@ -404,20 +473,9 @@ def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = N
         >>> scored = qaq.score(ds, {"strong": "gemma3-270m", "weak": "smollm2-135m"})  # doctest: +SKIP
     """
     if isinstance(model, Mapping):
-        scorers = [m if isinstance(m, Scorer) else score_fn(m, prefix=ScoreColumns.named(name).prefix, **scorer_kwargs)
-                   for name, m in model.items()]
-    else:
-        scorers = [model if isinstance(model, Scorer) else score_fn(model, **scorer_kwargs)]
-    check_scorers(dataset, scorers)
-    for sc in scorers:
-        features = dataset.features.copy()
-        features.update(sc.features())
-        m = sc.config.model
-        kwargs = dict(batched=True, batch_size=batch_size, features=features,
-                      desc=desc or f"QAQ scoring ({m.spec if m else sc.prefix})")
-        if num_proc and num_proc > 1:
-            kwargs.update(num_proc=num_proc, with_rank=True)
-        dataset = dataset.map(sc.score_batch, **{**kwargs, **(map_kwargs or {})})
-    return dataset
-
-
+        model = {name: m if isinstance(m, Scorer) else score_fn(m, prefix=ScoreColumns.named(name).prefix,
+                                                                 **scorer_kwargs) for name, m in model.items()}
+    elif not isinstance(model, Scorer):
+        model = score_fn(model, **scorer_kwargs)
+    return MultiScorer(model, dataset).map(dataset, **{"batch_size": batch_size, "num_proc": num_proc, "desc": desc,
+                                                       **(map_kwargs or {})})

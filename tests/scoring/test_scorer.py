@@ -311,3 +311,32 @@ def test_a_tokenizer_that_is_not_one_is_refused_by_score_fn(tiny_model, tiny_tok
             qaq.score_fn(tiny_model, tokenizer=bad)
     with pytest.raises(ConfigError, match="brings its own tokenizer"):  # it would be ignored
         qaq.score_fn(tiny_model_dir, tokenizer=tiny_tokenizer)
+
+
+def test_score_with_several_models_is_one_map_of_the_same_scores(tiny_model_dir):
+    ds = Dataset.from_dict(ROWS)
+    kw = dict(dtype="float32", question=["instruction", "input"], device_map="cpu")
+    a, b = qaq.score_fn(tiny_model_dir, prefix="a_", **kw), qaq.score_fn(tiny_model_dir, prefix="b_", template="raw", **kw)
+    one_by_one = ds.map(a, batched=True, load_from_cache_file=False).map(b, batched=True, load_from_cache_file=False)
+    both = qaq.score(ds, {"a": a, "b": b}, batch_size=2, map_kwargs={"load_from_cache_file": False})
+    assert both.column_names == one_by_one.column_names and both.features == one_by_one.features
+    for col in both.column_names:
+        assert np.array_equal(np.asarray(both[col], dtype=object), np.asarray(one_by_one[col], dtype=object)), col
+    from qaq_datasets.scoring import MultiScorer
+
+    fn = MultiScorer({"a": a, "b": b})
+    assert [s["status"] for s in fn.stats(both).values()] == [{"ok": 5}, {"ok": 5}]
+    assert fn.metadata("rows.jsonl") == {"scorers": {"a": a.recipe(), "b": b.recipe()}, "source": "rows.jsonl"}
+    assert fn.summary(both, "out").startswith("5 rows scored (a: {'ok': 5}; b: {'ok': 5}); wrote out")
+    assert list(MultiScorer([a, b]).scorers) == ["a", "b"]  # a list is named by the prefixes
+
+
+@pytest.mark.parametrize("scorers,error,match", [
+    ("smollm2-135m", ConfigTypeError, "qaq Scorers"), ([], ConfigTypeError, "qaq Scorers"),
+    ({"a": "smollm2-135m"}, ConfigTypeError, "qaq Scorers"), ("twice", ConfigError, "distinct prefixes")])
+def test_multi_scorer_refuses_what_is_not_scorers(tiny_model, tiny_tokenizer, scorers, error, match):
+    from qaq_datasets.scoring import MultiScorer
+
+    sc = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer)
+    with pytest.raises(error, match=match):
+        MultiScorer([sc, sc] if scorers == "twice" else scorers)
