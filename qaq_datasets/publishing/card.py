@@ -10,10 +10,10 @@ is imported inside the functions; a bare ``Figure`` is saved as PNG (Agg), with 
 the user's global backend.
 
 Input columns
-    ``{p}rmi`` (float), ``{p}status`` (string) and the question/answer text columns named by the scorer
-    recipe (else ``instruction``/``input``, ``question``, ``prompt`` and ``output``, ``answer``,
-    ``response``, ``completion``), for the example rows; ``{p}rmi`` and ``{p}ifd`` (float) of every scorer
-    prefix ``p`` for the figures.
+    ``{p}rmi`` (float), ``{p}status`` (string) and the text columns the scorer read, for the example rows: those of
+    the scorer recipe, else found as the scorer finds them (every data shape of ``qaq_datasets.scoring.data_shapes``:
+    a ``messages`` column, ``prompt``/``completion``, ``instruction`` (+ ``input``)/``output``, ``problem``/
+    ``solution``, ...); ``{p}rmi`` and ``{p}ifd`` (float) of every scorer prefix ``p`` for the figures.
 
 Output columns
     None: the card text, and PNG files ``figures/{name}_rmi.png`` and ``figures/{name}_ifd.png``.
@@ -45,7 +45,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
-from ..errors import ConfigError, require
+from ..errors import ColumnError, ConfigError, require
+from ..scoring.data_shapes import parse_row, resolve_columns
 from ..scoring.schema import ScoreColumns
 
 README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
@@ -54,8 +55,6 @@ END = "<!-- qaq:end -->"
 _SECTION = re.compile(f"{re.escape(BEGIN)}(.*?){re.escape(END)}", re.S)
 
 _SIZES = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
-_QUESTION_GUESSES = (("instruction", "input"), ("question",), ("prompt",))
-_ANSWER_GUESSES = ("output", "answer", "response", "completion")
 
 
 @functools.lru_cache(maxsize=None)
@@ -166,13 +165,23 @@ def truncate(text, max_chars: int = 300, max_lines: int = 12) -> str:
     return text if cut == text else f"{cut} … [{len(text) - len(cut)} more characters]"
 
 
-def _columns(recipe: Mapping, columns: list[str]) -> tuple[list[str], str | None]:
-    q, a = recipe.get("question"), recipe.get("answer")
-    q = [q] if isinstance(q, str) else q
-    if not (isinstance(q, list) and q and all(c in columns for c in q)):
-        q = next(([c for c in g if c in columns] for g in _QUESTION_GUESSES if any(c in columns for c in g)), [])
-    a = a if a in columns else next((c for c in _ANSWER_GUESSES if c in columns), None)
-    return q, a
+def example_columns(recipe: Mapping, names: list[str]) -> dict | None:
+    """The columns the example rows' texts come from, as the scorer finds them (``resolve_columns``): the recipe's
+    question/answer or messages where the rows hold them, else the data shape of the column names; None if none fits."""
+    given = {k: [v] if k == "question" and isinstance(v, str) else v
+             for k in ("question", "answer", "messages") if (v := recipe.get(k))}
+    named = [c for v in given.values() for c in (v if isinstance(v, list) else [v])]
+    try:
+        return resolve_columns(names, **(given if all(isinstance(c, str) and c in names for c in named) else {}))
+    except ColumnError:
+        return None
+
+
+def _texts(row: Mapping, cols: dict | None) -> tuple[str | None, str | None]:
+    """A row's question and answer as the scorer reads them (a conversation's earlier turns, then its last one)."""
+    parsed = cols and parse_row([row[c] for c in cols.get("question", [cols.get("messages")])],
+                                row[cols["answer"]] if "answer" in cols else None, "messages" in cols)
+    return (truncate("\n\n".join(parsed[1])), truncate(parsed[3])) if isinstance(parsed, tuple) else (None, None)
 
 
 def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: int = 3) -> dict | None:
@@ -185,13 +194,12 @@ def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: i
     order = np.flatnonzero(np.isfinite(values))
     order = order[np.argsort(values[order], kind="stable")]
     k = min(k, (order.size + 1) // 2)
-    qcols, acol = _columns(recipe, ds.column_names)
+    cols = example_columns(recipe, ds.column_names)
     status = sc.status if sc.status in ds.column_names else None
     return {"column": sc.rmi, "groups": [{"title": title, "rows": [
         {"score": values[i], "kept": None if keep is None else bool(keep[i]),
          "status": row[status] if status and row[status] not in (None, "ok") else None,
-         "question": truncate("\n\n".join(str(row[c]) for c in qcols if row[c])) if qcols else None,
-         "answer": truncate(row[acol]) if acol else None} for i, row in zip(idx.tolist(), ds.select(idx))]}
+         **dict(zip(("question", "answer"), _texts(row, cols)))} for i, row in zip(idx.tolist(), ds.select(idx))]}
         for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k]))]} if order.size else None
 
 

@@ -167,3 +167,57 @@ def test_card_from_the_real_selector(tmp_path):
 
     curated = load_dataset(str(tmp_path), "curated")["train"]
     assert curated["output"] == selection.apply(ds)["output"] and "qaq_center_distance" in curated.column_names
+
+
+def _turns(q, a):
+    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+
+
+SHAPES = {  # columns of each data shape, as (question text, answer text) -> row cells
+    "messages": lambda q, a: {"messages": [{"role": "system", "content": "Be brief."}, *_turns(q, a)]},
+    "prompt/completion": lambda q, a: {"prompt": q, "completion": a},
+    "prompt/completion turns": lambda q, a: {"prompt": _turns(q, a)[:1], "completion": _turns(q, a)[1:]},
+    "instruction+input/output": lambda q, a: {"instruction": q, "input": "", "output": a},
+    "problem/solution": lambda q, a: {"problem": q, "solution": a},
+    "query/response": lambda q, a: {"query": q, "response": a},
+    "question/answer": lambda q, a: {"question": q, "answer": a},
+    "instruction/response": lambda q, a: {"instruction": q, "response": a},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("recipe", ["scorer's", "none"])
+def test_example_rows_read_the_text_columns_of_every_shape(shape, recipe):
+    from qaq_datasets.publishing.card import example_columns, rmi_examples
+    from qaq_datasets.scoring import detect_columns
+
+    rows = [SHAPES[shape](f"Question {i}?", f"Answer {i}.") for i in range(6)]
+    ds = scored_ds(6).remove_columns(["instruction", "input", "output"])
+    for col in rows[0]:
+        ds = ds.add_column(col, [r[col] for r in rows])
+    found = detect_columns(ds.column_names)
+    assert example_columns({} if recipe == "none" else found, ds.column_names) == found
+    examples = rmi_examples(ds, "qaq_", {} if recipe == "none" else found, keep=None, k=2)
+    shown = [r for g in examples["groups"] for r in g["rows"]]
+    assert shown and all(r["question"] == f"Question {r['answer'][7:-1]}?" for r in shown)  # the pair of one row
+
+
+def test_example_rows_of_the_recipe_columns_and_of_no_shape():
+    from qaq_datasets.publishing.card import example_columns, rmi_examples
+
+    ds = scored_ds(6).rename_columns({"instruction": "task", "output": "code"}).remove_columns("input")
+    assert example_columns({"question": "task", "answer": "code"}, ds.column_names) == {"question": ["task"],
+                                                                                          "answer": "code"}
+    assert example_columns({}, ds.column_names) is None  # no shape fits: no text, never a wrong column
+    assert example_columns({"question": ["gone"], "answer": "code"}, ds.column_names) is None
+    rows = [r for g in rmi_examples(ds, "qaq_", {}, keep=None)["groups"] for r in g["rows"]]
+    assert rows and all(r["question"] is None and r["answer"] is None for r in rows)
+
+
+def test_a_published_card_shows_a_conversation_dataset_s_text(tmp_path):
+    ds = scored_ds(12).remove_columns(["instruction", "input", "output"])
+    ds = ds.add_column("messages", [_turns(f"How do I sort list {i}?", f"xs{i}.sort()") for i in range(12)])
+    publish("me/chats", ds, dry_run=tmp_path, metadata={"scorers": {"qaq": {"prefix": "qaq_", "messages": "messages"}}},
+            figures=False)
+    section = generated_section(DatasetCard((tmp_path / "README.md").read_text()).text)
+    assert "How do I sort list" in section and ".sort()" in section and "(no question column)" not in section
