@@ -163,7 +163,8 @@ def test_bad_input_files_are_one_line_naming_the_file(tmp_path, capsys, content,
     assert needle in err and "rows.jsonl" in err
 
 
-@pytest.mark.parametrize("source", ["./missing_folder", "missing_folder/", "data/typo", "typo.jsonl"])
+@pytest.mark.parametrize("source", ["./missing_folder", "missing_folder/", "data/typo", "typo.jsonl", "me/a..b",
+                                    "me/" + "x" * 100, "org/-name"])
 def test_a_missing_local_path_is_never_sent_to_the_hub(tmp_path, capsys, monkeypatch, source):
     import datasets
 

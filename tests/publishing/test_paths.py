@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from datasets import DatasetDict
 from pub_helpers import METADATA, StandInSelection, scored_ds
 
 from qaq_datasets.cli import main
 from qaq_datasets.errors import ConfigError
-from qaq_datasets.publishing import load_scored, publish, save_folder
 from qaq_datasets.files import write_atomic
+from qaq_datasets.publishing import load_scored, publish, save_folder
 from qaq_datasets.publishing.folder import inside
 
 EVIL = "../../x/EVIL_"
@@ -70,3 +72,33 @@ def test_config_and_split_names_that_climb_out_are_refused(tmp_path, configs):
         save_folder(folder, configs, METADATA)
     assert not [p for p in _files(tmp_path) if p.endswith(".parquet")]
 
+
+
+def test_write_atomic_names_the_file_when_the_disk_is_full(tmp_path, monkeypatch):
+    import errno
+
+    from qaq_datasets.errors import DiskFullError
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text("old")
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(DiskFullError, match="manifest.json"):
+        write_atomic(tmp_path / "run" / "manifest.json", "new")
+    assert (tmp_path / "run" / "manifest.json").read_text() == "old"  # the old file, not a cut one
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["manifest.json"]
+
+
+def test_to_builtin_writes_json_without_nan():
+    import json
+
+    import numpy as np
+
+    from qaq_datasets.files import to_builtin
+
+    value = to_builtin({"nan": np.float64("nan"), "inf": float("inf"), "ints": np.arange(2), 3: {np.int32(1)},
+                        "t": (np.bool_(True), None, Path("p"))})
+    assert value == {"nan": None, "inf": None, "ints": [0, 1], "3": [1], "t": [True, None, "p"]}
+    json.loads(json.dumps(value), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))

@@ -248,10 +248,19 @@ def test_missing_column_error_lists_available_before_model_load():
     ({"template": 3}, ConfigTypeError), ({"question": 3}, ConfigTypeError), ({"question": []}, ConfigError),
     ({"prefix": 1}, ConfigTypeError), ({"dtype": "int8"}, ConfigError), ({"prefix": ""}, ConfigError),
     ({"prefix": "../../evil_"}, ConfigError), ({"prefix": "strong"}, ConfigError),
+    ({"max_length": "2048"}, ConfigTypeError), ({"token_budget": True}, ConfigTypeError),
+    ({"max_length": -10**200}, ConfigError), ({"token_budget": 2.0}, ConfigTypeError),
 ])
 def test_bad_configuration_raises_before_loading(kwargs, exc):
-    with pytest.raises(exc):
+    with pytest.raises(exc) as err:
         qaq.score_fn("tests-never-loaded/model-id", **kwargs)
+    assert "0" * 100 not in str(err.value)  # a huge integer is not repeated
+
+
+def test_a_model_spec_that_is_no_hub_id_is_refused_before_any_network():
+    for spec in ("org/na..me", "org/-name", "org/" + "x" * 100, "org/name.git"):
+        with pytest.raises(ModelNotFoundError, match="Hub id"):
+            qaq.score_fn(spec)
 
 
 def test_bad_model_specs():
