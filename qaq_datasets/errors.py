@@ -48,6 +48,12 @@ class PublishError(QAQError, RuntimeError):
     """Publishing to the Hub failed; nothing half-written was left behind."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (else its type's name), white space folded, cut to ``limit``
+    characters: what a one-line error repeats of an error from another library."""
+    return " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())[:limit]
+
+
 def require(module: str, *, extra: str, package: str | None = None):
     """Import ``module`` lazily, or raise :class:`MissingDependencyError` naming the extra to install."""
     import importlib

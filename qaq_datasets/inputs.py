@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
@@ -70,10 +70,7 @@ def _bad_json_line(path: Path) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    if "corresponds to no data" in text:  # datasets' words for a split with no rows
-        return "it holds no rows"
-    return (text.splitlines() or [type(exc).__name__])[0]
+    return "it holds no rows" if "corresponds to no data" in str(exc) else first_line(exc)  # datasets' words for it
 
 
 def _parquet_rows(path: Path) -> int | None:

@@ -37,7 +37,7 @@ from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, Local
 from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
-from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..errors import ColumnError, ConfigError, ConfigTypeError, first_line
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import ScoreColumns, check_prefix, check_score_columns, infer_prefixes
@@ -164,9 +164,8 @@ def _check_data_files(folder: Path, entry: Mapping, where: str) -> list[str]:
                     try:
                         pq.read_metadata(file)
                     except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
-                        first = " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())
                         raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
-                                          f"({first[:120]}); write the folder again.") from None
+                                          f"({first_line(exc, 120)}); write the folder again.") from None
     return list(dict.fromkeys(splits))
 
 
@@ -210,8 +209,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
         ds = load_dataset(path, name if names else None, split=split, **({} if local else {"revision": revision,
                                                                                               "token": token}))
     except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
-        first = " ".join((str(exc).strip().splitlines() or [type(exc).__name__])[0].split())
-        raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first[:200]}") from None
+        raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc)}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:
         if not (prefixes := prefixes_for(meta, part.column_names)):
             raise ColumnError(f"{where} (config {name!r}) has no score columns and its card lists no scorers.",

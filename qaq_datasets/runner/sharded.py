@@ -28,7 +28,7 @@ import logging
 import os
 import pickle
 import shutil
-from contextlib import contextmanager
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,31 +56,21 @@ def dist_env() -> tuple[int, int, int]:
     return rank, world, local
 
 
-@contextmanager
 def out_lock(out: Path):
-    """Hold the lock of the output folder ``out`` (``out/.qaq.lock``) for one command, plain or sharded run."""
-    lock = _lock(out)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _lock(out: Path):
+    """Take the lock of the output folder ``out`` (``out/.qaq.lock``) for one command, plain or sharded run, or refuse
+    the command while another one holds it: ``with out_lock(out):`` releases it at the end (filelock's proxy)."""
     from filelock import FileLock, Timeout
 
     out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(out / LOCK, timeout=0)
     try:
-        lock.acquire()
+        return FileLock(out / LOCK, timeout=0).acquire()
     except Timeout:
         raise ConfigError(f"{out} is in use by another qaq score command; wait for it to finish or use another "
                           "--out.") from None
-    return lock
 
 
-def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: list) -> dict | str:
-    """Rank 0: lock ``out`` (the lock goes into ``held``), check the stored manifest against this command (or
+def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: ExitStack) -> dict | str:
+    """Rank 0: lock ``out`` (held until ``held`` closes), check the stored manifest against this command (or
     write it for a new run); a finished run whose scored folder is gone is run again.
 
     Returns the manifest, or the one-line error that every rank raises.
@@ -90,7 +80,7 @@ def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: list) -
     try:
         if not path.is_file() and out.is_dir() and any(p.name not in (RUN, LOCK) for p in out.iterdir()):
             raise ConfigError(other)  # before anything is written into out
-        held.append(_lock(out))
+        held.enter_context(out_lock(out))
         old = json.loads(path.read_text()) if path.is_file() else None
         if old is not None and not {"rows", "dataset", "num_shards", "scorers", "finished"} <= set(old):
             raise ConfigError(f"{path} was written by another version of qaq; use another --out.")
@@ -189,8 +179,8 @@ def _init_group(local: int):
 def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
     from datasets import Dataset, concatenate_datasets
 
-    held: list = []  # rank 0's lock of out
-    try:
+    echo = echo or (lambda _: None)
+    with ExitStack() as held:  # rank 0's lock of out
         state = _start(ds, fn, out, shard_rows, held) if rank == 0 else None
         if dist is not None:  # every rank gets rank 0's manifest, or its one-line error
             box = [state]
@@ -204,8 +194,7 @@ def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
         if state["finished"]:
             if rank == 0:
                 shutil.rmtree(shards, ignore_errors=True)  # left if a run was killed right after it finished
-                if echo:
-                    echo(f"{out} already holds this finished run ({state['rows']} rows); nothing to do.")
+                echo(f"{out} already holds this finished run ({state['rows']} rows); nothing to do.")
             return out if rank == 0 else None
         paths = [shards / f"{run_id}-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
         mine = list(range(rank, n, world))
@@ -217,8 +206,7 @@ def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
         if dist is not None:
             dist.barrier()
             if rank != 0:
-                if echo:
-                    echo(f"rank {rank}/{world}: scored shards {', '.join(map(str, mine))}")
+                echo(f"rank {rank}/{world}: scored shards {', '.join(map(str, mine))}")
                 return None
         if missing := [i for i in range(n) if not paths[i].exists()]:
             raise ConfigError(f"Shard {missing[0]} is missing from {shards} after every rank finished: is --out on a "
@@ -230,10 +218,6 @@ def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
         write_atomic(out / RUN_MANIFEST, json.dumps({**state, "finished": True, "files": files}, indent=1))
         del scored
         shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
-        if echo:
-            echo(summary)
+        echo(summary)
         return out
-    finally:
-        for lock in held:
-            lock.release()
 

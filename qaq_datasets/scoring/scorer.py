@@ -58,10 +58,6 @@ class ScorerConfig:
     token_budget: int = 8192
     device_map: Any = "auto"
 
-    def columns(self, available) -> dict:
-        """The columns to score: those given, else the shape found from ``available`` (names or features)."""
-        return resolve_columns(available, self.question, self.answer, self.messages)
-
 
 class Scorer:
     """Adds QAQ scores to rows: two forward passes per row give all four NLLs. Built by :func:`score_fn`."""
@@ -115,10 +111,6 @@ class Scorer:
         return f"Scorer(model={m.spec if m else 'object'!r}, prefix={self.prefix!r})"
 
     # -- contracts --------------------------------------------------------------------------------
-    def features(self):
-        """``datasets.Features`` of the columns this scorer adds."""
-        return self.score_columns.features()
-
     def check(self, dataset=None) -> None:
         """Every check that can run before the model loads: the columns (found from the column names when none
         were given) and their types; then, from the tokenizer alone, that ``max_length`` leaves room for Q and A."""
@@ -130,7 +122,8 @@ class Scorer:
 
     def _resolve_columns(self, names, features=None) -> dict:
         if self.columns is None:
-            self.columns = self.config.columns(names)
+            c = self.config  # the columns given, else the shape found from the column names
+            self.columns = resolve_columns(names, c.question, c.answer, c.messages)
         check_shape_columns(self.columns, names, features)
         return self.columns
 
@@ -418,7 +411,7 @@ class MultiScorer:
         """The features of ``dataset`` followed by every scorer's score columns."""
         features = dataset.features.copy()
         for s in self.scorers.values():
-            features.update(s.features())
+            features.update(s.score_columns.features())
         return features
 
     def map(self, dataset, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
