@@ -101,6 +101,8 @@ def select(
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
     from .publishing import check_out_dir, load_scored, save_selection
     from .publishing.metadata import prefixes_for, text_columns_for
+    from .publishing.push import selection_split
+    from .scoring import ScoreColumns
     from .selection import load_plan
 
     check_out_dir(out, "--out folder")
@@ -111,15 +113,15 @@ def select(
     options = dict(strong=strong, weak=weak, prefix=prefix)
     load_plan(plan, fraction=budget, **options)  # a bad plan, fraction or option fails before any data loads
     scored, metadata = load_scored(scored_dir)
-    if not hasattr(scored, "select"):  # a DatasetDict: train, or its only split
-        scored = scored["train"] if "train" in scored or len(scored) != 1 else next(iter(scored.values()))
+    scored = scored[selection_split(scored)]  # train, or the only split
     columns = text_columns_for(metadata) if plan == "default" else None  # the only preset that reads text
     scorers = prefixes_for(metadata, scored.column_names)
     selector = load_plan(plan, fraction=budget, scorers=scorers, columns=columns, **options)
     try:
         selection = selector.fit(scored)
     except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names
-        if (exc.column or "").startswith(("strong_", "weak_")) and not (strong or weak) and len(scorers) > 1:
+        by_default = (ScoreColumns.parse(exc.column or "") or [""])[0] in ("strong_", "weak_")
+        if by_default and not (strong or weak) and len(scorers) > 1:
             raise ColumnError(f"Plan {plan!r} needs column {exc.column!r}, but the rows were scored by "
                               f"{', '.join(scorers)}: name the models, e.g. --strong {scorers[0]} --weak "
                               f"{scorers[1]}.") from None

@@ -199,6 +199,17 @@ def one_model_scored(tmp_path_factory, tiny_model_dir):
     return folder / "scored"
 
 
+def test_select_on_a_folder_of_several_splits_but_no_train_is_one_line(one_model_scored, tmp_path, capsys):
+    from datasets import DatasetDict
+
+    from qaq_datasets.publishing import load_scored, save_folder
+
+    scored, meta = load_scored(str(one_model_scored), split="train")
+    save_folder(tmp_path / "two", {"scored": DatasetDict({"a": scored, "b": scored})}, meta)
+    assert "splits ['a', 'b']" in _one_line_error(capsys, ["select", str(tmp_path / "two"), "--out",
+                                                          str(tmp_path / "sel"), "--plan", "cherry", "--prefix", "weak"])
+
+
 @pytest.mark.parametrize("plan", ["sweet-spot", "cherry", "perplexity", "paper-band"])
 def test_one_model_is_enough_for_single_model_presets(one_model_scored, tmp_path, plan):
     main(["select", str(one_model_scored), "--out", str(tmp_path / "sel"), "--plan", plan, "--fraction", "0.25"])

@@ -58,7 +58,8 @@ _CARD_HINT = ("The data is on the Hub, but the card, plan, report and figures we
               "all-or-nothing commit). Publish again.")
 
 
-def _selection_split(scored: DatasetDict) -> str:
+def selection_split(scored: DatasetDict) -> str:
+    """The split of scored rows a selection is fitted on: ``train``, or the only one."""
     if "train" in scored or len(scored) == 1:
         return "train" if "train" in scored else next(iter(scored))
     raise ConfigError(f"The scored DatasetDict has splits {list(scored)}; a selection is fitted on one split. Publish "
@@ -70,7 +71,7 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     """Check the inputs; return ``(configs to push, card(readme_text) -> {path: bytes} of the final commit)``."""
     scored = as_dataset_dict(scored, what="scored dataset")
     meta = validate_metadata(metadata)
-    split = _selection_split(scored) if selection is not None else next(iter(scored))
+    split = selection_split(scored) if selection is not None else next(iter(scored))
     base = scored[split]
     if not (prefixes := prefixes_for(meta, base.column_names)):
         raise ConfigError("The scored dataset has no score columns ({p}rmi, {p}nll_q, {p}status, ...) and no scorers "
@@ -239,6 +240,6 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     sources = card.get("source_datasets") or []
     source = source or (sources[0] if isinstance(sources, list) and len(sources) == 1 else None)
     license = license or (card.get("license") if card.get("license") != "unknown" else None)
-    selection = None if selection_dir is None else load_selection(selection_dir, scored[_selection_split(scored)])
+    selection = None if selection_dir is None else load_selection(selection_dir, scored[selection_split(scored)])
     return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, source=source,
                    license=license, curated_only=curated_only, metadata=metadata)
