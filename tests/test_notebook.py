@@ -69,16 +69,16 @@ def executed(tiny_model, tiny_tokenizer, tmp_path_factory):
 
 
 def _check_outputs(nb, rows: str) -> None:
-    """Every cell ran, none failed, five figures, and the printed rows (``rows``: a regex), drop reasons and fences."""
+    """Every cell ran, none failed, five figures, and the printed rows (``rows``: a regex), drop reasons and kept rows."""
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), "a cell was not run"
     outputs = [o for c in code for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 5  # RMI vs -log IFD, heteroscedasticity, fitted fences, per-bin, extremes
+    assert len(images) >= 5  # RMI vs -log IFD, heteroscedasticity, the default's thresholds, per-bin, extremes
     text = "".join(o.text for o in outputs if o.get("name") == "stdout")
     assert re.match(rows, text)
-    assert "drop reasons" in text and "of kept" in text and "drop_outliers" in text  # the fitted fences
+    assert "drop reasons" in text and re.search(r"\d+ of the \d+ kept", text)
     _no_local_paths(nb)
 
 
