@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
+import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +52,5 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 def to_builtin(value: Any) -> Any:
     """``value`` as plain Python (JSON- and YAML-safe): numpy scalars and arrays as numbers and lists, tuples and sets
     as lists, mapping keys as strings, NaN and ±inf as None (JSON has no NaN), anything else as its ``str``."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): to_builtin(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_builtin(v) for v in value]
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return value if value is None or isinstance(value, (bool, int, str)) else str(value)
+    return json.loads(json.dumps(value, default=lambda o: o.tolist() if isinstance(o, (np.ndarray, np.generic)) else
+                                 list(o) if isinstance(o, (set, frozenset)) else str(o)), parse_constant=lambda _: None)
