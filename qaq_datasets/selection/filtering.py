@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ..errors import ConfigError, ConfigTypeError
 from .ranking import robust_fences, top_rows
 from .scores import measure_of
-from .steps import NUMERIC, STRING, Context, FitState, Step, check_unit, is_number
+from .steps import INT_MAX, NUMERIC, STRING, Context, FitState, Step, check_int, check_unit, is_number, shown
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -36,17 +36,17 @@ class DropWhere(Step):
 
     def validate(self):
         if self.op not in OPS:
-            raise ConfigError(f"drop_where op must be one of {', '.join(map(repr, OPS))}; got {self.op!r}.")
+            raise ConfigError(f"drop_where op must be one of {', '.join(map(repr, OPS))}; got {shown(self.op)}.")
         many = self.op in ("in", "not in")
         if many and not (isinstance(self.value, (list, tuple, set, frozenset)) and self.value):
-            raise ConfigTypeError(f"drop_where {self.op!r} needs a non-empty list of values, got {self.value!r}.")
+            raise ConfigTypeError(f"drop_where {self.op!r} needs a non-empty list of values, got {shown(self.value)}.")
         values = (sorted if isinstance(self.value, (set, frozenset)) else list)(self.value if many else [self.value])
         values = [v.item() if isinstance(v, np.generic) else v for v in values]
         strings = all(isinstance(v, str) for v in values)
         if not strings and not all(is_number(v) for v in values):
-            raise ConfigTypeError(f"drop_where values must be all strings or all numbers, got {self.value!r}.")
+            raise ConfigTypeError(f"drop_where values must be all strings or all numbers, got {shown(self.value)}.")
         if strings and self.op in ("<", "<=", ">", ">="):
-            raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {self.value!r}.")
+            raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {shown(self.value)}.")
         if not strings and any(math.isnan(v) for v in values):
             raise ConfigError("drop_where value must not be NaN (missing values are dropped as nan_score).")
         if self.divide_by is not None and self.op not in ("<", "<=", ">", ">="):
@@ -105,7 +105,7 @@ class DropOutliers(Step):
         for what in ("low", "high"):
             k = getattr(self, what)
             if k is not None and not (is_number(k) and 0 < k < math.inf):
-                raise ConfigError(f"drop_outliers {what} must be a number of scales > 0 or None, got {k!r}.")
+                raise ConfigError(f"drop_outliers {what} must be a number of scales > 0 or None, got {shown(k)}.")
             object.__setattr__(self, what, None if k is None else float(k))
         if self.low is None and self.high is None:
             raise ConfigError("drop_outliers needs low=, high= or both (a number of scales from the median).")
@@ -177,10 +177,9 @@ class KeepTop(Step):
         n, count = self.n, isinstance(self.n, (int, np.integer))
         if not is_number(n):
             raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
-                                  f"{type(n).__name__}: {n!r}.")
-        if count and n < 1:
-            raise ConfigError(f"keep_top row count must be >= 1, got {n}.")
-        object.__setattr__(self, "n", int(n) if count else check_unit(n, "keep_top fraction", "(0, 1]"))
+                                  f"{type(n).__name__}: {shown(n)}.")
+        object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if count
+                           else check_unit(n, "keep_top fraction", "(0, 1]"))
 
     def check(self, ctx: Context) -> None:
         if ctx.score is None:

@@ -105,3 +105,16 @@ def test_drop_where_divides_by_another_column():
 def test_default_plan_names_unknown_knobs():
     with pytest.raises(ConfigError, match="rho_lo"):
         default_plan(rho_lo=0.1)
+
+
+def test_huge_values_in_a_plan_give_one_short_line():
+    """A row count of thousands of digits, or a huge value list, is refused in one short line (no int-to-str error)."""
+    from qaq_datasets.errors import ConfigTypeError
+
+    for bad, error in ((10 ** 5000, ConfigError), (-(10 ** 5000), ConfigError), ("x" * 100_000, ConfigTypeError)):
+        with pytest.raises(error) as err:
+            Selector().random(0).keep_top(bad)
+        assert len(str(err.value)) < 300 and "\n" not in str(err.value)
+    with pytest.raises(ConfigTypeError) as err:
+        Selector().drop_where("rmi", "in", [1, "x" * 100_000])
+    assert len(str(err.value)) < 300
