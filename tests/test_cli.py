@@ -206,8 +206,8 @@ def test_select_on_a_folder_of_several_splits_but_no_train_is_one_line(one_model
 
     scored, meta = load_scored(str(one_model_scored), split="train")
     save_folder(tmp_path / "two", {"scored": DatasetDict({"a": scored, "b": scored})}, meta)
-    assert "splits ['a', 'b']" in _one_line_error(capsys, ["select", str(tmp_path / "two"), "--out",
-                                                          str(tmp_path / "sel"), "--plan", "cherry", "--prefix", "weak"])
+    argv = ["select", str(tmp_path / "two"), "--out", str(tmp_path / "sel"), "--plan", "cherry", "--prefix", "weak"]
+    assert "splits ['a', 'b']" in _one_line_error(capsys, argv)
 
 
 @pytest.mark.parametrize("plan", ["sweet-spot", "cherry", "perplexity", "paper-band"])
@@ -405,5 +405,6 @@ def test_plain_score_says_what_it_scored_in_one_line(data_file, tmp_path, tiny_m
     main(["score", str(data_file), "--out", str(out), "--model", f"w={tiny_model_dir}", "--question", "instruction",
           "--dtype", "float32"])
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith(f"{len(ROWS)} rows scored (w: {{'ok': {len(ROWS)}}}) in ") and last.endswith(f"; wrote {out}")
+    assert last.startswith(f"{len(ROWS)} rows scored (w: {{'ok': {len(ROWS)}}}) in ")
+    assert last.endswith(f"; wrote {out}")
     assert "tokens/s)" in last

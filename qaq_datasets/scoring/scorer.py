@@ -383,10 +383,9 @@ class MultiScorer:
     """
 
     def __init__(self, scorers, dataset=None, device_index: int | None = None):
-        if isinstance(scorers, Scorer):
-            scorers = [scorers]
-        items = list(scorers.items()) if isinstance(scorers, Mapping) else [
-            (ScoreColumns(getattr(s, "prefix", "")).name, s) for s in scorers] if isinstance(scorers, (list, tuple)) else []
+        many = [scorers] if isinstance(scorers, Scorer) else scorers if isinstance(scorers, (list, tuple)) else []
+        items = list(scorers.items()) if isinstance(scorers, Mapping) else [  # a list: named by the prefixes
+            (ScoreColumns(getattr(s, "prefix", "")).name, s) for s in many]
         if not items or not all(isinstance(s, Scorer) for _, s in items):
             raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)): one, a list or a mapping of them, "
                                   f"got {type(scorers).__name__}.")

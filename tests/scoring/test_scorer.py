@@ -325,7 +325,8 @@ def test_a_tokenizer_that_is_not_one_is_refused_by_score_fn(tiny_model, tiny_tok
 def test_score_with_several_models_is_one_map_of_the_same_scores(tiny_model_dir):
     ds = Dataset.from_dict(ROWS)
     kw = dict(dtype="float32", question=["instruction", "input"], device_map="cpu")
-    a, b = qaq.score_fn(tiny_model_dir, prefix="a_", **kw), qaq.score_fn(tiny_model_dir, prefix="b_", template="raw", **kw)
+    a = qaq.score_fn(tiny_model_dir, prefix="a_", **kw)
+    b = qaq.score_fn(tiny_model_dir, prefix="b_", template="raw", **kw)
     one_by_one = ds.map(a, batched=True, load_from_cache_file=False).map(b, batched=True, load_from_cache_file=False)
     both = qaq.score(ds, {"a": a, "b": b}, batch_size=2, map_kwargs={"load_from_cache_file": False})
     assert both.column_names == one_by_one.column_names and both.features == one_by_one.features
