@@ -340,21 +340,21 @@ def score_pool(pool: list[dict], model: str, name: str, template: str = "standar
 
     import qaq_datasets as qaq
 
-    from qaq_datasets.scoring import score_columns
-    from qaq_datasets.demo import score_models
+    from qaq_datasets.scoring import MultiScorer, ScoreColumns
 
-    key = json.dumps([pool, score_columns(""), model, template, str(dtype)], sort_keys=True)
+    key = json.dumps([pool, ScoreColumns("").columns, model, template, str(dtype)], sort_keys=True)
     folder = CACHE / f"pool-{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / "dataset_info.json").exists():
         return load_from_disk(str(folder))
-    scorers = {name: qaq.score_fn(model, prefix=f"{name}_", question=["instruction", "input"], answer="output",
-                                  template=template, dtype=dtype)}
+    cols = ScoreColumns.named(name)
+    ds = Dataset.from_list(pool)
+    fn = MultiScorer({name: qaq.score_fn(model, prefix=cols.prefix, question=["instruction", "input"],
+                                         answer="output", template=template, dtype=dtype)}, ds)
     t0 = time.perf_counter()
-    scored, _, stats = score_models(Dataset.from_list(pool), scorers, batch_size=64)
-    print(f"scored the pool with {model} ({template}): {time.perf_counter() - t0:.0f} s, {stats[name]['status']}",
+    scored = fn.map(ds, batch_size=64)
+    print(f"scored the pool with {model} ({template}): {time.perf_counter() - t0:.0f} s, {fn.stats(scored)}",
           flush=True)
-    cols = [c for c in scored.column_names if c.startswith(name + "_")]
-    scored.select_columns(cols).save_to_disk(str(folder))
+    scored.select_columns(cols.columns).save_to_disk(str(folder))
     return load_from_disk(str(folder))
 
 

@@ -55,16 +55,6 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     return Dataset.from_list(rows)
 
 
-def score_models(dataset, scorers: dict, *, batch_size: int = 64):
-    """Kept only until ``benchmarks/selection_quality.py`` maps a :class:`~qaq_datasets.scoring.MultiScorer` itself:
-    ``(scored, metadata, stats)``; remove it then."""
-    from .scoring import MultiScorer
-
-    fn = MultiScorer(scorers, dataset)
-    scored = fn.map(dataset, batch_size=batch_size)
-    return scored, fn.metadata(), fn.stats(scored)
-
-
 def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_each_defect: int = 6,
              strong: str | None = None, weak: str | None = None, dtype: str | None = None,
              repo_id: str = "your-name/humaneval-qaq-demo") -> dict:

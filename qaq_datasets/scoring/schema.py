@@ -138,9 +138,6 @@ def score_features(prefix: str):
     return ScoreColumns(prefix).features()
 
 
-split_prefix = ScoreColumns.parse
-
-
 def infer_prefixes(columns: Iterable[str]) -> list[str]:
     """Prefixes ``p`` for which ``{p}rmi``, ``{p}nll_q`` and ``{p}status`` are all columns."""
     cols = list(columns)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigTypeError
-from ..scoring.schema import OK_STATUSES, check_prefix
+from ..scoring.schema import OK_STATUSES, ScoreColumns, check_prefix
 from .selector import Selector
 
 #: the ``default`` plan's knobs (chosen by the worst set of the selection benchmark's tune half, see
@@ -74,13 +74,13 @@ SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "paper_center": 0
 def _prefix(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigTypeError(f"{what} must be a non-empty column prefix like 'strong_', got {type(value).__name__}.")
-    return check_prefix(value if value.endswith("_") else value + "_", what)
+    return check_prefix(value if value.endswith("_") else ScoreColumns.named(value).prefix, what)
 
 
 def _status_ok(*prefixes: str) -> Selector:
     sel = Selector()
     for p in dict.fromkeys(prefixes):
-        sel = sel.drop_where(f"{p}status", "not in", OK_STATUSES, reason="not_ok_status")
+        sel = sel.drop_where(ScoreColumns(p).status, "not in", OK_STATUSES, reason="not_ok_status")
     return sel
 
 
@@ -95,45 +95,48 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     if unknown:
         raise ConfigError(f"unknown default-plan knobs {unknown}; knobs: {', '.join(DEFAULT_PARAMS)}.")
     k = {**DEFAULT_PARAMS, **knobs}
+    s, w = ScoreColumns(strong), ScoreColumns(weak)
     sel = _status_ok(strong, weak)
     if k["text_checks"]:
         named = {c: columns.get(c) for c in ("question", "answer", "messages")} if columns else {}
         sel = sel.drop_broken_answers(**named)
     for side, op in (("low", "<"), ("high", ">")):
-        for p in {"both": (weak, strong), "weak": (weak,), "strong": (strong,)}[k[f"rho_{side}_model"]]:
+        for m in {"both": (w, s), "weak": (w,), "strong": (s,)}[k[f"rho_{side}_model"]]:
             if k[f"rho_{side}"] is not None:
-                sel = sel.drop_where(f"{p}rmi", op, k[f"rho_{side}"], divide_by=f"{p}nll_q", reason=f"rmi_{side}")
-    for p in (weak, strong) if k["ifd_max"] is not None else ():
-        sel = sel.drop_where(f"{p}ifd", ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
+                sel = sel.drop_where(m.rmi, op, k[f"rho_{side}"], divide_by=m.nll_q, reason=f"rmi_{side}")
+    for m in (w, s) if k["ifd_max"] is not None else ():
+        sel = sel.drop_where(m.ifd, ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
     if k["end_max"] is not None:
-        sel = sel.drop_where(f"{weak}nll_end", ">", k["end_max"], reason="end_unlikely")
+        sel = sel.drop_where(w.nll_end, ">", k["end_max"], reason="end_unlikely")
     if k["q_max"] is not None:
-        sel = sel.drop_where(f"{weak}nll_q", ">", k["q_max"], reason="question_unlikely")
+        sel = sel.drop_where(w.nll_q, ">", k["q_max"], reason="question_unlikely")
     if k["final"] == "gap":
-        return sel.gap(strong=f"{strong}rmi", weak=f"{weak}rmi", bins=k["bins"]).keep_top(fraction)
-    sel = sel.stratify(f"{strong}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{strong}rmi")
+        return sel.gap(strong=s.rmi, weak=w.rmi, bins=k["bins"]).keep_top(fraction)
+    sel = sel.stratify(s.nll_q, k["bins"], min_rows=k["min_rows"]).rank(s.rmi)
     return sel.closest_to(k["center"]).keep_top(fraction)
 
 
 def _gap(strong: str, weak: str, fraction, seed, bins: int = DEFAULT_PARAMS["bins"]) -> Selector:
-    return _status_ok(strong, weak).gap(strong=f"{strong}rmi", weak=f"{weak}rmi", bins=bins).keep_top(fraction)
+    gap = _status_ok(strong, weak).gap(strong=ScoreColumns(strong).rmi, weak=ScoreColumns(weak).rmi, bins=bins)
+    return gap.keep_top(fraction)
 
 
 def _band(p: str, fraction, seed, center: str = "center") -> Selector:
-    k = SWEET_SPOT_PARAMS
-    sel = _status_ok(p).stratify(f"{p}nll_q", k["bins"], min_rows=k["min_rows"]).rank(f"{p}rmi")
+    k, c = SWEET_SPOT_PARAMS, ScoreColumns(p)
+    sel = _status_ok(p).stratify(c.nll_q, k["bins"], min_rows=k["min_rows"]).rank(c.rmi)
     return sel.closest_to(k[center]).keep_top(fraction)
 
 
 def _ifd(p: str, fraction, seed, loss_ratio: bool = True) -> Selector:
-    sel = _status_ok(p).drop_where(f"{p}ifd", ">", 1, reason="ifd_gt_1")
+    c = ScoreColumns(p)
+    sel = _status_ok(p).drop_where(c.ifd, ">", 1, reason="ifd_gt_1")
     if loss_ratio:  # Cherry_LLM's code: the ratio of mean losses
-        return sel.score(f"{p}nll_a_given_q", divide_by=f"{p}nll_a", name="qaq_ifd_ratio").keep_top(fraction)
-    return sel.score(f"{p}ifd").keep_top(fraction)  # Superfiltering's code: the perplexity ratio (ifd_ppl)
+        return sel.score(c.nll_a_given_q, divide_by=c.nll_a, name="qaq_ifd_ratio").keep_top(fraction)
+    return sel.score(c.ifd).keep_top(fraction)  # Superfiltering's code: the perplexity ratio (ifd_ppl)
 
 
 def _perplexity(p: str, fraction, seed) -> Selector:
-    return _status_ok(p).score(f"{p}nll_a_given_q", ascending=True).keep_top(fraction)
+    return _status_ok(p).score(ScoreColumns(p).nll_a_given_q, ascending=True).keep_top(fraction)
 
 
 # name → (models: 2 = strong+weak, 1 = one model, 0 = none; default model of a 1-model preset; builder)

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -50,22 +49,12 @@ import numpy as np
 import pyarrow as pa
 
 from .._version import __version__
+from ..files import to_builtin
 from ..errors import ConfigError
 from ..scoring.schema import infer_prefixes, score_columns
 
 KEEP_COLUMN = "qaq_keep"
 REASON_COLUMN = "qaq_drop_reason"
-
-
-def jsonable(obj: Any) -> Any:
-    """Deep-convert numpy scalars/arrays and tuples to JSON types; NaN and ±inf become None."""
-    if isinstance(obj, (np.ndarray, np.generic)):
-        obj = obj.tolist()
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
 
 
 def rows_identity(ds) -> dict:
@@ -129,7 +118,7 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
     if rows_kept == 0:
         why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
         state.warn(f"no row was kept ({why}).")
-    return jsonable({
+    return to_builtin({
         "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
         "drop_reasons": drop_reasons, "budget": cut[0]["budget"] if cut else None,
         "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,

@@ -38,12 +38,12 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from ..errors import ConfigError, ConfigTypeError, QAQError
-from ..scoring.schema import split_prefix
+from ..scoring.schema import ScoreColumns
 from .text_checks import DropBrokenAnswers
 from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
 from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify
 from .selection import Selection, build_report
-from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_column, check_column_name
+from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_column, check_column_name, shown
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
@@ -56,11 +56,11 @@ def _cut(exc: Exception, n: int = 300) -> str:
 
 
 def _model_nll_q(column: str, what: str) -> str:
-    split = split_prefix(column)
+    split = ScoreColumns.parse(column)
     if split is None:
-        raise ConfigError(f"gap cannot tell which model {column!r} comes from (it is not a '{{prefix}}rmi'-style "
+        raise ConfigError(f"gap cannot tell which model {shown(column)} comes from (it is not a '{{prefix}}rmi'-style "
                           f"score column); pass {what}_by='<that model's nll_q column>'.")
-    return f"{split[0]}nll_q"
+    return ScoreColumns(split[0]).nll_q
 
 
 class Selector:

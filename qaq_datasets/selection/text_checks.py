@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
-from ..scoring.shapes import check_shape_columns, parse_row, resolve_columns
+from ..scoring.data_shapes import check_shape_columns, parse_row, resolve_columns
 from .steps import FitState, Step, check_column_name
 
 OK, UNCHECKED = "ok", "unchecked"
