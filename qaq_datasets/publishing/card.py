@@ -107,6 +107,9 @@ def load_yaml(text: str, where: str):
         raise ConfigError(f"{where} could not be read (YAML{at}): {why[:160]}.") from None
     except RecursionError:
         raise ConfigError(f"{where} could not be read (YAML): it is nested too deeply.") from None
+    except ValueError:  # a value the loader cannot convert, e.g. an integer of more than 4,300 digits
+        raise ConfigError(f"{where} could not be read (YAML): a value could not be converted (e.g. an integer of "
+                          "thousands of digits).") from None
 
 
 def parse_card(text: str | None, where: str) -> DatasetCard:

@@ -336,7 +336,7 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     """
     from ..models.loading import QAQModel, as_qaq_model, resolve_dtype
     from ..models.spec import ResolvedSpec, resolve_spec
-    from ..selection.steps import check_int
+    from ..selection.steps import INT_MAX, check_int
 
     if question is not None:
         question = tuple(as_column_list(question, "question"))
@@ -344,7 +344,8 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
     if messages is not None and (not isinstance(messages, str) or question or answer):
         raise ConfigError("messages= names one column of conversations; it does not go with question=/answer=.")
-    max_length, token_budget = check_int(max_length, "max_length", 4), check_int(token_budget, "token_budget", 1)
+    max_length, token_budget = check_int(max_length, "max_length", 4, INT_MAX), check_int(token_budget, "token_budget", 1,
+                                                                                           INT_MAX)
     if question and answer:
         check_distinct_columns(question, answer)
     st.check_prefix(prefix)

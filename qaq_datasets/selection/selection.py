@@ -47,10 +47,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from datasets import Dataset
 
 from .._version import __version__
 from ..files import to_builtin
-from ..errors import ConfigError
+from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import infer_prefixes, score_columns
 
 KEEP_COLUMN = "qaq_keep"
@@ -180,6 +181,8 @@ class Selection:
 
     def check(self, ds) -> dict:
         """``rows_identity(ds)`` if ``ds`` holds the rows this selection was fitted on, else ConfigError."""
+        if not isinstance(ds, Dataset):
+            raise ConfigTypeError(f"a selection applies to a datasets.Dataset (one split), got {type(ds).__name__}.")
         return check_fitted_on(self.fitted_on, ds, what="This selection",
                                fix="re-fit the plan on these rows: plan.fit(rows), e.g. "
                                    "Selector.from_dict(selection.plan).fit(rows)")

@@ -47,6 +47,8 @@ from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_colum
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
+#: the most steps a plan may have (a plan file comes from anyone: 300,000 steps took a minute to read)
+MAX_STEPS = 1000
 
 
 def _cut(exc: Exception, n: int = 300) -> str:
@@ -401,6 +403,8 @@ class Selector:
             raise ConfigError(f"the plan's version is newer than this library understands ({PLAN_VERSION}).")
         if not isinstance(plan.get("steps"), list):
             raise ConfigError("a selection plan needs a 'steps' list.")
+        if len(plan["steps"]) > MAX_STEPS:
+            raise ConfigError(f"a selection plan has at most {MAX_STEPS} steps, this one {len(plan['steps'])}.")
         if not isinstance(keep_nan := plan.get("keep_nan", False), bool):
             raise ConfigTypeError(f"keep_nan must be true or false, got {type(keep_nan).__name__}.")
         selector, known = cls(keep_nan=keep_nan), [c.kind for c in Step.__subclasses__()]

@@ -118,3 +118,31 @@ def test_huge_values_in_a_plan_give_one_short_line():
     with pytest.raises(ConfigTypeError) as err:
         Selector().drop_where("rmi", "in", [1, "x" * 100_000])
     assert len(str(err.value)) < 300
+
+
+def test_plan_files_and_selections_refuse_what_a_careless_user_gives(tmp_path):
+    """A 10,000-digit integer in a plan file, a plan of too many steps, a selection applied to a list or a
+    DatasetDict, and a 100 KB column name: each one short line of the library's errors."""
+    from datasets import DatasetDict
+    from sel_helpers import scored
+
+    from qaq_datasets.errors import ConfigTypeError
+    from qaq_datasets.selection.selector import MAX_STEPS
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("steps:\n- step: stratify\n  column: strong_nll_q\n  bins: " + "9" * 10_000 + "\n")
+    with pytest.raises(ConfigError, match="could not be converted"):
+        Selector.from_yaml(path)
+    with pytest.raises(ConfigError, match=f"at most {MAX_STEPS} steps"):
+        Selector.from_dict({"steps": [{"step": "random"}] * (MAX_STEPS + 1)})
+    ds = scored(40)
+    sel = Selector().random(0).keep_top(0.5).fit(ds)
+    for bad in ([1, 2, 3], DatasetDict({"train": ds})):
+        with pytest.raises(ConfigTypeError, match="datasets.Dataset"):
+            sel.apply(bad)
+    with pytest.raises(ColumnError) as err:
+        Selector().stratify("strong_nll_q").rank("c" * 100_000).fit(ds)
+    assert len(str(err.value)) < 700
+    # any message of the library's errors is cut, whatever built it (a scorer's 100 KB question column name)
+    err = ColumnError(f"Column {'q' * 100_000!r} is not in the dataset.", column="q", available=["a", "b"])
+    assert len(str(err)) <= 600 and "[...]" in str(err) and str(err).endswith("Available columns: a, b.")
