@@ -82,7 +82,7 @@ class DropWhere(Step):
             x = state.reader.numeric(self.column)
             if self.divide_by:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    x = x / state.reader.numeric(self.divide_by)  # a zero divisor gives ±inf or NaN: never matched
+                    x = x / state.reader.numeric(self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
             hit = getattr(operator, OPS[self.op])(np.where(np.isnan(x), np.inf if "<" in self.op else -np.inf, x),
                                                   float(self.value))
         else:
