@@ -480,6 +480,16 @@ def survivors(A: dict, knobs: dict) -> np.ndarray:
     """The rows of the pool that the default's filters with ``knobs`` keep (row-local: the same in every set)."""
     k = knobs
     alive = A["ok"] & ~A["text_bad"] if k["text_checks"] else A["ok"].copy()
+    # as the library does, a row with a missing (NaN, ±inf) value in a column a step reads is dropped (nan_score)
+    read = ["strong_nll_q", "strong_rmi"] + (["weak_nll_q", "weak_rmi"] if k["final"] == "gap" else [])
+    for side in ("low", "high"):
+        if k[f"rho_{side}"] is not None:
+            read += [c for m in {"both": ("weak_", "strong_"), "weak": ("weak_",), "strong": ("strong_",)}[
+                k[f"rho_{side}_model"]] for c in (f"{m}rmi", f"{m}nll_q")]
+    read += ["weak_ifd", "strong_ifd"] * (k["ifd_max"] is not None) + ["weak_nll_end"] * (k["end_max"] is not None)
+    read += ["weak_nll_q"] * (k["q_max"] is not None)
+    for c in set(read):
+        alive &= np.isfinite(A[c])
     models = {"both": ("weak_", "strong_"), "weak": ("weak_",), "strong": ("strong_",)}
     with np.errstate(divide="ignore", invalid="ignore"):
         for p in models[k["rho_low_model"]] if k["rho_low"] is not None else ():
@@ -489,7 +499,7 @@ def survivors(A: dict, knobs: dict) -> np.ndarray:
     for p in ("weak_", "strong_") if k["ifd_max"] is not None else ():
         alive &= ~(A[f"{p}ifd"] > k["ifd_max"])
     if k["end_max"] is not None:
-        alive &= np.isfinite(A["weak_nll_end"]) & ~(A["weak_nll_end"] > k["end_max"])
+        alive &= ~(A["weak_nll_end"] > k["end_max"])
     if k["q_max"] is not None:
         alive &= ~(A["weak_nll_q"] > k["q_max"])
     return alive
@@ -557,9 +567,11 @@ def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, 
         if (~survivors(A, k)[clean_idx]).mean() > max_clean_loss:
             continue
         res = fast_eval(A, sets, k, budget, defect, seen)
-        rates = np.array([r["seen_rate"] for r in res])
+        rates = np.nan_to_num([r["seen_rate"] for r in res], nan=0.0)  # a set with nothing kept keeps no defect
         rows.append((rates.max(), float(np.median(rates)), knob_count(k),
                      sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), k))
+    if not rows:
+        raise SystemExit(f"no candidate drops at most {max_clean_loss:.0%} of the clean rows")
     rows.sort(key=lambda r: r[:4])
     for r in rows[:show]:
         print(f"worst {r[0]:.1%} median {r[1]:.1%} knobs {r[2]} clean lost {r[3]:.1%}: "

@@ -13,10 +13,10 @@ class QAQError(Exception):
     """Base class of every qaq-datasets error. A message is one line of at most about 600 characters: a value it
     repeats may come from anyone's file or arguments (a 100 KB column name), so a longer one is cut in the middle."""
 
-    def __init__(self, message: str = "", *args):
+    def __init__(self, message: str = "", *args, **kwargs):
         if isinstance(message, str) and len(message) > 600:
             message = f"{message[:480]} [...] {message[-100:]}"
-        super().__init__(message, *args)
+        super().__init__(message, *args, **kwargs)
 
 
 class ConfigError(QAQError, ValueError):

@@ -111,7 +111,7 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     if k["q_max"] is not None:
         sel = sel.drop_where(w.nll_q, ">", k["q_max"], reason="question_unlikely")
     if k["final"] == "gap":
-        return sel.gap(strong=s.rmi, weak=w.rmi, bins=k["bins"]).keep_top(fraction)
+        return sel.gap(strong=s.rmi, weak=w.rmi, bins=k["bins"], min_rows=k["min_rows"]).keep_top(fraction)
     sel = sel.stratify(s.nll_q, k["bins"], min_rows=k["min_rows"]).rank(s.rmi)
     return sel.closest_to(k["center"]).keep_top(fraction)
 
