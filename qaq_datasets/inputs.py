@@ -94,8 +94,9 @@ def _load_file(path: Path, split: str):
         raise ConfigError(f"Cannot read {path}: it holds no rows.")
     if builder in ("json", "csv") and (line := _not_utf8_line(path)) is not None:
         raise ConfigError(f"Cannot read {path}: line {line} is not UTF-8 text.")
-    verbosity = datasets.logging.get_verbosity()
+    verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its own log of the failure would repeat ours
+    datasets.disable_progress_bars()  # nor its "Generating train split" bar on stderr beside our one error line
     try:
         return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line naming the file
@@ -104,6 +105,8 @@ def _load_file(path: Path, split: str):
         raise ConfigError(f"Cannot read {path}: {why or first}.") from None
     finally:
         datasets.logging.set_verbosity(verbosity)
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def load_input(source: str | os.PathLike, *, split: str | None = None, config: str | None = None,
