@@ -477,31 +477,30 @@ def pool_arrays(scored) -> dict:
 
 
 def survivors(A: dict, knobs: dict) -> np.ndarray:
-    """The rows of the pool that the default's filters with ``knobs`` keep (row-local: the same in every set)."""
-    k = knobs
-    alive = A["ok"] & ~A["text_bad"] if k["text_checks"] else A["ok"].copy()
-    # as the library does, a row with a missing (NaN, ±inf) value in a column a step reads is dropped (nan_score)
-    read = ["strong_nll_q", "strong_rmi"] + (["weak_nll_q", "weak_rmi"] if k["final"] == "gap" else [])
-    for side in ("low", "high"):
-        if k[f"rho_{side}"] is not None:
-            read += [c for m in {"both": ("weak_", "strong_"), "weak": ("weak_",), "strong": ("strong_",)}[
-                k[f"rho_{side}_model"]] for c in (f"{m}rmi", f"{m}nll_q")]
-    read += ["weak_ifd", "strong_ifd"] * (k["ifd_max"] is not None) + ["weak_nll_end"] * (k["end_max"] is not None)
-    read += ["weak_nll_q"] * (k["q_max"] is not None)
-    for c in set(read):
-        alive &= np.isfinite(A[c])
-    models = {"both": ("weak_", "strong_"), "weak": ("weak_",), "strong": ("strong_",)}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for p in models[k["rho_low_model"]] if k["rho_low"] is not None else ():
-            alive &= ~(A[f"{p}rmi"] / A[f"{p}nll_q"] < k["rho_low"])
-        for p in models[k["rho_high_model"]] if k["rho_high"] is not None else ():
-            alive &= ~(A[f"{p}rmi"] / A[f"{p}nll_q"] > k["rho_high"])
-    for p in ("weak_", "strong_") if k["ifd_max"] is not None else ():
-        alive &= ~(A[f"{p}ifd"] > k["ifd_max"])
-    if k["end_max"] is not None:
-        alive &= ~(A["weak_nll_end"] > k["end_max"])
-    if k["q_max"] is not None:
-        alive &= ~(A["weak_nll_q"] > k["q_max"])
+    """The rows of the pool that the default's filters with ``knobs`` keep (row-local: the same in every set), read
+    off the library's own plan (:func:`~qaq_datasets.selection.presets.default_plan`): as the library does, a row with
+    a missing (NaN, ±inf) value in a column a step reads is dropped, and a 0 / 0 ratio never matches."""
+    import operator
+
+    from qaq_datasets.selection.filtering import OPS
+    from qaq_datasets.selection.presets import default_plan
+
+    alive = A["ok"].copy()  # the status steps
+    for step in default_plan(**knobs).steps:
+        kind = step["step"]
+        if kind == "drop_broken_answers":
+            alive &= ~A["text_bad"]
+        elif kind == "drop_where" and step["op"] not in ("in", "not in"):
+            x = A[step["column"]]
+            alive &= np.isfinite(x)
+            if step.get("divide_by"):
+                alive &= np.isfinite(A[step["divide_by"]])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    x = x / A[step["divide_by"]]
+            alive &= ~getattr(operator, OPS[step["op"]])(x, step["value"])
+        else:  # the final ranking's columns
+            for c in (step.get(f) for f in ("column", "strong", "weak", "strong_by", "weak_by")):
+                alive &= np.isfinite(A[c]) if c in A else True
     return alive
 
 
@@ -523,9 +522,10 @@ def final_keep(A: dict, idx: np.ndarray, alive: np.ndarray, knobs: dict, budget:
     return top_rows(np.abs(rank - knobs["center"]), alive, k, True)
 
 
-def fast_eval(A, sets, knobs, budget, defect, seen) -> list[dict]:
-    """Per set: seen-defect rate among kept, clean rows lost to the filters (as :func:`evaluate`, fast)."""
-    alive_pool = survivors(A, knobs)
+def fast_eval(A, sets, knobs, budget, defect, seen, alive_pool=None) -> list[dict]:
+    """Per set: seen-defect rate among kept, clean rows lost to the filters (as :func:`evaluate`, fast);
+    ``alive_pool``: :func:`survivors` when the caller has it already."""
+    alive_pool = survivors(A, knobs) if alive_pool is None else alive_pool
     out = []
     for idx in sets:
         alive = alive_pool[idx]
@@ -564,9 +564,10 @@ def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, 
     rows ``clean_idx`` qualify."""
     rows = []
     for k in knob_grid(base):
-        if (~survivors(A, k)[clean_idx]).mean() > max_clean_loss:
+        alive = survivors(A, k)
+        if (~alive[clean_idx]).mean() > max_clean_loss:
             continue
-        res = fast_eval(A, sets, k, budget, defect, seen)
+        res = fast_eval(A, sets, k, budget, defect, seen, alive)
         rates = np.nan_to_num([r["seen_rate"] for r in res], nan=0.0)  # a set with nothing kept keeps no defect
         rows.append((rates.max(), float(np.median(rates)), knob_count(k),
                      sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), k))
