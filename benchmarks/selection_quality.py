@@ -691,7 +691,7 @@ def main():
             assert np.array_equal(results["default"][-1]["keep"], np.sort(fast[j]["keep"])), key  # fast == library
         table[g] = results
     print(f"\nGrid: {len(by_group['report'])} sets per column ({GRID_SIZE} rows; {len(GRID_LEVELS)} levels "
-          f"{', '.join(f'{x:.0%}' for x in GRID_LEVELS)} defective x {len(by_group['report']) // len(GRID_LEVELS)} "
+          f"{', '.join(f'{x:.0%}' for x in GRID_LEVELS)} defective x {len({key[1] for key in by_group['report']})} "
           f"mixes); each plan keeps {args.budget:.0%}. Seen-defective rows among the kept: worst set / median\n")
     print("| plan | report half: worst | median | worst at <= 25% defective | two-source: worst | median | "
           "all kinds, report: worst | clean lost to filters |\n|---|---|---|---|---|---|---|---|")
