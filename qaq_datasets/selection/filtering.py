@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 from ..errors import ConfigError, ConfigTypeError
 from .ranking import robust_fences, top_rows
 from .scores import measure_of
-from .steps import INT_MAX, NUMERIC, STRING, Context, FitState, Step, check_int, check_unit, is_number, shown
+from .steps import (INT_MAX, NUMERIC, STRING, Context, FitState, Step, check_int, check_unit, is_number,
+                    register_step, shown)
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -23,14 +24,30 @@ OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in
 BELOW_CUT = "below_cut"
 
 
+@register_step
 @dataclass(frozen=True)
 class DropWhere(Step):
-    """Drop alive rows where ``column <op> value`` (or ``column / divide_by <op> value``) holds, with ``reason``."""
+    """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
+
+    ``op`` is one of ``<  <=  >  >=  ==  !=  in  not in``; strings work with ``== != in not in``.
+    With ``divide_by``, the ratio ``column / divide_by`` is compared (``<  <=  >  >=``). The decision for a
+    row reads that row alone, so no mix of other rows can move it.
+    ``reason`` defaults to ``{column}_{op word}_{value}`` (e.g. ``weak_ifd_gt_1``).
+
+    Input columns: ``column`` (numeric, or string for string values), ``divide_by`` (numeric).
+    Output columns: none.
+
+    Examples:
+        >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1")
+        >>> Selector().drop_where("strong_status", "not in", ["ok", "truncated"], reason="not_ok_status")
+        >>> Selector().drop_where("weak_rmi", "<", 0.1, divide_by="weak_nll_q", reason="rmi_low")
+    """
 
     kind = "drop_where"
     column: str
     op: str
     value: Any
+    _: KW_ONLY
     reason: str | None = None
     divide_by: str | None = None
 
@@ -92,9 +109,30 @@ class DropWhere(Step):
         return {"reason": self.drop_reason, "matched": state.drop(hit & valid, self.drop_reason)}
 
 
+@register_step
 @dataclass(frozen=True)
 class DropOutliers(Step):
-    """Drop rows whose ``column`` lies outside robust fences fitted in each bin of the latest ``stratify``."""
+    """Drop the rows whose ``column`` is an outlier of its bin, with fences fitted to the data.
+
+    In each bin of the latest ``stratify``, the fences are median − ``low`` × scale and median + ``high`` ×
+    scale, with scale = 1.4826 × MAD (median absolute deviation: the standard deviation for normal data),
+    refitted on the rows inside them (three fits at most). No fraction is assumed: with no defects a bin
+    loses few rows, and with many the refits keep the fences on the clean rows, as long as the first fence
+    catches the outliers: a bin with ~40% outliers has about twice the clean rows' MAD, so a close cluster
+    can slip inside wide fences (3 scales), not inside narrower ones. The fences are fitted on the bin's own
+    rows, so a dense cluster of defects can pull them onto itself; the ``default`` preset uses row-local
+    thresholds at the method's anchors instead (``drop_where(..., divide_by=...)``). ``None`` on one side
+    keeps that side.
+    Reasons ``{measure}_low`` / ``{measure}_high`` (``rmi_low``, ``rmi_high`` for ``weak_rmi``); the
+    fitted fences are in the step's report (``fences``: bin, rows, median, scale, low, high) and its notes.
+
+    Input columns: ``column`` (numeric).
+    Output columns: none.
+
+    Examples:
+        >>> Selector().stratify("weak_nll_q", bins=10).drop_outliers("weak_rmi", low=2.0, high=3.0)
+        >>> Selector().stratify("weak_nll_q").drop_outliers("weak_nll_end", low=None, high=3.0)
+    """
 
     kind = "drop_outliers"
     column: str
@@ -139,9 +177,21 @@ class DropOutliers(Step):
         return {"column": self.column, "reasons": reasons, "fences": fences}
 
 
+@register_step
 @dataclass(frozen=True)
 class DropExtremes(Step):
-    """Drop rows whose latest rank is below ``low`` (``{measure}_low``) or above ``high`` (``{measure}_high``)."""
+    """Drop rows whose latest rank is ``< low`` (reason ``{measure}_low``) or ``> high`` (``{measure}_high``).
+
+    For an RMI rank the reasons are ``rmi_low`` (answer unrelated to the question) and
+    ``rmi_high`` (answer echoing the question). ``low`` in [0, 1), ``high`` in (0, 1], low < high.
+    Needs a ``rank`` before it.
+
+    Input columns: none (reads the latest rank).
+    Output columns: none.
+
+    Examples:
+        >>> Selector().stratify("strong_nll_q").rank("strong_rmi").drop_extremes(low=0.1, high=0.95)
+    """
 
     kind = "drop_extremes"
     low: float = 0.1
@@ -166,12 +216,25 @@ class DropExtremes(Step):
         return {"rank_column": column, "reasons": reasons}
 
 
+@register_step
 @dataclass(frozen=True)
 class KeepTop(Step):
-    """Keep the best ``n`` alive rows by the current score; ``n`` is a fraction of the rows IN."""
+    """Keep the ``n`` best alive rows by the current score; drop the rest as ``below_cut``.
+
+    ``n`` is a fraction in (0, 1] (a float: of the rows the plan is fitted on, *not* of the
+    survivors; rounded half up, at least 1) or a row count >= 1 (an int; ``1`` = one row,
+    ``1.0`` = every row). When fewer rows survive, all are kept and the report notes it. Ties:
+    by score, then row index ascending; rows with a NaN score (``keep_nan``) come last.
+
+    Input columns: none (reads the current score).
+    Output columns: none.
+
+    Examples:
+        >>> Selector().score("strong_nll_a_given_q", ascending=True).keep_top(1000)
+    """
 
     kind = "keep_top"
-    n: int | float = 0.25
+    n: int | float
 
     def validate(self):
         n, count = self.n, isinstance(self.n, (int, np.integer))

@@ -7,7 +7,7 @@ set the current bins (``stratify``), the latest rank (``rank``) and the score ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
-from .steps import Context, FitState, Score, Step, check_unit
+from .steps import Context, FitState, Score, Step, check_unit, register_step, shown
 
 
 #: the most bins ``stratify`` takes: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still 100 rows
@@ -34,13 +34,28 @@ def measure_of(column: str) -> str:
     return split[1] if split else column
 
 
+@register_step
 @dataclass(frozen=True)
 class Stratify(Step):
-    """Quantile bins of ``column`` over the alive rows; later ``rank`` steps rank within them."""
+    """Split the alive rows into ``bins`` equal-count quantile bins of ``column``.
+
+    Later ``rank`` steps rank within these bins (RMI is heteroscedastic in PPL(Q), so rank it
+    within bins of ``{p}nll_q``). Tied values never straddle two bins, so tied quantile edges
+    collapse bins; then bins with fewer than ``min_rows`` rows are merged into a neighbour. Both
+    are reported (``notes``, the step's ``fitted``); there is never a division by zero.
+    ``bins=1`` gives one global bin. More bins than dataset rows is no error (the notes say what was used).
+
+    Input columns: ``column`` (numeric, e.g. ``weak_nll_q``).
+    Output columns: none (the bins appear in the report).
+
+    Examples:
+        >>> Selector().stratify("weak_nll_q", bins=10).rank("weak_rmi")
+    """
 
     kind = "stratify"
     column: str
     bins: int = 10
+    _: KW_ONLY
     min_rows: int = 2
 
     def validate(self):
@@ -63,12 +78,25 @@ class Stratify(Step):
                 "edges": [float(x) for x in bins.low[1:]]}
 
 
+@register_step
 @dataclass(frozen=True)
 class Rank(Step):
-    """Normalised within-bin rank of ``column`` in the current bins (output ``{column}_rank``)."""
+    """Normalised rank in [0, 1] of ``column`` within the latest ``stratify`` bins.
+
+    0 = smallest value of its bin, 1 = largest; equal values share their average rank; a bin
+    with one row gives 0.5. The rank becomes the current score (``keep_top`` keeps the highest)
+    and the target of ``drop_extremes`` / ``closest_to``. Needs a ``stratify`` before it.
+
+    Input columns: ``column`` (numeric, e.g. ``weak_rmi``).
+    Output columns: ``name`` or ``{column}_rank`` (float64, NaN for rows not ranked).
+
+    Examples:
+        >>> Selector().stratify("weak_nll_q").rank("weak_rmi").drop_extremes(0.1, 0.95)
+    """
 
     kind = "rank"
     column: str
+    _: KW_ONLY
     name: str | None = None
 
     def outputs(self):
@@ -89,17 +117,41 @@ class Rank(Step):
         return {"output": output, "bins_column": state.bins.column, "rows_ranked": int(np.isfinite(rank).sum())}
 
 
+def _model_nll_q(column: str, what: str) -> str:
+    split = ScoreColumns.parse(column)
+    if split is None:
+        raise ConfigError(f"gap cannot tell which model {shown(column)} comes from (it is not a '{{prefix}}rmi'-style "
+                          f"score column); pass {what}_by='<that model's nll_q column>'.")
+    return ScoreColumns(split[0]).nll_q
+
+
+@register_step
 @dataclass(frozen=True)
 class Gap(Step):
-    """Cognitive gap ``r_strong - r_weak`` of two models' within-bin ranks (output ``qaq_gap``)."""
+    """Cognitive gap Diff = r_strong − r_weak, each a within-bin rank under its own model's bins.
+
+    ``strong`` and ``weak`` must come from different model prefixes. The strong rank is taken
+    within quantile bins of ``strong_by`` (default: the strong column's ``{prefix}nll_q``), the
+    weak rank within bins of ``weak_by`` (default ``{weak prefix}nll_q``), both over the rows
+    alive at this step. ``bins``/``min_rows`` default to those of the latest ``stratify``; with
+    no stratify before, ``bins`` must be given. Diff becomes the score (higher is kept first).
+
+    Input columns: ``strong``, ``weak``, ``strong_by``, ``weak_by`` (numeric).
+    Output columns: ``qaq_gap`` (Diff in [-1, 1]), ``qaq_gap_strong_rank``, ``qaq_gap_weak_rank``
+    (prefix ``name`` instead of ``qaq_gap`` when given).
+
+    Examples:
+        >>> Selector().gap(strong="strong_rmi", weak="weak_rmi", bins=10).keep_top(0.25)
+    """
 
     kind = "gap"
     strong: str
     weak: str
-    strong_by: str
-    weak_by: str
-    bins: int
-    min_rows: int = 2
+    _: KW_ONLY
+    strong_by: str | None = None
+    weak_by: str | None = None
+    bins: int | None = None
+    min_rows: int | None = None
     name: str = "qaq_gap"
 
     def validate(self):
@@ -109,6 +161,13 @@ class Gap(Step):
         if ps and pw and ps[0] == pw[0]:
             raise ConfigError(f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
                               f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'.")
+
+    def resolve(self, ctx: Context) -> Gap:
+        if self.bins is None and ctx.bins is None:
+            raise ConfigError("gap() needs bins= or a stratify() step before it (whose bins it reuses).")
+        return replace(self, bins=self.bins or ctx.bins, min_rows=self.min_rows or (2 if self.bins else ctx.min_rows),
+                       strong_by=self.strong_by or _model_nll_q(self.strong, "strong"),
+                       weak_by=self.weak_by or _model_nll_q(self.weak, "weak"))
 
     def outputs(self):
         return [self.name, f"{self.name}_strong_rank", f"{self.name}_weak_rank"]
@@ -129,12 +188,27 @@ class Gap(Step):
         return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": _stats(diff)}
 
 
+@register_step
 @dataclass(frozen=True)
 class ScoreBy(Step):
-    """Make a numeric column (or ``column / divide_by``) the ``keep_top`` score (highest first unless ``ascending``)."""
+    """Make a raw column, or the ratio ``column / divide_by``, the score ``keep_top`` ranks by.
+
+    ``ascending=False`` (default): higher is better, keep_top keeps the largest values (e.g. IFD).
+    ``ascending=True``: lower is better, keep_top keeps the smallest (e.g. perplexity).
+    With ``divide_by`` the ratio is also an output column named ``name`` (Cherry_LLM's IFD is the ratio
+    of mean losses ``nll_a_given_q / nll_a``).
+
+    Input columns: ``column`` and ``divide_by`` (numeric).
+    Output columns: ``name`` (float64) when ``divide_by`` is given, else none.
+
+    Examples:
+        >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1").score("strong_ifd").keep_top(0.25)
+        >>> Selector().score("strong_nll_a_given_q", divide_by="strong_nll_a", name="qaq_ifd_ratio")
+    """
 
     kind = "score"
     column: str
+    _: KW_ONLY
     ascending: bool = False
     divide_by: str | None = None
     name: str = "qaq_ratio"
@@ -160,12 +234,21 @@ class ScoreBy(Step):
         return _stats(values)
 
 
+@register_step
 @dataclass(frozen=True)
 class ClosestTo(Step):
-    """Score rows by ``|rank - center|`` of the latest rank, smallest first (a band around center)."""
+    """Score rows by ``|rank − center|`` of the latest rank, closest first: keep_top then keeps a band.
+
+    Input columns: none (reads the latest rank).
+    Output columns: ``name`` (float64 distance, NaN for rows not ranked).
+
+    Examples:
+        >>> Selector().stratify("qaq_nll_q").rank("qaq_rmi").closest_to(0.5).keep_top(0.25)
+    """
 
     kind = "closest_to"
     center: float = 0.5
+    _: KW_ONLY
     name: str = "qaq_center_distance"
 
     def validate(self):
@@ -185,12 +268,24 @@ class ClosestTo(Step):
         return {"rank_column": column, **_stats(distance)}
 
 
+@register_step
 @dataclass(frozen=True)
 class Random(Step):
-    """A uniform random score per row from ``numpy.random.Generator(PCG64(seed))``."""
+    """A uniform random score per row, drawn with ``numpy.random.Generator(PCG64(seed))``.
+
+    One draw per dataset row (row i always gets the i-th draw), so ``random(seed).keep_top(k)``
+    is a seeded uniform sample of the surviving rows. The seed is stored in the plan.
+
+    Input columns: none.
+    Output columns: ``name`` (float64 in [0, 1)).
+
+    Examples:
+        >>> Selector().random(seed=0).keep_top(0.25)
+    """
 
     kind = "random"
     seed: int = 0
+    _: KW_ONLY
     name: str = "qaq_random"
 
     def outputs(self):

@@ -38,12 +38,9 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from ..errors import ConfigError, ConfigTypeError, QAQError
-from ..scoring.schema import ScoreColumns
-from .text_checks import DropBrokenAnswers
-from .filtering import DropExtremes, DropOutliers, DropWhere, KeepTop
-from .scores import ClosestTo, Gap, Random, Rank, ScoreBy, Stratify
+from . import filtering, scores, text_checks  # noqa: F401  (importing a module registers its steps)
 from .selection import Selection, build_report
-from .steps import NAN_SCORE, ColumnReader, Context, FitState, Step, check_column, check_column_name, shown
+from .steps import NAN_SCORE, STEPS, ColumnReader, Context, FitState, Step, StepMethods, check_column
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
@@ -57,16 +54,12 @@ def _cut(exc: Exception, n: int = 300) -> str:
     return text if len(text) <= n else f"{text[:n]} … [cut]"
 
 
-def _model_nll_q(column: str, what: str) -> str:
-    split = ScoreColumns.parse(column)
-    if split is None:
-        raise ConfigError(f"gap cannot tell which model {shown(column)} comes from (it is not a '{{prefix}}rmi'-style "
-                          f"score column); pass {what}_by='<that model's nll_q column>'.")
-    return ScoreColumns(split[0]).nll_q
-
-
-class Selector:
+class Selector(StepMethods):
     """Immutable builder of a selection plan; every method returns a new Selector.
+
+    Each step is a method of the same name (``stratify``, ``rank``, ``gap``, ``drop_where``, ``keep_top``, …:
+    ``Selector.from_dict``'s error lists them all); its parameters and docstring are those of the step's class
+    (see :mod:`~qaq_datasets.selection.steps`).
 
     Args:
         keep_nan: keep rows with missing scores instead of dropping them as ``nan_score`` (see the
@@ -101,6 +94,7 @@ class Selector:
 
     def _append(self, step: Step) -> Selector:
         ctx = self._context()
+        step = step.resolve(ctx)
         step.check(ctx)
         for name in set(step.outputs()) & ctx.outputs:
             raise ConfigError(f"{step.kind}: an earlier step already computes a column named {name!r}; "
@@ -112,220 +106,11 @@ class Selector:
         new._steps = steps
         return new
 
-    def stratify(self, column: str, bins: int = 10, *, min_rows: int = 2) -> Selector:
-        """Split the alive rows into ``bins`` equal-count quantile bins of ``column``.
-
-        Later ``rank`` steps rank within these bins (RMI is heteroscedastic in PPL(Q), so rank it
-        within bins of ``{p}nll_q``). Tied values never straddle two bins, so tied quantile edges
-        collapse bins; then bins with fewer than ``min_rows`` rows are merged into a neighbour. Both
-        are reported (``notes``, the step's ``fitted``); there is never a division by zero.
-        ``bins=1`` gives one global bin. More bins than dataset rows is an error.
-
-        Input columns: ``column`` (numeric, e.g. ``weak_nll_q``).
-        Output columns: none (the bins appear in the report).
-
-        Examples:
-            >>> Selector().stratify("weak_nll_q", bins=10).rank("weak_rmi")
-        """
-        return self._append(Stratify(column, bins, min_rows))
-
-    def rank(self, column: str, *, name: str | None = None) -> Selector:
-        """Normalised rank in [0, 1] of ``column`` within the latest ``stratify`` bins.
-
-        0 = smallest value of its bin, 1 = largest; equal values share their average rank; a bin
-        with one row gives 0.5. The rank becomes the current score (``keep_top`` keeps the highest)
-        and the target of ``drop_extremes`` / ``closest_to``. Needs a ``stratify`` before it.
-
-        Input columns: ``column`` (numeric, e.g. ``weak_rmi``).
-        Output columns: ``name`` or ``{column}_rank`` (float64, NaN for rows not ranked).
-
-        Examples:
-            >>> Selector().stratify("weak_nll_q").rank("weak_rmi").drop_extremes(0.1, 0.95)
-        """
-        return self._append(Rank(column, name))
-
-    def drop_extremes(self, low: float = 0.1, high: float = 0.95) -> Selector:
-        """Drop rows whose latest rank is ``< low`` (reason ``{measure}_low``) or ``> high`` (``{measure}_high``).
-
-        For an RMI rank the reasons are ``rmi_low`` (answer unrelated to the question) and
-        ``rmi_high`` (answer echoing the question). ``low`` in [0, 1), ``high`` in (0, 1], low < high.
-        Needs a ``rank`` before it.
-
-        Input columns: none (reads the latest rank).
-        Output columns: none.
-
-        Examples:
-            >>> Selector().stratify("strong_nll_q").rank("strong_rmi").drop_extremes(low=0.1, high=0.95)
-        """
-        return self._append(DropExtremes(low, high))
-
-    def drop_outliers(self, column: str, low: float | None = 3.0, high: float | None = 3.0) -> Selector:
-        """Drop the rows whose ``column`` is an outlier of its bin, with fences fitted to the data.
-
-        In each bin of the latest ``stratify``, the fences are median − ``low`` × scale and median + ``high`` ×
-        scale, with scale = 1.4826 × MAD (median absolute deviation: the standard deviation for normal data),
-        refitted on the rows inside them (three fits at most). No fraction is assumed: with no defects a bin
-        loses few rows, and with many the refits keep the fences on the clean rows, as long as the first fence
-        catches the outliers: a bin with ~40% outliers has about twice the clean rows' MAD, so a close cluster
-        can slip inside wide fences (3 scales), not inside narrower ones. The fences are fitted on the bin's own
-        rows, so a dense cluster of defects can pull them onto itself; the ``default`` preset uses row-local
-        thresholds at the method's anchors instead (``drop_where(..., divide_by=...)``). ``None`` on one side
-        keeps that side.
-        Reasons ``{measure}_low`` / ``{measure}_high`` (``rmi_low``, ``rmi_high`` for ``weak_rmi``); the
-        fitted fences are in the step's report (``fences``: bin, rows, median, scale, low, high) and its notes.
-
-        Input columns: ``column`` (numeric).
-        Output columns: none.
-
-        Examples:
-            >>> Selector().stratify("weak_nll_q", bins=10).drop_outliers("weak_rmi", low=2.0, high=3.0)
-            >>> Selector().stratify("weak_nll_q").drop_outliers("weak_nll_end", low=None, high=3.0)
-        """
-        return self._append(DropOutliers(column, low, high))
-
-    def drop_where(self, column: str, op: str, value: Any, *, reason: str | None = None,
-                   divide_by: str | None = None) -> Selector:
-        """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
-
-        ``op`` is one of ``<  <=  >  >=  ==  !=  in  not in``; strings work with ``== != in not in``.
-        With ``divide_by``, the ratio ``column / divide_by`` is compared (``<  <=  >  >=``). The decision for a
-        row reads that row alone, so no mix of other rows can move it.
-        ``reason`` defaults to ``{column}_{op word}_{value}`` (e.g. ``weak_ifd_gt_1``).
-
-        Input columns: ``column`` (numeric, or string for string values), ``divide_by`` (numeric).
-        Output columns: none.
-
-        Examples:
-            >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1")
-            >>> Selector().drop_where("strong_status", "not in", ["ok", "truncated"], reason="not_ok_status")
-            >>> Selector().drop_where("weak_rmi", "<", 0.1, divide_by="weak_nll_q", reason="rmi_low")
-        """
-        return self._append(DropWhere(column, op, value, reason, divide_by))
-
-    def drop_broken_answers(self, *, question: str | list[str] | None = None, answer: str | None = None,
-                            messages: str | None = None) -> Selector:
-        """Drop the rows whose answer loops (``looping``), is prose where the question asks for code
-        (``missing_code``), is Python that does not parse (``unparseable_code``), or is code in another language
-        than the one the question names (``wrong_language``).
-
-        These are checked on the text, without a model (see :mod:`~qaq_datasets.selection.text_checks` for the
-        rules: the asked language is the one the question names, the answer's language is guessed from
-        signatures only when one language clearly wins, Python is checked with ``ast.parse``). Answers with no
-        recognisable code pass the code checks. The step's report counts each result (``checks``).
-
-        Input columns: the question and answer text, found from the column names as ``score_fn`` finds them
-        (``instruction`` + ``input`` + ``output``, ``messages``, ``prompt`` + ``completion``, …), or named here.
-        When none are named and none are found, the step checks nothing and its note says so.
-        Output columns: none.
-
-        Examples:
-            >>> Selector().drop_broken_answers()
-            >>> Selector().drop_broken_answers(question="task", answer="solution")
-        """
-        return self._append(DropBrokenAnswers(question, answer, messages))
-
-    def gap(
-        self,
-        strong: str,
-        weak: str,
-        *,
-        strong_by: str | None = None,
-        weak_by: str | None = None,
-        bins: int | None = None,
-        min_rows: int | None = None,
-        name: str = "qaq_gap",
-    ) -> Selector:
-        """Cognitive gap Diff = r_strong − r_weak, each a within-bin rank under its own model's bins.
-
-        ``strong`` and ``weak`` must come from different model prefixes. The strong rank is taken
-        within quantile bins of ``strong_by`` (default: the strong column's ``{prefix}nll_q``), the
-        weak rank within bins of ``weak_by`` (default ``{weak prefix}nll_q``), both over the rows
-        alive at this step. ``bins``/``min_rows`` default to those of the latest ``stratify``; with
-        no stratify before, ``bins`` must be given. Diff becomes the score (higher is kept first).
-
-        Input columns: ``strong``, ``weak``, ``strong_by``, ``weak_by`` (numeric).
-        Output columns: ``qaq_gap`` (Diff in [-1, 1]), ``qaq_gap_strong_rank``, ``qaq_gap_weak_rank``
-        (prefix ``name`` instead of ``qaq_gap`` when given).
-
-        Examples:
-            >>> Selector().gap(strong="strong_rmi", weak="weak_rmi", bins=10).keep_top(0.25)
-        """
-        strong = check_column_name(strong, "gap strong")
-        weak = check_column_name(weak, "gap weak")
-        ctx = self._context()
-        if bins is None and ctx.bins is None:
-            raise ConfigError("gap() needs bins= or a stratify() step before it (whose bins it reuses).")
-        if bins is None:
-            bins, min_rows = ctx.bins, ctx.min_rows if min_rows is None else min_rows
-        min_rows = 2 if min_rows is None else min_rows
-        strong_by = _model_nll_q(strong, "strong") if strong_by is None else strong_by
-        weak_by = _model_nll_q(weak, "weak") if weak_by is None else weak_by
-        return self._append(Gap(strong, weak, strong_by, weak_by, bins, min_rows, name))
-
-    def score(self, column: str, *, ascending: bool = False, divide_by: str | None = None,
-              name: str = "qaq_ratio") -> Selector:
-        """Make a raw column, or the ratio ``column / divide_by``, the score ``keep_top`` ranks by.
-
-        ``ascending=False`` (default): higher is better, keep_top keeps the largest values (e.g. IFD).
-        ``ascending=True``: lower is better, keep_top keeps the smallest (e.g. perplexity).
-        With ``divide_by`` the ratio is also an output column named ``name`` (Cherry_LLM's IFD is the ratio
-        of mean losses ``nll_a_given_q / nll_a``).
-
-        Input columns: ``column`` and ``divide_by`` (numeric).
-        Output columns: ``name`` (float64) when ``divide_by`` is given, else none.
-
-        Examples:
-            >>> Selector().drop_where("strong_ifd", ">", 1, reason="ifd_gt_1").score("strong_ifd").keep_top(0.25)
-            >>> Selector().score("strong_nll_a_given_q", divide_by="strong_nll_a", name="qaq_ifd_ratio")
-        """
-        return self._append(ScoreBy(column, ascending, divide_by, name))
-
-    def closest_to(self, center: float = 0.5, *, name: str = "qaq_center_distance") -> Selector:
-        """Score rows by ``|rank − center|`` of the latest rank, closest first: keep_top then keeps a band.
-
-        Input columns: none (reads the latest rank).
-        Output columns: ``name`` (float64 distance, NaN for rows not ranked).
-
-        Examples:
-            >>> Selector().stratify("qaq_nll_q").rank("qaq_rmi").closest_to(0.5).keep_top(0.25)
-        """
-        return self._append(ClosestTo(center, name))
-
-    def random(self, seed: int = 0, *, name: str = "qaq_random") -> Selector:
-        """A uniform random score per row, drawn with ``numpy.random.Generator(PCG64(seed))``.
-
-        One draw per dataset row (row i always gets the i-th draw), so ``random(seed).keep_top(k)``
-        is a seeded uniform sample of the surviving rows. The seed is stored in the plan.
-
-        Input columns: none.
-        Output columns: ``name`` (float64 in [0, 1)).
-
-        Examples:
-            >>> Selector().random(seed=0).keep_top(0.25)
-        """
-        return self._append(Random(seed, name))
-
-    def keep_top(self, n: int | float) -> Selector:
-        """Keep the ``n`` best alive rows by the current score; drop the rest as ``below_cut``.
-
-        ``n`` is a fraction in (0, 1] (a float: of the rows the plan is fitted on, *not* of the
-        survivors; rounded half up, at least 1) or a row count >= 1 (an int; ``1`` = one row,
-        ``1.0`` = every row). When fewer rows survive, all are kept and the report notes it. Ties:
-        by score, then row index ascending; rows with a NaN score (``keep_nan``) come last.
-
-        Input columns: none (reads the current score).
-        Output columns: none.
-
-        Examples:
-            >>> Selector().score("strong_nll_a_given_q", ascending=True).keep_top(1000)
-        """
-        return self._append(KeepTop(n))
-
     def with_fraction(self, n: int | float) -> Selector:
         """This plan with the budget of its last ``keep_top`` replaced by ``n`` (ConfigError if it has none)."""
-        last = [i for i, step in enumerate(self._steps) if isinstance(step, KeepTop)][-1:]
+        last = [i for i, step in enumerate(self._steps) if isinstance(step, filtering.KeepTop)][-1:]
         if last:
-            return self._with_steps((*self._steps[: last[0]], KeepTop(n), *self._steps[last[0] + 1 :]))
+            return self._with_steps((*self._steps[: last[0]], filtering.KeepTop(n), *self._steps[last[0] + 1 :]))
         raise ConfigError("this plan has no keep_top() step whose budget could be changed.")
 
     @property
@@ -407,7 +192,7 @@ class Selector:
             raise ConfigError(f"a selection plan has at most {MAX_STEPS} steps, this one {len(plan['steps'])}.")
         if not isinstance(keep_nan := plan.get("keep_nan", False), bool):
             raise ConfigTypeError(f"keep_nan must be true or false, got {type(keep_nan).__name__}.")
-        selector, known = cls(keep_nan=keep_nan), [c.kind for c in Step.__subclasses__()]
+        selector, known = cls(keep_nan=keep_nan), list(STEPS)
         for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")

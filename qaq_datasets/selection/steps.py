@@ -4,15 +4,20 @@ Only the columns a plan names are read, as Arrow (no text reaches Python, no dat
 indices mapping (after ``select``/``shuffle``/``filter``). Numeric columns come back as float64 numpy with
 NaN for nulls; string columns stay Arrow arrays and are compared with ``pyarrow.compute``.
 
-A step is a frozen dataclass: its fields are its parameters (what ``Selector.to_dict`` writes; the base
-class checks the column-name and integer ones), it names the dataset columns it reads (``inputs``) and the
-columns it computes (``outputs``), checks that the steps before it provide what it needs (``check``), and
-``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted values.
+A step is one frozen dataclass, registered with :func:`register_step`, which makes it the ``Selector`` method
+of its ``kind``: the method's parameters are the dataclass's fields (keyword-only after ``KW_ONLY``), its
+docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's
+parameters (what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step
+names the dataset columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults
+that depend on the steps before it (``resolve``), checks that those steps provide what it needs (``check``),
+and ``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted values. Adding a step
+is writing such a class in a module that ``selector.py`` imports; nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
@@ -139,16 +144,18 @@ _INTS = {"bins": (1, None), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
 
 
 class Step:
-    """Base class of the selection steps (see the ``Selector`` methods for each one's meaning)."""
+    """Base class of the selection steps (each one's docstring says what it does)."""
 
     kind: ClassVar[str]
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             value, what = getattr(self, f.name), f"{self.kind} {f.name}"
+            if value is None and f.default is None:  # None where it is the default: none, or resolved later
+                continue
             if f.name in _INTS:
                 object.__setattr__(self, f.name, check_int(value, what, *_INTS[f.name]))
-            elif f.name in _NAMES and (value is not None or f.default is not None):
+            elif f.name in _NAMES:
                 check_column_name(value, what)
         self.validate()
 
@@ -169,6 +176,10 @@ class Step:
         """Names of the columns this step computes (added by ``Selection.apply``/``annotate``)."""
         return []
 
+    def resolve(self, ctx: Context) -> Step:
+        """This step with the defaults that depend on the steps before it (``ctx``) filled in; by default itself."""
+        return self
+
     def check(self, ctx: Context) -> None:
         """Raise ConfigError when the steps before this one do not provide what it needs."""
 
@@ -180,6 +191,30 @@ class Step:
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         """Apply the step; ``valid`` = alive rows with no missing value in ``inputs()``."""
         raise NotImplementedError
+
+
+class StepMethods:
+    """One method per registered step (added by :func:`register_step`); ``Selector`` inherits them."""
+
+
+#: the registered step classes by kind, in the order they were registered
+STEPS: dict[str, type[Step]] = {}
+
+
+def register_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: register a step dataclass as ``Selector.<cls.kind>``, a method with the class's signature
+    and docstring that builds the step, resolves and checks it against the steps before it, and appends it."""
+    if any(hasattr(c, cls.kind) for c in (StepMethods, *StepMethods.__subclasses__())):
+        raise TypeError(f"step kind {cls.kind!r} is taken: a registered step or a Selector attribute has that name.")
+
+    def method(self, *args, **kwargs):
+        return self._append(cls(*args, **kwargs))
+
+    method.__signature__ = inspect.signature(cls.__init__).replace(return_annotation="Selector")
+    method.__name__, method.__qualname__, method.__doc__ = cls.kind, f"Selector.{cls.kind}", cls.__doc__
+    STEPS[cls.kind] = cls
+    setattr(StepMethods, cls.kind, method)
+    return cls
 
 
 # --------------------------------------------------------------------------- argument checks

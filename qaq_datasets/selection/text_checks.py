@@ -53,7 +53,7 @@ import numpy as np
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..scoring.data_shapes import check_shape_columns, parse_row, resolve_columns
-from .steps import FitState, Step, check_column_name
+from .steps import FitState, Step, check_column_name, register_step
 
 OK, UNCHECKED = "ok", "unchecked"
 LOOPING, MISSING_CODE = "looping", "missing_code"
@@ -233,6 +233,7 @@ def check_answer(question: str, answer: str) -> str:
     return OK if checked else UNCHECKED
 
 
+@register_step
 @dataclass(frozen=True)
 class DropBrokenAnswers(Step):
     """Drop rows whose :func:`check_answer` finds one of :data:`PROBLEMS` (the problem is the drop reason)."""
