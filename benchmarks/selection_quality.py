@@ -35,7 +35,6 @@ mostly of K.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import random
@@ -48,7 +47,8 @@ import numpy as np
 
 from _data import code_alpaca, question_of
 
-from qaq_datasets.selection import text_checks
+from qaq_datasets.checks import CHECKS, check_fn
+from qaq_datasets.checks.languages import parses
 
 CACHE = Path(__file__).parent / ".cache"
 REFUSALS = ["I'm sorry, but I cannot help with that request.",
@@ -84,7 +84,7 @@ def _language(instruction: str) -> str | None:
 
 def _python_code(row: dict) -> bool:
     out = row["output"]
-    return "\n" in out and ("def " in out or "for " in out or "if " in out) and text_checks.parses(out)
+    return "\n" in out and ("def " in out or "for " in out or "if " in out) and parses(out)
 
 
 def usable_rows() -> list[dict]:
@@ -115,7 +115,7 @@ def break_code(code: str, rng: random.Random) -> str | None:
             broken = "\n".join(ln.rstrip()[:-1] if j == i else ln for j, ln in enumerate(lines))
         else:
             broken = code[:i] + code[i + 1:]
-        if not text_checks.parses(broken):
+        if not parses(broken):
             return broken
     return None
 
@@ -414,7 +414,8 @@ def mad_fences_plan(strong: str, weak: str, budget) -> "Selector":  # noqa: F821
     s = qs.Selector()
     for p in (strong, weak):
         s = s.drop_where(f"{p}status", "not in", ["ok", "truncated"], reason="not_ok_status")
-    s = s.drop_broken_answers()
+    for c in CHECKS:
+        s = s.drop_where(f"check_{c}", "==", 1, reason=c)
     for p in (weak, strong):
         s = s.stratify(f"{p}nll_q", 10).drop_outliers(f"{p}rmi", 3.0, 3.0)
     s = s.stratify(f"{weak}nll_q", 10).drop_outliers(f"{weak}nll_end", None, 3.0)
@@ -464,16 +465,17 @@ def evaluate(plan, ds, defect: np.ndarray, seen=None) -> dict:
 # rows must be the very rows this fast path kept (checked).
 
 def pool_arrays(scored) -> dict:
-    """The pool's columns the default reads, as numpy, and each row's text-check result."""
+    """The pool's columns the default reads, as numpy (a check column's None, a row with no answer, is NaN), and
+    whether any check flags each row."""
     from qaq_datasets.scoring.schema import OK_STATUSES
 
     cols = {c: np.asarray(scored[c], dtype=float) for c in scored.column_names
             if c.startswith(("strong_", "weak_")) and not c.endswith("status")}
     ok = np.isin(np.asarray(scored["strong_status"]), OK_STATUSES) & np.isin(np.asarray(scored["weak_status"]),
                                                                            OK_STATUSES)
-    check = np.asarray([text_checks.check_answer(question_of(r), r["output"] or "")
-                        for r in scored.select_columns(["instruction", "input", "output"])])
-    return {**cols, "ok": ok, "text_bad": np.isin(check, text_checks.PROBLEMS), "check": check}
+    checks = [f"check_{c}" for c in CHECKS]
+    cols |= {c: np.array([np.nan if v is None else float(v) for v in scored[c]]) for c in checks}
+    return {**cols, "ok": ok, "text_bad": np.nansum([cols[c] for c in checks], axis=0) > 0}
 
 
 def survivors(A: dict, knobs: dict) -> np.ndarray:
@@ -488,9 +490,7 @@ def survivors(A: dict, knobs: dict) -> np.ndarray:
     alive = A["ok"].copy()  # the status steps
     for step in default_plan(**knobs).steps:
         kind = step["step"]
-        if kind == "drop_broken_answers":
-            alive &= ~A["text_bad"]
-        elif kind == "drop_where" and step["op"] not in ("in", "not in"):
+        if kind == "drop_where" and step["op"] not in ("in", "not in"):
             x = A[step["column"]]
             alive &= np.isfinite(x)
             if step.get("divide_by"):
@@ -623,7 +623,6 @@ def main():
                     "and run leave-one-kind-out")
     args = ap.parse_args()
     dtype = None if args.dtype == "auto" else args.dtype
-    text_checks.check_answer = functools.lru_cache(maxsize=None)(text_checks.check_answer)
 
     from datasets import concatenate_datasets
 
@@ -632,6 +631,7 @@ def main():
     t0 = time.perf_counter()
     models = {"strong": ("gemma3-270m", "standard"), "weak": ("smollm2-135m", "standard")}
     scored = concatenate_datasets([scored_pool(b, models, dtype) for b in grid_pool()])
+    scored = check_fn().map(scored)  # the text checks' columns, as `qaq score` writes them
     print(f"pool: {len(scored)} rows scored in {time.perf_counter() - t0:.0f} s (0 if cached)", flush=True)
     defect, half, src = (np.asarray(scored[c]) for c in ("defect", "half", "src"))
     # a HumanEval answer that no single slip breaks has no unparseable copy (its output is None): no set draws it

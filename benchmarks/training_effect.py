@@ -54,7 +54,7 @@ if str(HERE) not in sys.path:
 
 from _data import question_of  # noqa: E402
 
-from qaq_datasets.selection.text_checks import is_looping  # noqa: E402  (the library's own looping check)
+from qaq_datasets.checks.rules import Looping  # noqa: E402  (the library's own looping check)
 
 CACHE = HERE / ".cache" / "training_effect"
 STUDENT = "smollm2-135m"
@@ -108,7 +108,7 @@ def degenerate_kind(prompt: str, answer: str) -> str | None:
         return "refusal"
     if is_echo(prompt, answer):
         return "echo"
-    if is_looping(answer):
+    if Looping()("", answer):
         return "looping"
     return None
 

@@ -19,6 +19,7 @@ _EXPORTS = {
     "load_model": "qaq_datasets.models",
     "QAQModel": "qaq_datasets.models",
     "score_fn": "qaq_datasets.scoring",
+    "check_fn": "qaq_datasets.checks",
     "Scorer": "qaq_datasets.scoring",
     "Template": "qaq_datasets.scoring",
     "score": "qaq_datasets.scoring",

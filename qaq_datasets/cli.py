@@ -99,6 +99,7 @@ def select(
     prefix: Annotated[Optional[str], typer.Option(help="The one model's prefix (single-model presets).")] = None,
 ):
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
+    from .checks import add_checks
     from .publishing import check_out_dir, load_scored, save_selection
     from .publishing.metadata import prefixes_for, text_columns_for
     from .publishing.push import selection_split
@@ -114,9 +115,10 @@ def select(
     load_plan(plan, fraction=budget, **options)  # a bad plan, fraction or option fails before any data loads
     scored, metadata = load_scored(scored_dir)
     scored = scored[selection_split(scored)]  # train, or the only split
-    columns = text_columns_for(metadata) if plan == "default" else None  # the only preset that reads text
     scorers = prefixes_for(metadata, scored.column_names)
-    selector = load_plan(plan, fraction=budget, scorers=scorers, columns=columns, **options)
+    selector = load_plan(plan, fraction=budget, scorers=scorers, **options)
+    scored = add_checks(scored, [s.get("column") or "" for s in selector.steps], thresholds=selector.checks,
+                        text=text_columns_for(metadata), echo=typer.echo)
     try:
         selection = selector.fit(scored)
     except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names

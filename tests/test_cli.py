@@ -8,6 +8,7 @@ import pytest
 from datasets import load_dataset
 
 from qaq_datasets.cli import main
+from qaq_datasets.publishing import load_scored, save_folder
 
 ROWS = [
     {"instruction": "Write a Python function that returns the sum of a list.", "input": "",
@@ -70,12 +71,21 @@ def test_default_plan_checks_the_text_columns_the_scores_were_made_from(tmp_path
     path.write_text("\n".join(json.dumps(r) for r in rows))
     main(["score", str(path), "--out", str(tmp_path / "scored"), "--question", "task", "--answer", "solution",
           "--model", f"strong={second_model_dir}", "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
+    scored, meta = load_scored(tmp_path / "scored", split="train")
+    assert scored["check_looping"][:2] == [True, False]  # qaq score writes the text checks' columns
+    assert meta["checks"]["looping"]["min_count"] == 4  # and their thresholds, in the qaq: block
     main(["select", str(tmp_path / "scored"), "--out", str(tmp_path / "sel")])
     report = json.loads((tmp_path / "sel" / "qaq_report.json").read_text())
-    step = next(s for s in report["steps"] if s["step"] == "drop_broken_answers")
-    assert step["fitted"]["columns"] == {"question": ["task"], "answer": "solution"}
+    step = next(s for s in report["steps"] if s["params"].get("column") == "check_looping")
     assert step["dropped"] == {"looping": 1}
-    assert "skipped" not in capsys.readouterr().err
+    assert "computing the text checks" not in capsys.readouterr().out
+    # rows scored without them (an older release, another tool): qaq select computes them from the scorers' columns
+    save_folder(tmp_path / "old", {"scored": scored.remove_columns([c for c in scored.column_names
+                                                                  if c.startswith("check_")])}, meta)
+    main(["select", str(tmp_path / "old"), "--out", str(tmp_path / "sel_old")])
+    assert "computing the text checks looping, missing_code" in capsys.readouterr().out
+    report = json.loads((tmp_path / "sel_old" / "qaq_report.json").read_text())
+    assert report["drop_reasons"]["looping"] == 1
 
 
 def test_missing_column_fails_before_loading(data_file, tmp_path, tiny_model_dir, capsys):

@@ -76,6 +76,18 @@ def render(name: str, **context) -> str:
     return _environment().get_template(name).render(**context)
 
 
+def check_counts(ds) -> list[dict]:
+    """``[{name, flagged, checked}]`` of each text-check column of ``ds`` (``check_*``), for the card."""
+    import pyarrow.compute as pc
+
+    from ..checks import COLUMN_PREFIX, check_columns
+
+    cols = check_columns(ds.column_names)
+    table = ds.select_columns(cols).with_format("arrow")[:] if cols else None
+    return [{"name": c[len(COLUMN_PREFIX):], "flagged": pc.sum(table[c]).as_py() or 0,
+             "checked": len(table) - table[c].null_count} for c in cols]
+
+
 def size_category(n_rows: int) -> str:
     """The Hub's ``size_categories`` label for ``n_rows`` rows (``1234`` → ``"1K<n<10K"``)."""
     i = max(len(str(n_rows)) - 3, 0)  # 10 ** (i + 2) <= n_rows < 10 ** (i + 3)

@@ -4,9 +4,9 @@
 ==================  =======  =================================================================
 name                models   plan
 ==================  =======  =================================================================
-``default``         2        drop broken answers (``drop_broken_answers``: looping, prose where
-                             code was asked for, Python that does not parse, code in another
-                             language than asked; no model), then row-local thresholds at the
+``default``         2        drop the rows the text checks flag (``check_*`` columns: looping,
+                             prose where code was asked for, code in another language than
+                             asked, Python that does not parse), then row-local thresholds at the
                              method's anchors: IFD > 1 (``ifd_gt_1``), RMI / NLL(Q) near 1
                              (``rmi_high``: echoes), an improbable end of answer (``end_unlikely``)
                              or question (``question_unlikely``); then keep the ``fraction`` whose
@@ -38,11 +38,12 @@ The recommended plan's knobs live in :data:`DEFAULT_PARAMS` (one place to tune t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError
 from ..scoring.schema import OK_STATUSES, ScoreColumns, check_prefix
 from .selector import Selector
@@ -52,8 +53,8 @@ from .selector import Selector
 #: mix of other rows can move it: RMI / NLL(Q) is 0 where the answer tells nothing about the question and 1 where it
 #: spells the question out; IFD is 1 where the question does not help the answer; nll_end and nll_q are nats.
 DEFAULT_PARAMS = {
-    # model-free: looping answers, prose where code was asked for, Python that does not parse, another language
-    "text_checks": True,
+    # the text checks whose columns (check_{name}, see qaq_datasets.checks) drop a row: () for none
+    "checks": ("looping", "missing_code", "wrong_language", "unparseable_code"),
     "rho_low": None,  # drop RMI / NLL(Q) below this (misaligned answers, fillers); None: left to ifd_max
     "rho_low_model": "weak",  # whose RMI / NLL(Q): "weak", "strong" or "both"
     "rho_high": 0.7,  # drop RMI / NLL(Q) above this (echoes, restated questions); None: keep that side
@@ -85,7 +86,7 @@ def _status_ok(*prefixes: str) -> Selector:
 
 
 def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | float = 0.25, seed: int = 0,
-                 columns: Mapping | None = None, **knobs: Any) -> Selector:
+                 **knobs: Any) -> Selector:
     """The ``default`` plan with :data:`DEFAULT_PARAMS`, any of them replaced by ``knobs``.
 
     Examples:
@@ -97,9 +98,8 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     k = {**DEFAULT_PARAMS, **knobs}
     s, w = ScoreColumns(strong), ScoreColumns(weak)
     sel = _status_ok(strong, weak)
-    if k["text_checks"]:
-        named = {c: columns.get(c) for c in ("question", "answer", "messages")} if columns else {}
-        sel = sel.drop_broken_answers(**named)
+    for check in build_checks(list(k["checks"] or ())):
+        sel = sel.drop_where(check.column, "==", 1, reason=check.name)
     for side, op in (("low", "<"), ("high", ">")):
         for m in {"both": (w, s), "weak": (w,), "strong": (s,)}[k[f"rho_{side}_model"]]:
             if k[f"rho_{side}"] is not None:
@@ -159,8 +159,7 @@ def list_presets() -> list[str]:
 
 
 def preset(name: str, *, strong: str | None = None, weak: str | None = None, prefix: str | None = None,
-           scorers: Iterable[str] | None = None, fraction: int | float = 0.25, seed: int = 0,
-           columns: Mapping | None = None) -> Selector:
+           scorers: Iterable[str] | None = None, fraction: int | float = 0.25, seed: int = 0) -> Selector:
     """The named plan as a :class:`Selector` (see the module table for what each does).
 
     Args:
@@ -173,9 +172,6 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
             single-model presets use it and two-model presets fail naming the presets that work with one model.
         fraction: the ``keep_top`` budget: a fraction of the rows in (float) or a row count (int).
         seed: the seed of ``random``.
-        columns: the text columns ``{"question": [...], "answer": ...}`` or ``{"messages": ...}`` (a scorer's
-            recipe in the ``qaq:`` block has them) for the ``default`` plan's ``drop_broken_answers``; None: found
-            from the column names.
 
     Examples:
         >>> preset("default").fit(scored).apply(scored)
@@ -185,10 +181,6 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     if name not in _PRESETS:
         raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(_PRESETS)}.")
     models, default_model, build = _PRESETS[name]
-    if columns is not None:
-        if name != "default":
-            raise ConfigError(f"preset {name!r} reads no text; columns= only applies to the 'default' preset.")
-        build = partial(build, columns=columns)
     known = [_prefix(p, "scorers") for p in scorers] if scorers is not None else None
     if models == 2:
         if prefix is not None:
@@ -222,7 +214,7 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, *, sco
         fraction: when given, replaces the ``keep_top`` budget (preset ``fraction=``, or the plan's
             last ``keep_top``).
         scorers: the score-column prefixes of the data (see :func:`preset`); used by preset names only.
-        **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=``, ``columns=`` for a preset name; an error
+        **preset_options: ``strong=``, ``weak=``, ``prefix=``, ``seed=`` for a preset name; an error
             for any other kind of plan. Options given as None are ignored (CLI options left unset).
 
     Raises:

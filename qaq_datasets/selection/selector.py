@@ -1,8 +1,9 @@
 """``Selector``: the immutable builder of a selection plan, its fitting, and its (de)serialisation.
 
 A plan is a list of steps applied in order to the rows still alive. Fitting reads only the columns the
-steps name (score columns: Arrow → numpy, vectorised; ``drop_broken_answers``: the question and answer text),
-on the whole dataset it is given.
+steps name (Arrow → numpy, vectorised; no text), on the whole dataset it is given. A plan may also carry the
+thresholds of the text checks whose ``check_*`` columns it reads (``checks``): ``qaq select`` computes those
+columns with them (:func:`~qaq_datasets.checks.add_checks`); ``fit`` only reads columns.
 
 Rules that hold for every plan:
 
@@ -21,8 +22,8 @@ Rules that hold for every plan:
   by integer position. Same data + same plan → the same rows on any machine.
 * **Reasons.** Every dropped row carries one reason (the first that applied): ``nan_score``,
   ``{measure}_low``/``{measure}_high`` (``rmi_low``/``rmi_high`` for an RMI rank), the
-  ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``), the text checks' ``looping``,
-  ``missing_code``, ``unparseable_code``, ``wrong_language``, ``below_cut`` (outside keep_top's budget).
+  ``drop_where`` reason (e.g. ``ifd_gt_1``, ``not_ok_status``, the text checks' ``looping``,
+  ``missing_code``, ``wrong_language``, ``unparseable_code``), ``below_cut`` (outside keep_top's budget).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,9 @@ import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
 
+from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError
-from . import filtering, scores, text_checks  # noqa: F401  (importing a module registers its steps)
+from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .selection import Selection, build_report
 from .steps import NAN_SCORE, STEPS, ColumnReader, Context, FitState, Step, StepMethods, check_column
 
@@ -64,6 +67,9 @@ class Selector(StepMethods):
     Args:
         keep_nan: keep rows with missing scores instead of dropping them as ``nan_score`` (see the
             module docs for exactly what happens to them). Default False.
+        checks: thresholds of the text checks whose columns the plan reads, ``{name: {threshold: value}}``
+            (e.g. ``{"looping": {"min_count": 6}}``; see :mod:`qaq_datasets.checks`): ``qaq select`` computes
+            those columns with them. None: the columns the data has, or the checks' defaults.
 
     Examples:
         >>> import qaq_datasets.selection as qs
@@ -78,11 +84,13 @@ class Selector(StepMethods):
         True
     """
 
-    def __init__(self, *, keep_nan: bool = False):
+    def __init__(self, *, keep_nan: bool = False, checks: Mapping[str, Mapping] | None = None):
         if not isinstance(keep_nan, bool):
             raise ConfigTypeError(f"keep_nan must be True or False, got {keep_nan!r}.")
-        self._keep_nan = keep_nan
-        self._steps: tuple[Step, ...] = ()
+        if checks is not None and not isinstance(checks, Mapping):
+            raise ConfigTypeError(f"checks must map a check's name to its thresholds, got {type(checks).__name__}.")
+        self._keep_nan, self._steps = keep_nan, ()
+        self._checks = {c.name: c.params() for c in build_checks(checks)} if checks else None
 
     # ------------------------------------------------------------------ building
 
@@ -102,7 +110,7 @@ class Selector(StepMethods):
         return self._with_steps((*self._steps, step))
 
     def _with_steps(self, steps: tuple[Step, ...]) -> Selector:
-        new = Selector(keep_nan=self._keep_nan)
+        new = Selector(keep_nan=self._keep_nan, checks=self._checks)
         new._steps = steps
         return new
 
@@ -116,6 +124,11 @@ class Selector(StepMethods):
     @property
     def keep_nan(self) -> bool:
         return self._keep_nan
+
+    @property
+    def checks(self) -> dict | None:
+        """The text checks' thresholds the plan carries (``{name: {threshold: value}}``), or None."""
+        return None if self._checks is None else {k: dict(v) for k, v in self._checks.items()}
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -160,8 +173,10 @@ class Selector(StepMethods):
     # ------------------------------------------------------------------ serialisation
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan as a plain dict (YAML/JSON-ready): format, version, keep_nan, steps."""
-        return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "keep_nan": self._keep_nan, "steps": self.steps}
+        """The plan as a plain dict (YAML/JSON-ready): format, version, keep_nan, checks (when set), steps."""
+        checks = {} if self._checks is None else {"checks": self.checks}
+        return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "keep_nan": self._keep_nan, **checks,
+                "steps": self.steps}
 
     @classmethod
     def from_dict(cls, plan: dict[str, Any]) -> Selector:
@@ -175,7 +190,7 @@ class Selector(StepMethods):
         for key in ("plan", "selection"):  # a report, or a card's qaq: block
             if isinstance(plan.get(key), dict):
                 return cls.from_dict(plan[key])
-        unknown = sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "steps"})
+        unknown = sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "checks", "steps"})
         if unknown:
             raise ConfigError(f"unknown plan keys: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}.")
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
@@ -192,11 +207,18 @@ class Selector(StepMethods):
             raise ConfigError(f"a selection plan has at most {MAX_STEPS} steps, this one {len(plan['steps'])}.")
         if not isinstance(keep_nan := plan.get("keep_nan", False), bool):
             raise ConfigTypeError(f"keep_nan must be true or false, got {type(keep_nan).__name__}.")
-        selector, known = cls(keep_nan=keep_nan), list(STEPS)
+        try:
+            selector, known = cls(keep_nan=keep_nan, checks=plan.get("checks")), list(STEPS)
+        except QAQError as exc:
+            raise type(exc)(f"plan checks: {_cut(exc)}") from None
         for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")
             kind, params = entry["step"], {k: v for k, v in entry.items() if k != "step"}
+            if kind == "drop_broken_answers":  # a plan of qaq-datasets 0.2
+                raise ConfigError(f"plan step {i}: drop_broken_answers is now the text checks' columns: drop_where "
+                                  "check_{name} == 1 for looping, missing_code, wrong_language, unparseable_code "
+                                  "(see preset('default').to_yaml()).")
             if kind not in known:
                 raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
             if bad := [k for k in params if not isinstance(k, str)]:
@@ -257,5 +279,6 @@ class Selector(StepMethods):
 
     def __repr__(self) -> str:
         args = [", ".join(f"{k}={v!r}" for k, v in s.params().items() if v is not None) for s in self._steps]
-        return ("Selector(keep_nan=True)" if self._keep_nan else "Selector()") + "".join(
+        opts = ", ".join(f"{k}={v!r}" for k, v in (("keep_nan", self._keep_nan), ("checks", self._checks)) if v)
+        return f"Selector({opts})" + "".join(
             f".{s.kind}({a})" for s, a in zip(self._steps, args))

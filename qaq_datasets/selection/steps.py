@@ -41,7 +41,9 @@ def check_column(ds, column: str, kind: str, where: str) -> str:
     """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind``; return its actual kind."""
     feature = ds.features.get(column)
     if feature is None:
-        raise ColumnError(f"{where} needs column {shown(column)}, which the dataset does not have.",
+        hint = " (a text check's column: ds.map(qaq.check_fn(), batched=True) writes them; `qaq score` does)" \
+            if column.startswith("check_") else ""
+        raise ColumnError(f"{where} needs column {shown(column)}, which the dataset does not have{hint}.",
                           column=column, available=ds.column_names)
     actual = kind_of(feature)
     actual = STRING if actual == "string" else NUMERIC if actual or getattr(feature, "dtype", None) == "bool" else None

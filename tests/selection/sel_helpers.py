@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from datasets import Dataset
 
+from qaq_datasets.checks import CHECKS
+
 
 def score_columns(prefix: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The contract's score columns for one model, with RMI heteroscedastic in nll_q (RMI / NLL(Q) and nll_end
@@ -32,6 +34,7 @@ def scored(n: int = 400, prefixes=("strong_", "weak_"), seed: int = 0, text: boo
     if text:
         data["instruction"] = [f"Write function {i}" for i in range(n)]
         data["output"] = [f"def f{i}(): return {i}" for i in range(n)]
+        data |= {f"check_{c}": [False] * n for c in CHECKS}  # as check_fn finds them
     for p in prefixes:
         cols = score_columns(p, n, rng)
         for i in failed:

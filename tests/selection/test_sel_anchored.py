@@ -35,7 +35,7 @@ def _clean(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plan(**knobs):
-    return default_plan(fraction=1.0, text_checks=False, **knobs)
+    return default_plan(fraction=1.0, checks=(), **knobs)
 
 
 @pytest.mark.parametrize("share", [0.4, 0.6])

@@ -40,15 +40,15 @@ def test_default_checks_the_text_then_row_local_anchored_thresholds_then_keeps_t
     sel = preset("default").fit(ds)
     k = presets.DEFAULT_PARAMS
     steps = sel.report["steps"]
-    assert [s["step"] for s in steps] == ["drop_where"] * 2 + ["drop_broken_answers"] + ["drop_where"] * 5 \
-        + ["stratify", "rank", "closest_to", "keep_top"]
+    assert [s["step"] for s in steps] == ["drop_where"] * 11 + ["stratify", "rank", "closest_to", "keep_top"]
+    assert [s["params"]["column"] for s in steps[2:6]] == [f"check_{c}" for c in k["checks"]]
     assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_high", "ifd_gt_1", "end_unlikely",
                                                "question_unlikely", "below_cut"}
     assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
-    assert steps[3]["params"] == {"column": "weak_rmi", "op": ">", "value": k["rho_high"], "reason": "rmi_high",
+    assert steps[6]["params"] == {"column": "weak_rmi", "op": ">", "value": k["rho_high"], "reason": "rmi_high",
                                   "divide_by": "weak_nll_q"}
-    assert [s["params"]["column"] for s in steps[4:8]] == ["weak_ifd", "strong_ifd", "weak_nll_end", "weak_nll_q"]
-    assert [s["params"]["value"] for s in steps[4:8]] == [k["ifd_max"]] * 2 + [k["end_max"], k["q_max"]]
+    assert [s["params"]["column"] for s in steps[7:11]] == ["weak_ifd", "strong_ifd", "weak_nll_end", "weak_nll_q"]
+    assert [s["params"]["value"] for s in steps[7:11]] == [k["ifd_max"]] * 2 + [k["end_max"], k["q_max"]]
     assert steps[-2]["params"]["center"] == k["center"]
     dist = sel.columns["qaq_center_distance"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
@@ -57,10 +57,10 @@ def test_default_checks_the_text_then_row_local_anchored_thresholds_then_keeps_t
 
 def test_default_parameters_live_in_one_place(monkeypatch):
     for knob, value in {"bins": 5, "rho_low": 0.02, "rho_low_model": "both", "ifd_max": None, "end_max": None,
-                        "text_checks": False}.items():
+                        "checks": ()}.items():
         monkeypatch.setitem(presets.DEFAULT_PARAMS, knob, value)
     steps = preset("default").steps
-    assert [s["step"] for s in steps].count("drop_broken_answers") == 0
+    assert not [s for s in steps if s.get("column", "").startswith("check_")]
     assert [s["bins"] for s in steps if "bins" in s] == [5]
     assert steps[2:4] == [{"step": "drop_where", "column": f"{p}_rmi", "op": "<", "value": 0.02, "reason": "rmi_low",
                            "divide_by": f"{p}_nll_q"} for p in ("weak", "strong")]

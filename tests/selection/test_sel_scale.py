@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from datasets import Dataset
 
+from qaq_datasets.checks import CHECKS
 from qaq_datasets.selection import preset
 
 
@@ -19,6 +20,7 @@ def test_fit_one_million_rows():
         data[f"{p}nll_end"] = rng.exponential(1.0, n)
         data[f"{p}ifd"] = rng.uniform(0.2, 1.1, n)
         data[f"{p}status"] = np.where(rng.random(n) < 0.999, "ok", "oom")
+    data |= {f"check_{c}": rng.random(n) < 0.01 for c in CHECKS}
     ds = Dataset.from_dict(data)
     sel = preset("default").fit(ds)
     assert sel.report["rows_in"] == n

@@ -1,16 +1,17 @@
-"""drop_broken_answers: looping, prose where code was asked for, Python that does not parse, code in another language
-than asked; no model."""
+"""The text checks (looping, prose where code was asked for, code in another language than asked, Python that does
+not parse; no model), and check_fn, which writes them as columns."""
 
 from __future__ import annotations
 
 import pytest
 from datasets import Dataset
-from sel_helpers import check_accounting, scored
 
-from qaq_datasets.errors import ColumnError
+import qaq_datasets as qaq
+from qaq_datasets.checks import CHECKS, Check, build_checks, check_fn, register
+from qaq_datasets.checks.languages import asked_language, guess_language
+from qaq_datasets.checks.rules import Looping, default_checks
+from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
 from qaq_datasets.selection import Selector, preset
-from qaq_datasets.errors import ConfigError
-from qaq_datasets.selection.text_checks import asked_language, check_answer, guess_language, is_looping
 
 PY = "def add(a, b):\n    total = a + b\n    return total\n\nprint(add(1, 2))"
 JAVA = ("public static int add(int a, int b) {\n    int total = a + b;\n    return total;\n}\n"
@@ -83,8 +84,9 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a function that adds numbers.", "   \n ", "unchecked"),
     ("Write a Python function that adds numbers.", "Done.", "unchecked"),  # too short to call prose
 ])
-def test_check_answer(question, answer, expected):
-    assert check_answer(question, answer) == expected
+def test_each_check(question, answer, expected):
+    found = [c.name for c in default_checks() if c(question, answer)]
+    assert found == ([] if expected in ("ok", "unchecked") else [expected])
 
 
 def test_languages():
@@ -98,6 +100,20 @@ def test_languages():
     assert guess_language("def f(x)\n  x + 1\nend\nputs f(1)") == "ruby"
 
 
+def test_looping():
+    looping = Looping()
+    assert looping("", "\n".join(["for i in range(10):"] * 12))
+    assert looping("", "the cat sat on the mat " * 10)
+    assert looping("", "ab!" * 30)
+    block = "def add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
+    assert looping("", block * 3)  # a multi-line block looping
+    assert not looping("", block * 2)
+    assert Looping(block_repeats=2)("", block * 2)  # a threshold is a constructor argument
+    assert not looping("", "if a:\n    x = 1\nif b:\n    x = 1\nif c:\n    x = 1\n")  # alike, not repeated
+    assert not looping("", "def f(x):\n    if x:\n        return 1\n    return 0\n")
+    assert not looping("", "def f():\n        return '        '\n")  # indentation is not a loop
+
+
 def _rows():
     good = ("Write a Python function that adds two numbers.", PY)
     rows = [good] * 6 + [("Write a Python function that adds two numbers.", PY.replace("):", ")")),
@@ -106,92 +122,139 @@ def _rows():
     return [q for q, _ in rows], [a for _, a in rows]
 
 
-def test_step_drops_and_counts():
+FOUND = {"check_looping": [False] * 9, "check_missing_code": [False] * 9,
+         "check_wrong_language": [False] * 7 + [True, False], "check_unparseable_code": [False] * 6 + [True] + [False] * 2}
+
+
+def test_check_fn_writes_one_column_per_check_in_every_shape():
     q, a = _rows()
     ds = Dataset.from_dict({"instruction": q, "output": a, "x": list(range(len(q)))})
-    sel = Selector().drop_broken_answers().fit(ds)
-    check_accounting(sel, len(ds))
-    assert sel.reasons[6:] == ["unparseable_code", "wrong_language", None]
-    fitted = sel.report["steps"][0]["fitted"]
-    assert fitted["checks"] == {"ok": 6, "unparseable_code": 1, "wrong_language": 1, "unchecked": 1}
-    assert fitted["columns"] == {"question": ["instruction"], "answer": "output"}
-
-
-def test_step_named_columns_and_conversations():
-    q, a = _rows()
+    checked = ds.map(qaq.check_fn(), batched=True, batch_size=4)
+    assert {c: checked[c] for c in FOUND} == FOUND
+    assert qaq.check_fn().map(ds)[:] == checked[:]  # CheckFn.map declares bool features
+    assert checked.features["check_looping"].dtype == "bool"
+    assert ds.map(qaq.check_fn())[:] == checked[:]  # one row at a time, too
     named = Dataset.from_dict({"task": q, "solution": a})
-    sel = Selector().drop_broken_answers(question="task", answer="solution").fit(named)
-    assert sel.report["drop_reasons"] == {"unparseable_code": 1, "wrong_language": 1}
+    assert check_fn(question="task", answer="solution").map(named).select_columns(list(FOUND))[:] == FOUND
     conv = Dataset.from_dict({"messages": [[{"role": "user", "content": x}, {"role": "assistant", "content": y}]
                                            for x, y in zip(q, a)]})
-    assert Selector().drop_broken_answers().fit(conv).reasons == sel.reasons
+    assert check_fn().map(conv).select_columns(list(FOUND))[:] == FOUND
     trl = Dataset.from_dict({"prompt": [[{"role": "user", "content": x}] for x in q],
                              "completion": [[{"role": "assistant", "content": y}] for y in a]})
-    assert Selector().drop_broken_answers().fit(trl).reasons == sel.reasons  # TRL's conversational shape
+    assert check_fn().map(trl).select_columns(list(FOUND))[:] == FOUND  # TRL's conversational shape
 
 
-def test_step_without_text_checks_nothing_and_says_so():
-    ds = scored(20, text=False)
-    sel = Selector().drop_broken_answers().fit(ds)
-    assert sel.keep.all() and any("drop_broken_answers): skipped" in n for n in sel.report["warnings"])
-    with pytest.raises(ColumnError, match="solution"):
-        Selector().drop_broken_answers(question="instruction", answer="solution").fit(scored(20))
-
-
-def test_step_round_trips():
-    plan = Selector().drop_broken_answers(question=["instruction", "input"], answer="output")
-    assert Selector.from_yaml(plan.to_yaml()) == plan
-    assert plan.steps[0]["question"] == ["instruction", "input"]
-
-
-def test_looping():
-    assert is_looping("\n".join(["for i in range(10):"] * 12))
-    assert is_looping("the cat sat on the mat " * 10)
-    assert is_looping("ab!" * 30)
-    block = "def add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
-    assert is_looping(block * 3)  # a multi-line block looping
-    assert not is_looping(block * 2)
-    assert not is_looping("if a:\n    x = 1\nif b:\n    x = 1\nif c:\n    x = 1\n")  # alike, not repeated
-    assert not is_looping("def f(x):\n    if x:\n        return 1\n    return 0\n")
-    assert not is_looping("def f():\n        return '        '\n")  # indentation is not a loop
-    assert check_answer("Write a Python function.", block * 3) == "looping"
-
-
-def test_bad_step_arguments_fail_when_built():
-    with pytest.raises(ConfigError, match="together"):
-        Selector().drop_broken_answers(question="q")
-    with pytest.raises(ConfigError, match="together"):
-        Selector().drop_broken_answers(messages="m", question="q", answer="a")
-
-
-def test_default_plan_drops_broken_answers():
-    ds = scored(40)
-    outputs = list(ds["output"])
-    outputs[3], outputs[7], outputs[9] = PY.replace("):", ")"), JAVA, PY * 4
-    ds = ds.remove_columns("output").add_column("output", outputs)
-    ds = ds.remove_columns("instruction").add_column("instruction", ["Write a Python function."] * 40)
-    reasons = preset("default").fit(ds).reasons
-    assert reasons[3] == "unparseable_code" and reasons[7] == "wrong_language"
-
-
-def test_preset_columns_name_the_text():
+def test_selection_reads_the_columns_with_drop_where():
     q, a = _rows()
-    ds = Dataset.from_dict({"task": q, "solution": a})
-    plan = preset("default", columns={"question": ["task"], "answer": "solution"})
-    step = next(s for s in plan.steps if s["step"] == "drop_broken_answers")
-    assert (step["question"], step["answer"]) == (["task"], "solution")
-    assert Selector().drop_broken_answers(question="task", answer="solution").fit(ds).reasons[6:8] == [
-        "unparseable_code", "wrong_language"]
-    with pytest.raises(ConfigError, match="default"):
-        preset("gap", columns={"messages": "messages"})
+    checked = check_fn().map(Dataset.from_dict({"instruction": q, "output": a}))
+    plan = Selector()
+    for c in default_checks():
+        plan = plan.drop_where(c.column, "==", 1, reason=c.name)
+    sel = plan.fit(checked)
+    assert sel.reasons[6:] == ["unparseable_code", "wrong_language", None]
+    assert sel.report["drop_reasons"] == {"wrong_language": 1, "unparseable_code": 1}
 
 
-def test_cells_that_are_not_text_are_left_alone():
-    """Missing, empty or non-string cells are no answer to check: the row passes this step (its scores say why)."""
+def test_a_changed_check_is_a_new_fingerprint(tmp_path):
+    q, a = _rows()
+    ds = Dataset.from_dict({"instruction": q, "output": a}).flatten_indices()
+    ds.save_to_disk(tmp_path / "d")
+    from datasets import load_from_disk
+
+    disk = load_from_disk(tmp_path / "d")
+    once = disk.map(check_fn(), batched=True)
+    again = disk.map(check_fn(), batched=True)
+    tuned = disk.map(check_fn({"looping": {"block_repeats": 2}}), batched=True)
+    assert once._fingerprint == again._fingerprint != tuned._fingerprint
+
+
+def test_checks_are_chosen_and_tuned_by_name():
+    assert [c.name for c in build_checks(None)] == list(CHECKS) == ["looping", "missing_code", "wrong_language",
+                                                                    "unparseable_code"]
+    assert build_checks(["looping"]) == (Looping(),)
+    assert build_checks({"looping": {"min_count": 6}})[0].min_count == 6
+    assert check_fn(["looping", "missing_code"]).columns == ["check_looping", "check_missing_code"]
+    with pytest.raises(ConfigError, match="unknown check 'loops'; checks: looping"):
+        build_checks(["loops"])
+    with pytest.raises(ConfigError, match="takes min_lines"):
+        build_checks({"looping": {"min_repeat": 3}})
+    with pytest.raises(ConfigTypeError, match="min_count must be a int, got str"):
+        build_checks({"looping": {"min_count": "6"}})
+    with pytest.raises(ConfigError, match="must be > 0"):
+        Looping(line_share=0)
+    with pytest.raises(ConfigError, match="once"):
+        build_checks(["looping", "looping"])
+    with pytest.raises(ConfigTypeError, match="mapping"):
+        build_checks("looping")
+    with pytest.raises(ConfigError, match="not both"):
+        check_fn(messages="m", question="q")
+
+
+def test_a_registered_check_is_a_column():
+    from dataclasses import dataclass
+
+    @register
+    @dataclass(frozen=True)
+    class TooShort(Check):
+        name = "too_short"
+        min_chars: int = 10
+
+        def found(self, texts):
+            return len(texts.answer) < self.min_chars
+
+    try:
+        ds = Dataset.from_dict({"instruction": ["Q1", "Q2"], "output": ["short", "long enough answer"]})
+        assert check_fn({"too_short": {"min_chars": 6}}).map(ds)["check_too_short"] == [True, False]
+    finally:
+        CHECKS.pop("too_short")
+
+
+def test_cells_that_are_not_text_are_left_unchecked():
+    """Missing, empty or non-string cells are no answer to check: None (the row's scores say why)."""
     ds = Dataset.from_dict({"instruction": ["Write a Python function.", None, "Write a Python function.", "Q"],
                             "output": [None, PY, "", JAVA]})
-    sel = Selector().drop_broken_answers().fit(ds)
-    assert sel.keep.all() and sel.report["steps"][0]["fitted"]["checks"] == {"unchecked": 1}
+    checked = check_fn().map(ds)
+    assert checked["check_looping"] == [None, None, None, False]
     numbers = Dataset.from_dict({"instruction": ["Write a Python function."], "output": [3]})
     with pytest.raises(ColumnError, match="must hold text"):
-        Selector().drop_broken_answers().fit(numbers)
+        check_fn().map(numbers)
+    with pytest.raises(ColumnError, match="solution"):
+        check_fn(question="instruction", answer="solution").map(numbers)
+
+
+def test_default_plan_reads_the_check_columns():
+    plan = preset("default")
+    steps = [s for s in plan.steps if s.get("column", "").startswith("check_")]
+    assert [(s["column"], s["op"], s["value"], s["reason"]) for s in steps] == [
+        (f"check_{n}", "==", 1, n) for n in CHECKS]
+    assert not [s for s in preset("default").steps if s["step"] == "drop_broken_answers"]
+
+
+def test_a_plan_carries_check_thresholds_and_add_checks_uses_them():
+    from qaq_datasets.checks import add_checks
+
+    block = "def add(a, b):\n    return a + b\n"
+    ds = Dataset.from_dict({"instruction": ["Write a Python function."] * 2, "output": [block * 2, PY]})
+    plan = Selector(checks={"looping": {"block_repeats": 2}}).drop_where("check_looping", "==", 1, reason="looping")
+    assert Selector.from_yaml(plan.to_yaml()) == plan and plan.checks["looping"]["block_repeats"] == 2
+    said = []
+    columns = [s["column"] for s in plan.steps]
+    checked = add_checks(ds, columns, echo=said.append)  # missing: computed with the defaults
+    assert checked["check_looping"] == [False, False] and checked.column_names[-1] == "check_looping"
+    assert "has none" in said[-1]
+    assert add_checks(checked, columns, echo=said.append) is checked and len(said) == 1  # present: nothing to do
+    tuned = add_checks(checked, columns, thresholds=plan.checks, echo=said.append)  # the plan's thresholds
+    assert tuned["check_looping"] == [True, False] and "plan's thresholds" in said[-1]
+    assert plan.fit(tuned).reasons == ["looping", None]
+    with pytest.raises(ConfigError, match="plan checks: unknown check"):
+        Selector.from_dict({"checks": {"loop": {}}, "steps": []})
+    with pytest.raises(ConfigTypeError, match="checks must map"):
+        Selector(checks=["looping"])
+
+
+def test_an_old_plan_and_data_without_check_columns_say_what_to_do():
+    with pytest.raises(ConfigError, match="drop_broken_answers is now the text checks' columns"):
+        Selector.from_dict({"steps": [{"step": "drop_broken_answers"}]})
+    ds = Dataset.from_dict({"instruction": ["Q"], "output": ["A"]})
+    with pytest.raises(ColumnError, match=r"check_looping.*qaq.check_fn\(\)"):
+        Selector().drop_where("check_looping", "==", 1).fit(ds)

@@ -1,0 +1,154 @@
+""":func:`check_fn`: the text checks as a batched ``Dataset.map`` function that adds one column per check."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .. import _version
+from ..errors import ConfigError, ConfigTypeError
+from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_row, resolve_columns
+from .rules import CHECKS, COLUMN_PREFIX, Check, Texts, default_checks
+
+
+def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = None) -> tuple[Check, ...]:
+    """Checks from ``spec``: None (every registered check, default thresholds), a list of checks or check names,
+    or ``{name: {threshold: value}}`` (a plan file's ``checks:``; ``{}`` keeps the defaults)."""
+    if spec is None:
+        return tuple(default_checks())
+    if isinstance(spec, Mapping):
+        items = list(spec.items())
+    elif isinstance(spec, Iterable) and not isinstance(spec, (str, bytes)):
+        items = [(c, None) if isinstance(c, Check) else (c, {}) for c in spec]
+    else:
+        raise ConfigTypeError(f"checks must be a list of checks or names, or a mapping name -> thresholds, got "
+                              f"{type(spec).__name__}.")
+    out = []
+    for name, args in items:
+        if isinstance(name, Check):
+            out.append(name)
+            continue
+        if name not in CHECKS:
+            raise ConfigError(f"unknown check {str(name)[:40]!r}; checks: {', '.join(CHECKS)}.")
+        if not isinstance(args, Mapping):
+            raise ConfigTypeError(f"check {name}'s thresholds must be a mapping, got {type(args).__name__}.")
+        known = [f.name for f in dataclasses.fields(CHECKS[name])]
+        if unknown := [str(a)[:40] for a in args if a not in known]:
+            raise ConfigError(f"check {name} takes {', '.join(known)}; got {', '.join(unknown)}.")
+        out.append(CHECKS[name](**args))
+    if len({c.name for c in out}) != len(out):
+        raise ConfigError("each check may be given once.")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CheckFn:
+    """The checks as a ``Dataset.map`` function (built by :func:`check_fn`). ``datasets`` fingerprints it from its
+    checks, their thresholds, the columns and the library version, so a changed check never reads a stale cache."""
+
+    checks: tuple[Check, ...]
+    question: tuple[str, ...] | None = None
+    answer: str | None = None
+    messages: str | None = None
+    version: str = _version.__version__
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns it writes."""
+        return [c.column for c in self.checks]
+
+    def features(self) -> dict:
+        from datasets import Value
+
+        return {c: Value("bool") for c in self.columns}
+
+    def resolve(self, names: Iterable[str], features=None) -> dict:
+        """The text columns it reads from a dataset with column ``names`` (ColumnError when there are none)."""
+        cols = resolve_columns(features or names, self.question, self.answer, self.messages)
+        check_shape_columns(cols, list(names), features)
+        return cols
+
+    def check(self, dataset) -> dict:
+        """Check ``dataset``'s columns before anything runs; return the text columns read."""
+        return self.resolve(dataset.column_names, dataset.features)
+
+    def recipe(self) -> dict:
+        """The checks and thresholds (the ``checks:`` of a scored dataset's ``qaq:`` block)."""
+        return {c.name: c.params() for c in self.checks}
+
+    def __call__(self, batch: dict) -> dict:
+        cols = self.resolve(batch)
+        one = is_one_row(batch, cols)
+        rows = [batch] if one else [dict(zip(batch, r)) for r in zip(*batch.values())]
+        q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
+        out = {c: [] for c in self.columns}
+        for row in rows:
+            parsed = parse_row([row[c] for c in q_cols], row.get(cols.get("answer")), "messages" in cols)
+            texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
+            for check in self.checks:  # a row with no question or answer text is not checked: None
+                out[check.column].append(None if texts is None else check.found(texts))
+        return {c: v[0] for c, v in out.items()} if one else out
+
+    def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
+        """``dataset.map(self, batched=True)`` with the check columns declared, after :meth:`check`."""
+        self.check(dataset)
+        features = dataset.features.copy()
+        features.update(self.features())
+        return dataset.map(self, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
+                           **{"desc": "QAQ text checks", **map_kwargs})
+
+
+def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,
+             messages: str | None = None) -> CheckFn:
+    """The text checks as a ``Dataset.map`` function (batched or not): one bool column per check, True where
+    the problem is found, None where the row has no question or answer text.
+
+    Args:
+        checks: None (every registered check: looping, missing_code, wrong_language, unparseable_code, default
+            thresholds), a list of :class:`~qaq_datasets.checks.rules.Check` objects or names, or
+            ``{name: {threshold: value}}``.
+        question, answer, messages: the text columns, as for :func:`~qaq_datasets.score_fn` (found from the column
+            names when not given).
+
+    Input columns:
+        the question and answer (or messages) columns.
+
+    Output columns:
+        ``check_{name}`` for each check (bool).
+
+    Examples:
+        >>> checked = ds.map(qaq.check_fn(), batched=True)                      # doctest: +SKIP
+        >>> checked = ds.map(qaq.check_fn({"looping": {"min_count": 6}}), batched=True, num_proc=2)  # doctest: +SKIP
+    """
+    question = (question,) if isinstance(question, str) else tuple(question) if question else None
+    if messages and (question or answer):
+        raise ConfigError("check_fn takes question=/answer= or messages=, not both.")
+    return CheckFn(build_checks(checks), question, answer, messages)
+
+
+def check_columns(names: Iterable[str]) -> list[str]:
+    """The check columns among ``names``."""
+    return [n for n in names if n.startswith(COLUMN_PREFIX) and n[len(COLUMN_PREFIX):] in CHECKS]
+
+
+def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = None, text: Mapping | None = None,
+               num_proc: int | None = None, echo=None):
+    """``dataset`` with the check ``columns`` a plan reads: those it lacks are computed (default thresholds), or,
+    with ``thresholds`` (a plan's ``checks:``), the ones named there are computed again with them.
+
+    ``text``: the text columns (``{"question": [...], "answer": ...}`` or ``{"messages": ...}``, e.g. from a
+    scorer's recipe); found from the column names when None. ``echo`` is told which columns are computed and why.
+    """
+    wanted = check_columns(columns)
+    thresholds = dict(thresholds or {})
+    redo = [c for c in wanted if c[len(COLUMN_PREFIX):] in thresholds]
+    todo = [c for c in wanted if c in redo or c not in dataset.column_names]
+    if not todo:
+        return dataset
+    names = [c[len(COLUMN_PREFIX):] for c in todo]
+    fn = check_fn({n: thresholds.get(n, {}) for n in names}, **{k: v for k, v in (text or {}).items() if v})
+    if echo:
+        why = "with the plan's thresholds" if redo else "the data has none; `qaq score` writes them"
+        echo(f"computing the text checks {', '.join(names)} ({why})")
+    return fn.map(dataset.remove_columns([c for c in todo if c in dataset.column_names]), num_proc=num_proc)
