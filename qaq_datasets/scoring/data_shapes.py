@@ -67,17 +67,14 @@ def resolve_columns(available: Iterable[str], question=None, answer=None, messag
     ``available`` (names or features); with one of question/answer given, the other one found."""
     if messages:
         return {"messages": messages}
-    if question and answer:
-        check_distinct_columns(question, answer)
-        return {"question": list(question), "answer": answer}
-    found = detect_columns(available)
-    if (question or answer) and "messages" not in found:  # one given: the other one found
-        question, answer = list(question or found["question"]), answer or found["answer"]
-        check_distinct_columns(question, answer)
-        return {"question": question, "answer": answer}
-    if question or answer:
+    found = {} if question and answer else detect_columns(available)
+    if not (question or answer):
+        return found
+    if "messages" in found:  # one given: the other one cannot come from conversations
         raise ColumnError("Give both question= and answer=: the data holds conversations.", available=available)
-    return found
+    question, answer = list(question or found["question"]), answer or found["answer"]
+    check_distinct_columns(question, answer)
+    return {"question": question, "answer": answer}
 
 
 def check_distinct_columns(question, answer) -> None:
@@ -171,12 +168,10 @@ def parse_row(q_cells: list, a_cell, messages: bool = False) -> tuple[str | None
         if any(c is not None and not isinstance(c, str) for c in q_cells):
             return st.NOT_A_STRING
         system, q_parts, turn, a = None, [c for c in q_cells if c and c.strip()], False, a_cell
-        if not q_parts:
-            return st.EMPTY_QUESTION
-        if a is not None and not isinstance(a, str):
-            return st.NOT_A_STRING
     if not any(p.strip() for p in q_parts):
         return st.EMPTY_QUESTION
+    if a is not None and not isinstance(a, str):  # (a conversation's answer is text)
+        return st.NOT_A_STRING
     if a is None or not a.strip():
         return st.EMPTY_ANSWER
     return system, q_parts, turn, a

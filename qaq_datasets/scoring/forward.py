@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -56,14 +57,9 @@ def shared_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[t
     The position before a scored token must be fed (its hidden state predicts the token), so the prefix
     stops one short of the earliest span start. Empty when shorter than ``MIN_SHARED_PREFIX``.
     """
-    if not sequences:
-        return ()
-    limit = min([len(s) for s in sequences] + [start - 1 for sp in spans for start, end in sp if end > start])
-    first = sequences[0]
-    n = 0
-    while n < limit and all(s[n] == first[n] for s in sequences):
-        n += 1
-    return tuple(first[:n]) if n >= MIN_SHARED_PREFIX else ()
+    prefix = os.path.commonprefix([list(s) for s in sequences])  # element-wise: any sequences, not only paths
+    n = min([len(prefix)] + [start - 1 for sp in spans for start, end in sp if end > start])
+    return tuple(prefix[:n]) if n >= MIN_SHARED_PREFIX else ()
 
 
 def cached_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
@@ -119,9 +115,10 @@ class SpanScorer:
         try:
             nll, seg = self._forward([sequences[i] for i in group], [spans[i] for i in group], prefix)
         except Exception as exc:  # noqa: BLE001 - OOM and per-row failures are data, not crashes
-            oom = is_oom(exc)
-            if oom:
-                self._free_cache()
+            if oom := is_oom(exc):
+                import torch
+
+                torch.cuda.empty_cache()  # a no-op unless CUDA was initialised
             if len(group) == 1:
                 status[group[0]] = st.OOM if oom else st.ERROR
                 logger.warning("A sequence of %d tokens could not be scored (%s): %r",
@@ -132,12 +129,6 @@ class SpanScorer:
                 self._run_group(part, sequences, spans, pending, status, prefix)
             return
         pending.append((group, nll, seg))
-
-    def _free_cache(self):
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
     def _prefix_cache(self, prefix: tuple[int, ...], batch: int):
         """A fresh key/value cache of ``prefix`` for ``batch`` sequences (the prefix itself runs once)."""
@@ -192,14 +183,8 @@ class SpanScorer:
 
 def span_means(nll, seg: np.ndarray, spans: list[list[tuple[int, int]]]) -> list[list[float]]:
     """Mean NLL per span (NaN for an empty span) from token NLLs and their span ids, in ``spans`` order."""
-    n_spans = sum(len(sp) for sp in spans)
-    nll64 = nll.cpu().double().numpy()
-    sums = np.bincount(seg, weights=nll64, minlength=n_spans)
-    counts = np.bincount(seg, minlength=n_spans)
-    means = sums / np.maximum(counts, 1)
+    sizes = [len(sp) for sp in spans]
+    counts = np.bincount(seg, minlength=sum(sizes))
+    means = np.bincount(seg, weights=nll.cpu().double().numpy(), minlength=sum(sizes)) / np.maximum(counts, 1)
     means[counts == 0] = np.nan
-    result, k = [], 0
-    for sp in spans:
-        result.append([float(means[k + j]) for j in range(len(sp))])
-        k += len(sp)
-    return result
+    return [part.tolist() for part in np.split(means, np.cumsum(sizes)[:-1])]

@@ -52,11 +52,8 @@ OK_STATUSES = [OK, TRUNCATED]
 ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, NO_ASSISTANT_TURN, NO_USER_TURN,
        BAD_MESSAGES, CONTEXT_TOO_LONG, OOM, ERROR)
 
-_KIND_DTYPES = {
-    "float": {"float16", "float32", "float64", "double", "float"},
-    "int": {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"},
-    "string": {"string", "large_string"},
-}
+_KIND_DTYPES = {"float": {"float16", "float32", "float64", "double", "float"}, "string": {"string", "large_string"},
+                "int": {f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64)}}
 
 
 def count_statuses(statuses) -> dict:
@@ -141,14 +138,8 @@ def score_features(prefix: str):
 def infer_prefixes(columns: Iterable[str]) -> list[str]:
     """Prefixes ``p`` for which ``{p}rmi``, ``{p}nll_q`` and ``{p}status`` are all columns."""
     cols = list(columns)
-    colset = set(cols)
-    found: list[str] = []
-    for parsed in map(ScoreColumns.parse, cols):
-        if parsed and parsed[1] == "rmi" and parsed[0] not in found:
-            sc = ScoreColumns(parsed[0])
-            if sc.nll_q in colset and sc.status in colset:
-                found.append(sc.prefix)
-    return found
+    found = [ScoreColumns(c[: -len("rmi")]) for c in cols if c.endswith("rmi")]
+    return list(dict.fromkeys(sc.prefix for sc in found if {sc.nll_q, sc.status} <= set(cols)))
 
 
 def as_column_list(columns: str | Sequence[str], what: str = "question") -> list[str]:

@@ -68,8 +68,8 @@ class Scorer:
         self.from_loaded = loaded is not None  # a model object passed in (a worker process re-loads it by spec)
         self.columns: dict | None = None  # the columns scored, once given or found (see check)
         self._tokenizer = loaded.tokenizer if loaded else None
-        self._encoders: dict = {}
-        self._resolved: dict = {}
+        self._encoders: dict = {}  # template -> PairEncoder
+        self._resolved: dict = {}  # (template, several Q parts) -> Template
         self._span_scorer = None
 
     # -- identity ---------------------------------------------------------------------------------
@@ -145,23 +145,21 @@ class Scorer:
         return self._encoders[template]
 
     def _ensure_model(self, rank: int | None = None):
+        """Load the model (once per process) and its span scorer; return the span scorer."""
         if self._qaq_model is None:
+            import torch
+
             from ..models import load_model
 
             if _FORKED:
-                import torch
-
                 torch.set_num_threads(1)  # see _after_fork_in_child
             c, device_map = self.config, self.config.device_map
             if c.model is None:
                 raise ConfigError("This scorer was built from a model object without a spec, so a worker process (map "
                                   "with num_proc > 1) cannot load it. Load the model with qaq.load_model(spec) or "
                                   "pass the spec string to score_fn.")
-            if rank is not None and device_map != "cpu":
-                import torch
-
-                if torch.cuda.is_available():
-                    device_map = f"cuda:{rank % torch.cuda.device_count()}"
+            if rank is not None and device_map != "cpu" and torch.cuda.is_available():
+                device_map = f"cuda:{rank % torch.cuda.device_count()}"
             key = (c.model.pinned(), c.dtype, str(device_map))
             if key not in _LOADED:
                 _LOADED[key] = load_model(key[0], device_map=device_map, dtype=c.dtype)
@@ -171,12 +169,11 @@ class Scorer:
             from .forward import SpanScorer
 
             self._span_scorer = SpanScorer(self._qaq_model.model, token_budget=self.config.token_budget)
-        return self._qaq_model
+        return self._span_scorer
 
     @property
     def span_scorer(self):
-        self._ensure_model()
-        return self._span_scorer
+        return self._ensure_model()
 
     def _row_template(self, row: dict, n_parts: int, system: str | None) -> Template:
         t = self.config.template
@@ -222,15 +219,10 @@ class Scorer:
         n, c = len(batch[q_cols[0]]), self.score_columns
         result = {col: [math.nan] * n for col in c.columns}
         result[c.q_tokens], result[c.a_tokens] = [0] * n, [0] * n
-        status: list[str | None] = [None] * n
-        rows = {}
-        for i in range(n):
-            parsed = parse_row([batch[c][i] for c in q_cols], batch[a_col][i] if a_col else None, "messages" in cols)
-            if isinstance(parsed, str):
-                status[i] = parsed
-            else:
-                rows[i] = parsed
-        if rows:
+        parsed = [parse_row([batch[c][i] for c in q_cols], batch[a_col][i] if a_col else None, "messages" in cols)
+                  for i in range(n)]  # a row's (system, Q's parts, turns, A), or the status saying why not
+        status: list[str | None] = [p if isinstance(p, str) else None for p in parsed]
+        if rows := {i: p for i, p in enumerate(parsed) if not isinstance(p, str)}:
             self._score_rows(batch, rows, status, result, rank)
         result[c.status] = status
         return result
@@ -263,11 +255,8 @@ class Scorer:
         pairs, seqs, spans, k = {}, [], [], 0
         for i, (enc, parts, turns, a) in rows.items():
             row_ids, k = ids[k : k + len(parts) + 1], k + len(parts) + 1
-            if None in row_ids:
-                status[i] = st.ERROR
-                continue
-            if not any(row_ids[:-1]) or not row_ids[-1]:
-                status[i] = st.NO_TOKENS
+            if None in row_ids or not any(row_ids[:-1]) or not row_ids[-1]:
+                status[i] = st.ERROR if None in row_ids else st.NO_TOKENS  # the tokenizer failed, or gave no tokens
                 continue
             p = enc.pair(enc.question(row_ids[:-1], turns), row_ids[-1])
             pairs[i] = (p, len(seqs))
@@ -344,13 +333,12 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
     if messages is not None and (not isinstance(messages, str) or question or answer):
         raise ConfigError("messages= names one column of conversations; it does not go with question=/answer=.")
-    max_length, token_budget = check_int(max_length, "max_length", 4, INT_MAX), check_int(token_budget, "token_budget", 1,
-                                                                                           INT_MAX)
+    max_length = check_int(max_length, "max_length", 4, INT_MAX)
+    token_budget = check_int(token_budget, "token_budget", 1, INT_MAX)
     if question and answer:
         check_distinct_columns(question, answer)
     st.check_prefix(prefix)
     template = template_arg(template)
-    loaded = None
     if model is None:
         raise ConfigError("score_fn needs a model: a loaded qaq.load_model(...) result, a transformers model "
                           "with tokenizer=..., or a model spec string such as 'smollm2-135m'.")
@@ -358,7 +346,7 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
                           "result brings its own tokenizer.")
     if isinstance(model, (str, os.PathLike, ResolvedSpec)):
-        src, dtype = resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
+        loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
     elif not isinstance(model, QAQModel) and not hasattr(model, "config"):
         raise ConfigTypeError(f"Not a model: {type(model).__name__}.")
     else:
@@ -402,10 +390,8 @@ class MultiScorer:
         self.scorers, self.device_index = dict(items), device_index
 
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
-        out = {}
-        for s in self.scorers.values():
-            out.update(s.score_batch(batch, rank=self.device_index if rank is None else rank))
-        return out
+        rank = self.device_index if rank is None else rank
+        return {col: cells for s in self.scorers.values() for col, cells in s.score_batch(batch, rank=rank).items()}
 
     def features(self, dataset):
         """The features of ``dataset`` followed by every scorer's score columns."""

@@ -22,7 +22,7 @@ string is the system context: the template's ``system``, or the conversation's o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import ConfigError, ConfigTypeError
 
@@ -114,16 +114,9 @@ def chat_template(tokenizer) -> Template | None:
 
 def paper_template(tokenizer) -> Template:
     """The QAQ authors' recipe (see the module docstring)."""
-    std = chat_template(tokenizer)
-    if std is None:
-        fmt = format_template()
-        return Template("paper-format", fmt.q_prefix, fmt.qa_sep, fmt.q_prefix + REVERSE_INSTRUCTION, fmt.qa_sep,
-                        add_bos=True, au_sep=fmt.aq_sep)
-    rev = _chat_pieces(tokenizer, ["user", "assistant"])
-    if rev is None:
-        raise ConfigError("The model's chat template cannot render a system, user, assistant conversation.")
-    return Template("paper-chat", std.q_prefix, std.qa_sep, rev[0] + REVERSE_INSTRUCTION, rev[1], a_end=std.a_end,
-                    au_sep=std.aq_sep)
+    std = chat_template(tokenizer) or format_template()  # the reverse pass: A in the user's turn, Q the reply
+    return replace(std, name=std.name.replace("standard", "paper"), a_prefix=std.q_prefix + REVERSE_INSTRUCTION,
+                   aq_sep=std.qa_sep, au_sep=std.aq_sep)
 
 
 def alpaca_template(with_input: bool) -> Template:
