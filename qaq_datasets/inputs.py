@@ -52,8 +52,7 @@ def _not_utf8_line(path: Path) -> int | None:
 
 def _bad_json_line(path: Path) -> str:
     """Where a JSON (lines) file stops being valid JSON."""
-    with path.open(encoding="utf-8") as fh:
-        text = fh.read()
+    text = path.read_text(encoding="utf-8")
     if text.lstrip()[:1] == "[":
         try:
             json.loads(text)

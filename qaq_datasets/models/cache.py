@@ -19,11 +19,9 @@ from ..files import write_atomic
 
 def cache_root() -> Path:
     """``$QAQ_CACHE``, else ``$XDG_CACHE_HOME/qaq_datasets``, else ``~/.cache/qaq_datasets``."""
-    env = os.environ.get("QAQ_CACHE")
-    if env:
+    if env := os.environ.get("QAQ_CACHE"):
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "qaq_datasets"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qaq_datasets"
 
 
 def file_sha256(path: Path) -> str:

@@ -131,11 +131,10 @@ def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any
         >>> weak = qaq.load_model("smollm2-135m", dtype="float32")  # doctest: +SKIP
     """
     name = resolve_dtype(dtype, device_map)
-    src = resolve_spec(spec, revision=revision)
+    src = resolve_spec(spec, revision=revision).pinned()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = src.pinned()
     location, kwargs = _location(src)
     if device_map == "auto" and not torch.cuda.is_available():
         device_map = "cpu"  # accelerate's auto map adds nothing on a CPU-only machine
@@ -151,9 +150,8 @@ def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:
     if isinstance(model, QAQModel):
         return model
     if tokenizer is None:
-        raise ConfigError(
-            "score_fn got a bare model without a tokenizer: pass tokenizer=..., or load it with qaq.load_model()."
-        )
+        raise ConfigError("score_fn got a bare model without a tokenizer: pass tokenizer=..., or load it with "
+                          "qaq.load_model().")
     if not callable(tokenizer) or not hasattr(tokenizer, "eos_token_id"):
         raise ConfigTypeError(f"tokenizer must be the model's transformers tokenizer (AutoTokenizer.from_pretrained"
                               f"(...)), got {type(tokenizer).__name__}.")

@@ -91,8 +91,6 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         return ResolvedSpec(spec, "folder", str(path.resolve()), path.name, _folder_digest(path), revision)
     if is_hub_id(spec) and "/" in spec:  # pinned to a commit when its identity is first needed
         return ResolvedSpec(spec, "hub", spec, spec, None, revision)
-    known = ", ".join(sorted(ALIASES))
-    raise ModelNotFoundError(
-        f"Cannot resolve model spec {spec!r}: it is not a built-in alias ({known}), an existing .gguf file, "
-        "a model folder, nor a Hub id of the form 'org/name'."
-    )
+    raise ModelNotFoundError(f"Cannot resolve model spec {spec!r}: it is not a built-in alias "
+                             f"({', '.join(sorted(ALIASES))}), an existing .gguf file, a model folder, nor a Hub id "
+                             "of the form 'org/name'.")

@@ -191,8 +191,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     if not local and ("/" not in src or not looks_like_hub_id(src)):
         # a mistyped folder is never sent to the Hub; scored rows are published as owner/name, never bare names
         raise ConfigError(f"Folder {src!r} does not exist (and it is no Hub dataset repo id: owner/name).")
-    path = str(Path(src).expanduser()) if local else check_repo_id(
-        src, what="repo_or_folder (not an existing folder, so a repo id)")
+    path = str(Path(src).expanduser()) if local else src  # looks_like_hub_id: a valid repo id
     card = read_card_data(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:])
     meta = validate_metadata(card.get("qaq"))
     names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
