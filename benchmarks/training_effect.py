@@ -223,7 +223,15 @@ def load_scores(rows: list[dict], path: Path):
 
 
 def score(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
-    """Both default models' scores (Dataset.map, batched), cached as parquet keyed by rows + scorers."""
+    """Both default models' scores (Dataset.map, batched), cached as parquet keyed by rows + scorers, and the text
+    checks' columns (as ``qaq score`` writes them)."""
+    ds, key = _scores(rows, cache, batch_size, scoring)
+    import qaq_datasets as qaq
+
+    return qaq.check_fn(question=["instruction", "input"], answer="output").map(ds), key
+
+
+def _scores(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
     from datasets import Dataset
 
     import qaq_datasets as qaq

@@ -54,8 +54,11 @@ def score(
              "scored folder is written; the same command, with or without --shard-rows, resumes.")] = None,
     distributed: Annotated[bool, typer.Option(
         help="Run as one rank of torchrun/accelerate launch: each rank scores its own shards.")] = False,
+    checks: Annotated[bool, typer.Option(
+        help="Also write the model-free text checks' columns (check_*), unless the data has them.")] = True,
 ):
     """Score DATASET with one or several models; write a folder that datasets.load_dataset reads."""
+    from .checks import check_columns, check_fn
     from .inputs import load_input
     from .publishing import check_out_dir, save_folder
     from .runner import has_run, out_lock, run_sharded
@@ -69,8 +72,10 @@ def score(
                               dtype=dtype, **{k: v for k, v in columns.items() if v})
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
+    if checks and not check_columns(ds.column_names):
+        scorers["text_checks"] = check_fn(**{k: v for k, v in columns.items() if v})
     fn = MultiScorer(scorers, ds)  # columns (found or given) and max_length, before any model loads
-    for name, sc in scorers.items():
+    for name, sc in fn.scorers.items():
         typer.echo(f"{name}: scoring {sc.columns}")
     if shard_rows or distributed or has_run(out_dir):  # an unfinished sharded run is resumed, never bypassed
         if num_proc:

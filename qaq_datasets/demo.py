@@ -52,6 +52,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
              repo_id: str = "your-name/humaneval-qaq-demo") -> dict:
     """Score, summarise, select and write the dry-run Hub folder. Returns the figures it printed."""
     from . import publishing
+    from .checks import check_fn
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
     from .scoring import MultiScorer, ScoreColumns, score_fn
     from .scoring.schema import SCORED
@@ -59,9 +60,10 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
 
     out = publishing.check_out_dir(out_dir, "demo output folder")  # before anything is scored
     ds = demo_dataset(n_clean, n_each_defect)
-    fn = MultiScorer({name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, question="instruction",
-                                     answer="output", dtype=dtype)
-                      for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))}, ds)
+    fn = MultiScorer({**{name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, question="instruction",
+                                        answer="output", dtype=dtype)
+                         for name, spec in (("strong", strong or DEFAULT_STRONG), ("weak", weak or DEFAULT_WEAK))},
+                      "text_checks": check_fn(question="instruction", answer="output")}, ds)
     print(f"Scoring {len(ds)} HumanEval rows ({3 * n_each_defect} deliberately broken) with "
           f"strong={fn.scorers['strong'].config.model.spec} and weak={fn.scorers['weak'].config.model.spec} ...")
     start = time.perf_counter()

@@ -13,6 +13,8 @@ sys.path.insert(0, str(BENCH))
 
 import training_effect as te  # noqa: E402  (imports no torch/trl at module level)
 
+from qaq_datasets.checks import CHECKS  # noqa: E402
+
 
 def test_echo_detector():
     q = "Write a function to compute the factorial of a number."
@@ -128,6 +130,7 @@ def test_select_arms_on_fake_scores():
                      f"{p}nll_a_given_q": nll_a_q, f"{p}rmi": nll_q - nll_q_a, f"{p}ifd": np.exp(nll_a_q - nll_a),
                      f"{p}nll_end": rng.uniform(0, 10, n), f"{p}q_tokens": [10] * n, f"{p}a_tokens": [20] * n,
                      f"{p}status": ["ok"] * n})
+    cols.update({f"check_{c}": [False] * n for c in CHECKS})  # the text checks' columns, none flagged
     scored = datasets.Dataset.from_dict(cols)
     info, idx = te.select_arms(scored, seeds=2, fraction=0.25)
     assert set(info) == set(te.ARMS)

@@ -58,6 +58,13 @@ class CheckFn:
         """The columns it writes."""
         return [c.column for c in self.checks]
 
+    @property
+    def fingerprint(self) -> str:
+        """What ``datasets`` hashes this function to (a sharded run's manifest records it)."""
+        from datasets.fingerprint import Hasher
+
+        return Hasher.hash(self)
+
     def features(self) -> dict:
         from datasets import Value
 
@@ -78,17 +85,22 @@ class CheckFn:
         return {c.name: c.params() for c in self.checks}
 
     def __call__(self, batch: dict) -> dict:
+        """A ``Dataset.map`` batch (or one row, with ``batched=False``) → the check columns."""
+        if is_one_row(batch, self.resolve(batch)):
+            return {c: v[0] for c, v in self.check_batch({k: [v] for k, v in batch.items()}).items()}
+        return self.check_batch(batch)
+
+    def check_batch(self, batch: dict) -> dict:
+        """A batch → the check columns (``MultiScorer`` calls this: a batch is never guessed to be a row)."""
         cols = self.resolve(batch)
-        one = is_one_row(batch, cols)
-        rows = [batch] if one else [dict(zip(batch, r)) for r in zip(*batch.values())]
         q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
         out = {c: [] for c in self.columns}
-        for row in rows:
+        for row in (dict(zip(batch, r)) for r in zip(*batch.values())):
             parsed = parse_row([row[c] for c in q_cols], row.get(cols.get("answer")), "messages" in cols)
             texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
             for check in self.checks:  # a row with no question or answer text is not checked: None
                 out[check.column].append(None if texts is None else check.found(texts))
-        return {c: v[0] for c, v in out.items()} if one else out
+        return out
 
     def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
         """``dataset.map(self, batched=True)`` with the check columns declared, after :meth:`check`."""

@@ -46,7 +46,7 @@ from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
 from ..files import to_builtin, write_atomic, writing
 from ..selection.selection import check_fitted_on, rows_identity
-from .card import PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render
+from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render
 from .metadata import read_card_text, validate_metadata
 
 RUN_MANIFEST = "run/manifest.json"  # a sharded run's record (see qaq_datasets.runner.sharded)
@@ -180,8 +180,10 @@ def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=Non
     folder = check_out_dir(folder)
     card, configs = write_data(folder, configs, max_shard_size=max_shard_size)
     qaq = {**(old if isinstance(old := card.data.get("qaq"), dict) else {}), **qaq, "library_version": __version__}
+    first = next((split for splits in configs.values() if splits for split in splits.values()), None)
     section = render("folder_section.md.j2", configs=configs, scorers=qaq.get("scorers"), note=note,
-                     has_selection=bool(qaq.get("selection")), location=str(folder))
+                     has_selection=bool(qaq.get("selection")), location=str(folder),
+                     checks=check_counts(first) if first is not None else [])
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
     write_atomic(inside(folder, README), text)
     return folder

@@ -45,8 +45,8 @@ from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
 from ..selection.selection import check_fitted_on
-from .card import (PLAN_FILE, README, REPORT_FILE, merge_card, parse_card, read_card_data, render, rmi_examples,
-                   score_figures, size_category)
+from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render,
+                   rmi_examples, score_figures, size_category)
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
 from .metadata import check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
 
@@ -106,7 +106,7 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     recipe = next(iter((meta.get("scorers") or {}).values()), {})
     section = render("publish_section.md.j2", repo_id=repo_id, source=src, curated_only=curated_only, configs=configs,
                      report=report, figures=figs, figures_note=note, selection_split=split, seed=block.get("seed"),
-                     examples=rmi_examples(base, prefixes[0], recipe, keep))
+                     examples=rmi_examples(base, prefixes[0], recipe, keep), checks=check_counts(base))
     fields = {"task_categories": ["text-generation"],
               "size_categories": [size_category(sum(map(len, scored.values())))], "tags": TAGS, "license": license,
               "source_datasets": [src] if src else None}

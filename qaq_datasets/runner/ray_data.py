@@ -52,7 +52,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     ray = require("ray", extra="ray", package="ray[data]")
     import ray.data  # noqa: F401 - the data extra
 
-    named = MultiScorer(scorers).scorers
+    named = MultiScorer(scorers).parts()
     ctx = ray.data.DataContext.get_current()  # a Dataset keeps the context current when it was created
     before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", True)
     # Ray's V2 parquet reader (default from 2.60) returns a file's row groups out of order; V1 keeps them

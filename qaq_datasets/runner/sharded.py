@@ -91,7 +91,7 @@ def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: ExitSta
         for table in ds.with_format("arrow").iter(batch_size=10_000):
             h.update(pickle.dumps(table.to_pydict(), protocol=4))
         new = {"rows": len(ds), "dataset": h.hexdigest()[:16], "num_shards": min(n, len(ds)),
-               "scorers": {name: s.fingerprint[:16] for name, s in fn.scorers.items()}, "finished": False}
+               "scorers": {name: s.fingerprint[:16] for name, s in fn.parts().items()}, "finished": False}
         for key, what in (("num_shards", "another shard count"), ("dataset", "another dataset"),
                           ("scorers", "other scorers")):
             if old is not None and old[key] != new[key]:

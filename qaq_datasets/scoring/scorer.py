@@ -360,21 +360,29 @@ class MultiScorer:
     """Several scorers as one ``Dataset.map`` function: the one way qaq scores with several models (``qaq.score``,
     ``qaq score``, the sharded runner and the Ray actors map it), each batch scored by every scorer in turn.
 
-    ``scorers`` is a Scorer, a list of them or ``{name: Scorer}`` (a list's names come from the prefixes). Every
-    check runs here, before any model loads: distinct prefixes and, with ``dataset``, each scorer's columns and
-    no score column already there. ``device_index`` places the models (a rank's GPU) when ``map`` passes no rank.
+    ``scorers`` is a Scorer, a list of them or ``{name: Scorer}`` (a list's names come from the prefixes); one of
+    them may be the text checks (:func:`~qaq_datasets.check_fn`), whose columns are then written with the scores.
+    Every check runs here, before any model loads: distinct prefixes and, with ``dataset``, each scorer's columns
+    and no score or check column already there. ``device_index`` places the models (a rank's GPU) when ``map``
+    passes no rank.
 
     Input columns:
         every scorer's question and answer columns.
 
     Output columns:
-        every scorer's ``{prefix}*`` score columns.
+        every scorer's ``{prefix}*`` score columns, and the ``check_*`` columns of the text checks given.
     """
 
     def __init__(self, scorers, dataset=None, device_index: int | None = None):
+        from ..checks import CheckFn
+
         many = [scorers] if isinstance(scorers, Scorer) else scorers if isinstance(scorers, (list, tuple)) else []
         items = list(scorers.items()) if isinstance(scorers, Mapping) else [  # a list: named by the prefixes
-            (ScoreColumns(getattr(s, "prefix", "")).name, s) for s in many]
+            (ScoreColumns(s.prefix).name if isinstance(s, Scorer) else "checks", s) for s in many]
+        checks = [(name, s) for name, s in items if isinstance(s, CheckFn)]
+        items = [(name, s) for name, s in items if not isinstance(s, CheckFn)]
+        if len(checks) > 1:
+            raise ConfigError("Give the text checks once: one check_fn(...) holds every check.")
         if not items or not all(isinstance(s, Scorer) for _, s in items):
             raise ConfigTypeError(f"scorers must be qaq Scorers (qaq.score_fn(...)): one, a list or a mapping of them, "
                                   f"got {type(scorers).__name__}.")
@@ -387,17 +395,30 @@ class MultiScorer:
             if clash := [c for c in sc.score_columns.columns if c in dataset.column_names]:
                 raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use "
                                   "another prefix.", column=clash[0])
+        for _, fn in checks if dataset is not None else ():
+            fn.check(dataset)
+            if clash := [c for c in fn.columns if c in dataset.column_names]:
+                raise ColumnError(f"The dataset already has check column {clash[0]!r}; drop the old checks or score "
+                                  "without them.", column=clash[0])
         self.scorers, self.device_index = dict(items), device_index
+        self.checks = dict(checks)  # {name: CheckFn}, at most one
 
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
         rank = self.device_index if rank is None else rank
-        return {col: cells for s in self.scorers.values() for col, cells in s.score_batch(batch, rank=rank).items()}
+        out = {col: cells for s in self.scorers.values() for col, cells in s.score_batch(batch, rank=rank).items()}
+        return {**out, **{col: cells for fn in self.checks.values() for col, cells in fn.check_batch(batch).items()}}
+
+    def parts(self) -> dict:
+        """``{name: Scorer or CheckFn}``: what this was built from (a runner builds its workers' copies from it)."""
+        return {**self.scorers, **self.checks}
 
     def features(self, dataset):
         """The features of ``dataset`` followed by every scorer's score columns."""
         features = dataset.features.copy()
         for s in self.scorers.values():
             features.update(s.score_columns.features())
+        for fn in self.checks.values():
+            features.update(fn.features())
         return features
 
     def map(self, dataset, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
@@ -413,6 +434,7 @@ class MultiScorer:
     def metadata(self, source=None) -> dict:
         """The ``qaq:`` block of the scored rows: each scorer's recipe, and the ``source`` read (a path or Hub id)."""
         return {"scorers": {name: s.recipe() for name, s in self.scorers.items()},
+                **{"checks": fn.recipe() for fn in self.checks.values()},
                 **({} if source is None else {"source": os.fspath(source)})}
 
     def stats(self, scored) -> dict:

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 from datasets import Dataset
 
+from qaq_datasets.checks import CHECKS
 from qaq_datasets.selection.selection import rows_identity
 
 SCORERS = {
@@ -32,6 +33,7 @@ def scored_ds(n: int = 40, prefixes=("qaq_",), seed: int = 0, long_text: bool = 
         "input": ["" if i % 3 else f"n = {i}" for i in range(n)],
         "output": [("def f%d():\n    return %d\n" % (i, i)) * (1 + (i % 7) * (40 if long_text else 1))
                    for i in range(n)],
+        **{f"check_{c}": [False] * n for c in CHECKS},  # the text checks' columns, none flagged
     }
     for p in prefixes:
         nq = rng.normal(3, 1, n)

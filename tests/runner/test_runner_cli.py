@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from runner_helpers import assert_same_rows, make_dataset, scored_of, scorers_for
 
+from qaq_datasets.checks import check_fn
 from qaq_datasets.cli import main
 from qaq_datasets.runner import MultiScorer, run_sharded
 
@@ -45,7 +46,10 @@ def test_rerun_without_shard_rows_resumes_the_interrupted_run(tiny_model_dir, tm
     assert sum(rows) == ROWS - 12  # the two finished shards came from their cache files
     assert f"{ROWS} rows scored" in capsys.readouterr().out
     reference = tmp_path / "reference"
-    run_sharded(make_dataset(ROWS), scorers_for(tiny_model_dir), reference, shard_rows=7, batch_size=4)
+    checks = check_fn(question=["instruction", "input"])  # qaq score writes the text checks' columns too
+    run_sharded(make_dataset(ROWS), {**scorers_for(tiny_model_dir), "text_checks": checks}, reference, shard_rows=7,
+                batch_size=4)
+    assert "check_looping" in scored_of(out).column_names
     assert_same_rows(scored_of(out), scored_of(reference))
 
 
