@@ -258,3 +258,41 @@ def test_an_old_plan_and_data_without_check_columns_say_what_to_do():
     ds = Dataset.from_dict({"instruction": ["Q"], "output": ["A"]})
     with pytest.raises(ColumnError, match=r"check_looping.*qaq.check_fn\(\)"):
         Selector().drop_where("check_looping", "==", 1).fit(ds)
+
+
+def test_the_multi_scorer_writes_the_checks_with_the_scores(tiny_model, tiny_tokenizer):
+    from qaq_datasets.scoring import MultiScorer
+
+    q, a = _rows()
+    ds = Dataset.from_dict({"instruction": q, "output": a})
+    scorer = qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, prefix="weak_")
+    fn = MultiScorer({"weak": scorer, "text_checks": check_fn()}, ds)
+    scored = fn.map(ds, batch_size=4)
+    assert {c: scored[c] for c in FOUND} == FOUND and "weak_rmi" in scored.column_names
+    assert fn.metadata()["checks"]["looping"]["min_count"] == 4 and list(fn.scorers) == ["weak"]
+    assert set(fn.parts()) == {"weak", "text_checks"}
+    with pytest.raises(ConfigError, match="once"):
+        MultiScorer([scorer, check_fn(), check_fn()])
+    with pytest.raises(ColumnError, match="already has check column 'check_looping'"):
+        MultiScorer({"weak": scorer, "text_checks": check_fn()}, checked := check_fn().map(ds))
+    assert "check_looping" not in MultiScorer(scorer, checked).features(ds)  # scores alone are fine
+
+
+def test_the_cli_writes_the_checks_and_the_card_counts_them(tiny_model_dir, tmp_path):
+    import json
+
+    from qaq_datasets.cli import main
+    from qaq_datasets.publishing import load_scored
+
+    q, a = _rows()
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps({"instruction": x, "output": y}) for x, y in zip(q, a)))
+    main(["score", str(tmp_path / "rows.jsonl"), "--out", str(tmp_path / "s"), "--model", f"w={tiny_model_dir}"])
+    scored, meta = load_scored(tmp_path / "s", split="train")
+    assert {c: scored[c] for c in FOUND} == FOUND and set(meta["checks"]) == set(CHECKS)
+    card = (tmp_path / "s" / "README.md").read_text()
+    assert "## Text checks" in card and "| `wrong_language` | 1 | 9 |" in card
+    main(["score", str(tmp_path / "rows.jsonl"), "--out", str(tmp_path / "n"), "--model", f"w={tiny_model_dir}",
+          "--no-checks"])
+    plain, meta = load_scored(tmp_path / "n", split="train")
+    assert "check_looping" not in plain.column_names and "checks" not in meta
+    assert "## Text checks" not in (tmp_path / "n" / "README.md").read_text()
