@@ -13,9 +13,8 @@ import pyarrow.compute as pc
 
 from ..errors import ConfigError, ConfigTypeError
 from .ranking import robust_fences, top_rows
-from .scores import measure_of
-from .steps import (INT_MAX, NUMERIC, STRING, Context, FitState, Step, check_int, check_unit, is_number,
-                    register_step, shown)
+from .scores import measure_of, value_stats
+from .steps import INT_MAX, NUMERIC, STRING, FitState, Step, check_int, check_unit, is_number, register_step, shown
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -88,7 +87,8 @@ class DropWhere(Step):
         return f"{column}_{OPS[self.op]}_{self.value if isinstance(self.value, str) else format(self.value, 'g')}"
 
     def inputs(self):
-        return [(c, STRING if isinstance(self._values[0], str) else NUMERIC) for c in (self.column, self.divide_by) if c]
+        kind = STRING if isinstance(self._values[0], str) else NUMERIC
+        return [(c, kind) for c in (self.column, self.divide_by) if c]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
@@ -135,6 +135,8 @@ class DropOutliers(Step):
     """
 
     kind = "drop_outliers"
+    needs = ("bins", "drop_outliers() needs a stratify() step before it (stratify(column, bins=1) for one global "
+                     "fence).")
     column: str
     low: float | None = 3.0
     high: float | None = 3.0
@@ -147,12 +149,6 @@ class DropOutliers(Step):
             object.__setattr__(self, what, None if k is None else float(k))
         if self.low is None and self.high is None:
             raise ConfigError("drop_outliers needs low=, high= or both (a number of scales from the median).")
-
-    def check(self, ctx: Context) -> None:
-        if ctx.bins is None:
-            raise ConfigError(
-                "drop_outliers() needs a stratify() step before it (stratify(column, bins=1) for one global fence)."
-            )
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         x, bins = state.reader.numeric(self.column), state.bins
@@ -194,6 +190,7 @@ class DropExtremes(Step):
     """
 
     kind = "drop_extremes"
+    needs = ("rank_column", "drop_extremes() needs a rank() step (after a stratify()) before it.")
     low: float = 0.1
     high: float = 0.95
 
@@ -202,10 +199,6 @@ class DropExtremes(Step):
         object.__setattr__(self, "high", check_unit(self.high, "drop_extremes high", "(0, 1]"))
         if self.low >= self.high:
             raise ConfigError(f"drop_extremes needs low < high, got low={self.low}, high={self.high}.")
-
-    def check(self, ctx: Context) -> None:
-        if ctx.rank_column is None:
-            raise ConfigError("drop_extremes() needs a rank() step (after a stratify()) before it.")
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         column, rank = state.ranked
@@ -234,6 +227,7 @@ class KeepTop(Step):
     """
 
     kind = "keep_top"
+    needs = ("score", "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random().")
     n: int | float
 
     def validate(self):
@@ -243,12 +237,6 @@ class KeepTop(Step):
                                   f"{type(n).__name__}: {shown(n)}.")
         object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if count
                            else check_unit(n, "keep_top fraction", "(0, 1]"))
-
-    def check(self, ctx: Context) -> None:
-        if ctx.score is None:
-            raise ConfigError(
-                "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random()."
-            )
 
     def budget(self, rows_in: int) -> int:
         """Rows to keep: ``n`` itself for a count, else round-half-up(n × rows_in), at least 1 (0 of 0 rows)."""
@@ -266,8 +254,7 @@ class KeepTop(Step):
             cut_off = state.alive.copy()
             cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
             state.drop(cut_off, BELOW_CUT)
-        finite = score.values[state.alive][np.isfinite(score.values[state.alive])]
-        cut = float(finite.max() if score.ascending else finite.min()) if finite.size else None
+        cut = value_stats(score.values[state.alive])["max" if score.ascending else "min"]  # None: no finite score
         return {
             "score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,
             "survivors": survivors, "kept": int(state.alive.sum()), "shortfall": max(0, budget - survivors), "cut": cut,

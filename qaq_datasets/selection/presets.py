@@ -92,8 +92,7 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     Examples:
         >>> default_plan(q_max=None)  # without the question fence
     """
-    unknown = sorted(set(knobs) - set(DEFAULT_PARAMS))
-    if unknown:
+    if unknown := sorted(set(knobs) - set(DEFAULT_PARAMS)):
         raise ConfigError(f"unknown default-plan knobs {unknown}; knobs: {', '.join(DEFAULT_PARAMS)}.")
     k = {**DEFAULT_PARAMS, **knobs}
     s, w = ScoreColumns(strong), ScoreColumns(weak)
@@ -104,12 +103,11 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
         for m in {"both": (w, s), "weak": (w,), "strong": (s,)}[k[f"rho_{side}_model"]]:
             if k[f"rho_{side}"] is not None:
                 sel = sel.drop_where(m.rmi, op, k[f"rho_{side}"], divide_by=m.nll_q, reason=f"rmi_{side}")
-    for m in (w, s) if k["ifd_max"] is not None else ():
-        sel = sel.drop_where(m.ifd, ">", k["ifd_max"], reason="ifd_gt_1" if k["ifd_max"] == 1 else None)
-    if k["end_max"] is not None:
-        sel = sel.drop_where(w.nll_end, ">", k["end_max"], reason="end_unlikely")
-    if k["q_max"] is not None:
-        sel = sel.drop_where(w.nll_q, ">", k["q_max"], reason="question_unlikely")
+    upper = (("ifd_max", (w.ifd, s.ifd), "ifd_gt_1" if k["ifd_max"] == 1 else None),  # (knob, columns, reason)
+             ("end_max", (w.nll_end,), "end_unlikely"), ("q_max", (w.nll_q,), "question_unlikely"))
+    for knob, columns, reason in upper:
+        for column in columns if k[knob] is not None else ():
+            sel = sel.drop_where(column, ">", k[knob], reason=reason)
     if k["final"] == "gap":
         return sel.gap(strong=s.rmi, weak=w.rmi, bins=k["bins"], min_rows=k["min_rows"]).keep_top(fraction)
     sel = sel.stratify(s.nll_q, k["bins"], min_rows=k["min_rows"]).rank(s.rmi)

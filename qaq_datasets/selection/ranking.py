@@ -39,13 +39,11 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
     two bins. Edges that coincide (ties) collapse into one; then, left to right, a bin with fewer
     than ``min_rows`` rows is merged into the next one (a small last bin into the previous one).
     """
-    n = len(values)
-    of_row = np.full(n, -1, dtype=np.int32)
+    of_row = np.full(len(values), -1, dtype=np.int32)
     idx = np.flatnonzero(mask)
     m = idx.size
-    empty = np.zeros(0)
     if m == 0:
-        return Bins(column, of_row, empty, empty, np.zeros(0, np.int64), 0, 0)
+        return Bins(column, of_row, np.zeros(0), np.zeros(0), np.zeros(0, np.int64), 0, 0)
     v = values[idx]
     s = np.sort(v, kind="stable")
     k = np.arange(1, bins, dtype=np.int64)

@@ -23,7 +23,8 @@ from .steps import Context, FitState, Score, Step, check_unit, register_step, sh
 MAX_BINS = 10_000
 
 
-def _stats(values: np.ndarray) -> dict[str, float | None]:
+def value_stats(values: np.ndarray) -> dict[str, float | None]:
+    """min, max and mean of the finite values (None without one)."""
     finite = values[np.isfinite(values)]
     return {k: float(getattr(finite, k)()) if finite.size else None for k in ("min", "max", "mean")}
 
@@ -95,17 +96,14 @@ class Rank(Step):
     """
 
     kind = "rank"
+    needs = ("bins", "rank({self.column!r}) needs a stratify() step before it (use stratify(column, bins=1) for one "
+                     "global rank).")
     column: str
     _: KW_ONLY
     name: str | None = None
 
     def outputs(self):
         return [self.name or f"{self.column}_rank"]
-
-    def check(self, ctx: Context) -> None:
-        if ctx.bins is None:
-            raise ConfigError(f"rank({self.column!r}) needs a stratify() step before it "
-                              "(use stratify(column, bins=1) for one global rank).")
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)
@@ -185,7 +183,7 @@ class Gap(Step):
         diff = ranks["strong"] - ranks["weak"]
         state.outputs.update({self.name: diff, **{f"{self.name}_{k}_rank": v for k, v in ranks.items()}})
         state.score = Score(self.name, diff, False)
-        return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": _stats(diff)}
+        return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": value_stats(diff)}
 
 
 @register_step
@@ -231,7 +229,7 @@ class ScoreBy(Step):
                               np.nan)
         state.outputs.update({self.name: values} if self.divide_by else {})
         state.score = Score(self.name if self.divide_by else self.column, values, self.ascending)
-        return _stats(values)
+        return value_stats(values)
 
 
 @register_step
@@ -247,6 +245,7 @@ class ClosestTo(Step):
     """
 
     kind = "closest_to"
+    needs = ("rank_column", "closest_to() needs a rank() step before it (it measures distance from a rank).")
     center: float = 0.5
     _: KW_ONLY
     name: str = "qaq_center_distance"
@@ -257,15 +256,11 @@ class ClosestTo(Step):
     def outputs(self):
         return [self.name]
 
-    def check(self, ctx: Context) -> None:
-        if ctx.rank_column is None:
-            raise ConfigError("closest_to() needs a rank() step before it (it measures distance from a rank).")
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         column, rank = state.ranked
         state.outputs[self.name] = distance = np.where(state.alive, np.abs(rank - self.center), np.nan)
         state.score = Score(self.name, distance, True)
-        return {"rank_column": column, **_stats(distance)}
+        return {"rank_column": column, **value_stats(distance)}
 
 
 @register_step

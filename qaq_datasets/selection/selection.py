@@ -69,12 +69,10 @@ def rows_identity(ds) -> dict:
     columns = sorted(c for p in infer_prefixes(ds.column_names) for c in score_columns(p) if c in ds.column_names)
     table = ds.select_columns(columns).with_format("arrow")[:]  # one read: through an indices mapping, one gather
     digest = hashlib.sha256()
-    for col in columns:
-        values = table[col]
+    for col, values in zip(columns, table.columns):  # select_columns keeps the order it is given
         digest.update(col.encode() + b"\0")
-        kind = values.type
-        if values.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)
-                                       or pa.types.is_boolean(kind)):
+        if values.null_count == 0 and (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+                                       or pa.types.is_boolean(values.type)):
             v = np.asarray(values.to_numpy(), dtype="<f8")
             digest.update(np.where(np.isnan(v), np.nan, v).tobytes())
         else:

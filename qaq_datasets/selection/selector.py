@@ -147,16 +147,15 @@ class Selector(StepMethods):
         if not isinstance(ds, Dataset):
             hint = " (pick a split, e.g. ds['train'])" if isinstance(ds, DatasetDict) else ""
             raise ConfigTypeError(f"fit needs a datasets.Dataset, got {type(ds).__name__}{hint}.")
-        kinds = {column: check_column(ds, column, kind, f"step {i} ({step.kind})")
-                 for i, step in enumerate(self._steps) for column, kind in step.inputs()}
+        for i, step in enumerate(self._steps):  # every column checked before any is read
+            for column, kind in step.inputs():
+                check_column(ds, column, kind, f"step {i} ({step.kind})")
         state = FitState(len(ds), ColumnReader(ds))
         had_missing = np.zeros(state.n, dtype=bool)
         step_reports = []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
-            missing = np.zeros(state.n, dtype=bool)
-            for column, _ in step.inputs():
-                missing |= before & state.reader.missing(column, kinds[column])
+            missing = before & np.any([state.reader.missing(c, kind) for c, kind in step.inputs()], axis=0)
             if self._keep_nan:
                 had_missing |= missing
             else:
@@ -190,8 +189,7 @@ class Selector(StepMethods):
         for key in ("plan", "selection"):  # a report, or a card's qaq: block
             if isinstance(plan.get(key), dict):
                 return cls.from_dict(plan[key])
-        unknown = sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "checks", "steps"})
-        if unknown:
+        if unknown := sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "checks", "steps"}):
             raise ConfigError(f"unknown plan keys: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}.")
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
             raise ConfigError(f"not a selection plan: format {str(plan.get('format'))[:40]!r} (expected "
@@ -208,7 +206,7 @@ class Selector(StepMethods):
         if not isinstance(keep_nan := plan.get("keep_nan", False), bool):
             raise ConfigTypeError(f"keep_nan must be true or false, got {type(keep_nan).__name__}.")
         try:
-            selector, known = cls(keep_nan=keep_nan, checks=plan.get("checks")), list(STEPS)
+            selector, known = cls(keep_nan=keep_nan, checks=plan.get("checks")), list(STEPS)  # a kind may be a list
         except QAQError as exc:
             raise type(exc)(f"plan checks: {_cut(exc)}") from None
         for i, entry in enumerate(plan["steps"]):
@@ -224,14 +222,11 @@ class Selector(StepMethods):
             if bad := [k for k in params if not isinstance(k, str)]:
                 raise ConfigError(f"plan step {i} ({kind}): parameter names must be strings, got {str(bad[0])[:40]!r}.")
             method = getattr(selector, kind)
-            try:
+            try:  # a bad signature, or the step's own check (whatever its type): its values cut
                 inspect.signature(method).bind(**params)
                 selector = method(**params)
-            except TypeError as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ConfigError(f"plan step {i} ({kind}): {_cut(exc)}") from None
-            except (QAQError, ValueError, OverflowError) as exc:  # the step's own check, its values cut
-                raise (type(exc) if isinstance(exc, QAQError) else ConfigError)(
-                    f"plan step {i} ({kind}): {_cut(exc)}") from None
         return selector
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
@@ -280,5 +275,4 @@ class Selector(StepMethods):
     def __repr__(self) -> str:
         args = [", ".join(f"{k}={v!r}" for k, v in s.params().items() if v is not None) for s in self._steps]
         opts = ", ".join(f"{k}={v!r}" for k, v in (("keep_nan", self._keep_nan), ("checks", self._checks)) if v)
-        return f"Selector({opts})" + "".join(
-            f".{s.kind}({a})" for s, a in zip(self._steps, args))
+        return f"Selector({opts})" + "".join(f".{s.kind}({a})" for s, a in zip(self._steps, args))

@@ -9,9 +9,10 @@ of its ``kind``: the method's parameters are the dataclass's fields (keyword-onl
 docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's
 parameters (what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step
 names the dataset columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults
-that depend on the steps before it (``resolve``), checks that those steps provide what it needs (``check``),
-and ``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted values. Adding a step
-is writing such a class in a module that ``selector.py`` imports; nothing else.
+that depend on the steps before it (``resolve``), checks that those steps provide what it needs (``check``; by
+default, what its ``needs`` names), and ``run`` applies it to the rows still alive in a :class:`FitState`,
+returning its fitted values. Adding a step is writing such a class in a module that ``selector.py`` imports;
+nothing else.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ NAN_SCORE = "nan_score"
 # --------------------------------------------------------------------------- columns
 
 
-def check_column(ds, column: str, kind: str, where: str) -> str:
-    """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind``; return its actual kind."""
+def check_column(ds, column: str, kind: str, where: str) -> None:
+    """Raise :class:`ColumnError` unless ``ds`` has ``column`` of ``kind`` (numeric or string)."""
     feature = ds.features.get(column)
     if feature is None:
         hint = " (a text check's column: ds.map(qaq.check_fn(), batched=True) writes them; `qaq score` does)" \
@@ -50,7 +51,6 @@ def check_column(ds, column: str, kind: str, where: str) -> str:
     if actual != kind:
         raise ColumnError(f"{where} needs a {kind} column, but {shown(column)} has type {feature}.",
                           column=column, available=ds.column_names)
-    return actual
 
 
 class ColumnReader:
@@ -149,6 +149,9 @@ class Step:
     """Base class of the selection steps (each one's docstring says what it does)."""
 
     kind: ClassVar[str]
+    #: what the default ``check`` requires: (a ``Context`` field the steps before this one must have set, the error
+    #: when they have not, in which ``{self.<field>}`` is filled in)
+    needs: ClassVar[tuple[str, str] | None] = None
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -157,8 +160,11 @@ class Step:
                 continue
             if f.name in _INTS:
                 object.__setattr__(self, f.name, check_int(value, what, *_INTS[f.name]))
-            elif f.name in _NAMES:
-                check_column_name(value, what)
+            elif f.name in _NAMES and not isinstance(value, str):
+                raise ConfigTypeError(f"{what} must be a column name (str), got {type(value).__name__}: "
+                                      f"{shown(value)}.")
+            elif f.name in _NAMES and not value:
+                raise ConfigError(f"{what} must be a non-empty column name.")
         self.validate()
 
     def validate(self) -> None:
@@ -183,7 +189,9 @@ class Step:
         return self
 
     def check(self, ctx: Context) -> None:
-        """Raise ConfigError when the steps before this one do not provide what it needs."""
+        """Raise ConfigError when the steps before this one do not provide what it needs (by default ``needs``)."""
+        if self.needs and getattr(ctx, self.needs[0]) is None:
+            raise ConfigError(self.needs[1].format(self=self))
 
     def advance(self, ctx: Context) -> None:
         """Record in ``ctx`` what this step provides to the steps after it (its first output becomes the score)."""
@@ -250,14 +258,6 @@ def is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def check_column_name(value: Any, what: str = "column") -> str:
-    if not isinstance(value, str):
-        raise ConfigTypeError(f"{what} must be a column name (str), got {type(value).__name__}: {shown(value)}.")
-    if not value:
-        raise ConfigError(f"{what} must be a non-empty column name.")
-    return value
-
-
 def check_int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
     if not is_number(value) or not isinstance(value, (int, np.integer)):
         raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {shown(value)}.")
@@ -272,11 +272,7 @@ def check_unit(value: Any, what: str, interval: str) -> float:
     """A float in the unit ``interval``: ``"[0, 1]"``, ``"(0, 1]"`` or ``"[0, 1)"`` (NaN is in none)."""
     if not is_number(value):
         raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {shown(value)}.")
-    try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float is in no unit interval
-        number = float("nan")
-    above = number > 0 if interval[0] == "(" else number >= 0
-    if not (above and (number < 1 if interval[-1] == ")" else number <= 1)):
+    above = value > 0 if interval[0] == "(" else value >= 0  # compared as given: float() of a huge integer overflows
+    if not (above and (value < 1 if interval[-1] == ")" else value <= 1)):
         raise ConfigError(f"{what} must be in {interval}, got {shown(value)}.")
-    return number
+    return float(value)
