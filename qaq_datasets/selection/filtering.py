@@ -93,8 +93,7 @@ class DropWhere(Step):
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
             col = state.reader.arrow(self.column)
-            hit = np.asarray(pc.fill_null(pc.is_in(col, value_set=pa.array(self._values, type=col.type)), False)
-                             .to_numpy(), dtype=bool)
+            hit = pc.is_in(col, value_set=pa.array(self._values, type=col.type)).to_numpy()  # a null row: False
         elif self.op in ("<", "<=", ">", ">="):
             x = state.reader.numeric(self.column)
             if self.divide_by:
