@@ -51,7 +51,7 @@ class DropWhere(Step):
     divide_by: str | None = None
 
     def validate(self):
-        if self.op not in OPS:
+        if not isinstance(self.op, str) or self.op not in OPS:
             raise ConfigError(f"drop_where op must be one of {', '.join(map(repr, OPS))}; got {shown(self.op)}.")
         many = self.op in ("in", "not in")
         if many and not (isinstance(self.value, (list, tuple, set, frozenset)) and self.value):

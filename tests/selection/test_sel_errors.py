@@ -113,6 +113,8 @@ def test_bad_step_parameters():
         Selector().stratify("weak_nll_q").rank("weak_rmi").drop_extremes(0.1, 1.5)
     with pytest.raises(ConfigError, match="op"):
         Selector().drop_where("weak_ifd", "=>", 1)
+    with pytest.raises(ConfigError, match=r"op must be one of .*got \['<'\]"):  # a list, from a plan file
+        Selector.from_dict({"steps": [{"step": "drop_where", "column": "a", "op": ["<"], "value": 1}]})
     with pytest.raises(ConfigError):
         Selector().drop_where("weak_status", "<", "ok")
     with pytest.raises(ConfigError):
