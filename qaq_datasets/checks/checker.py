@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .. import _version
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_row, resolve_columns
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts, default_checks
 
@@ -160,6 +160,11 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
         return dataset
     names = [c[len(COLUMN_PREFIX):] for c in todo]
     fn = check_fn({n: thresholds.get(n, {}) for n in names}, **{k: v for k, v in (text or {}).items() if v})
+    try:
+        fn.check(dataset)
+    except ColumnError as exc:
+        raise ColumnError(f"The plan reads the text checks' columns {', '.join(todo)}, which the data lacks, and "
+                          f"they cannot be computed (or use a plan without them): {exc}", column=exc.column) from None
     if echo:
         why = "with the plan's thresholds" if redo else "the data has none; `qaq score` writes them"
         echo(f"computing the text checks {', '.join(names)} ({why})")

@@ -296,3 +296,13 @@ def test_the_cli_writes_the_checks_and_the_card_counts_them(tiny_model_dir, tmp_
     plain, meta = load_scored(tmp_path / "n", split="train")
     assert "check_looping" not in plain.column_names and "checks" not in meta
     assert "## Text checks" not in (tmp_path / "n" / "README.md").read_text()
+
+
+def test_checks_a_plan_reads_but_no_text_to_compute_them_from_is_one_line():
+    from qaq_datasets.checks import add_checks
+
+    scores_only = Dataset.from_dict({"weak_rmi": [0.1, 0.2]})
+    with pytest.raises(ColumnError, match="reads the text checks' columns check_looping.*No question/answer") as err:
+        add_checks(scores_only, ["check_looping", "weak_rmi"])
+    assert "\n" not in str(err.value)
+    assert add_checks(scores_only, ["weak_rmi"]) is scores_only  # a plan that reads no check column
