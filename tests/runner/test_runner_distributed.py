@@ -13,6 +13,7 @@ from runner_helpers import (
     assert_same_rows, free_port, make_dataset, run_ok, scored_of, scorers_for, subprocess_env, torchrun_cmd,
 )
 
+from qaq_datasets.checks import check_fn
 from qaq_datasets.runner import run_sharded
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,9 @@ def single(data_dir, tiny_model_dir, tmp_path_factory):
     from datasets import load_from_disk
 
     out = tmp_path_factory.mktemp("single") / "out"
-    run_sharded(load_from_disk(str(data_dir)), scorers_for(tiny_model_dir), out, shard_rows=SHARD_ROWS)
+    checks = check_fn(question=["instruction", "input"])  # the CLI writes the text checks' columns too
+    run_sharded(load_from_disk(str(data_dir)), {**scorers_for(tiny_model_dir), "text_checks": checks}, out,
+                shard_rows=SHARD_ROWS)
     return scored_of(out)
 
 
