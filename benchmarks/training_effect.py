@@ -222,16 +222,15 @@ def load_scores(rows: list[dict], path: Path):
     return ds, key
 
 
-def score(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
-    """Both default models' scores (Dataset.map, batched), cached as parquet keyed by rows + scorers, and the text
-    checks' columns (as ``qaq score`` writes them)."""
-    ds, key = _scores(rows, cache, batch_size, scoring)
+def with_checks(ds):
+    """``ds`` with the text checks' columns, as ``qaq score`` writes them (the score cache holds scores only)."""
     import qaq_datasets as qaq
 
-    return qaq.check_fn(question=["instruction", "input"], answer="output").map(ds), key
+    return qaq.check_fn(question=["instruction", "input"], answer="output").map(ds)
 
 
-def _scores(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
+def score(rows: list[dict], cache: Path, batch_size: int, scoring: bool = True):
+    """Both default models' scores (Dataset.map, batched), cached as parquet keyed by rows + scorers."""
     from datasets import Dataset
 
     import qaq_datasets as qaq
@@ -578,6 +577,7 @@ def main(argv=None) -> dict:
         scored, score_key = load_scores(rows, cfg.scores)
     else:
         scored, score_key = score(rows, cfg.cache_dir, cfg.score_batch, scoring=not cfg.report_only)
+    scored = with_checks(scored)  # the text checks' columns, as `qaq score` writes them
     print(f"[scores] status counts: strong {dict(Counter(scored['strong_status']))}, "
           f"weak {dict(Counter(scored['weak_status']))}", flush=True)
     if cfg.score_only:
