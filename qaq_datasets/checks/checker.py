@@ -103,11 +103,11 @@ class CheckFn:
         return out
 
     def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
-        """``dataset.map(self, batched=True)`` with the check columns declared, after :meth:`check`."""
+        """``dataset.map`` of :meth:`check_batch` (batched) with the check columns declared, after :meth:`check`."""
         self.check(dataset)
         features = dataset.features.copy()
         features.update(self.features())
-        return dataset.map(self, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
+        return dataset.map(self.check_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
                            **{"desc": "QAQ text checks", **map_kwargs})
 
 
