@@ -97,7 +97,7 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     k = {**DEFAULT_PARAMS, **knobs}
     s, w = ScoreColumns(strong), ScoreColumns(weak)
     sel = _status_ok(strong, weak)
-    for check in build_checks(list(k["checks"] or ())):
+    for check in build_checks(k["checks"] or ()):  # None or (): no check
         sel = sel.drop_where(check.column, "==", 1, reason=check.name)
     for side, op in (("low", "<"), ("high", ">")):
         for m in {"both": (w, s), "weak": (w,), "strong": (s,)}[k[f"rho_{side}_model"]]:
