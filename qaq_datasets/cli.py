@@ -122,8 +122,9 @@ def select(
     scored = scored[selection_split(scored)]  # train, or the only split
     scorers = prefixes_for(metadata, scored.column_names)
     selector = load_plan(plan, fraction=budget, scorers=scorers, **options)
-    scored = add_checks(scored, [s.get("column") or "" for s in selector.steps], thresholds=selector.checks,
-                        text=text_columns_for(metadata), echo=typer.echo)
+    scored, computed = add_checks(scored, [s.get("column") or "" for s in selector.steps], thresholds=selector.checks,
+                                  text=text_columns_for(metadata), echo=typer.echo)
+    metadata = {**metadata, "checks": {**(metadata.get("checks") or {}), **computed}} if computed else metadata
     try:
         selection = selector.fit(scored)
     except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names

@@ -81,11 +81,16 @@ def test_default_plan_checks_the_text_columns_the_scores_were_made_from(tmp_path
     assert "computing the text checks" not in capsys.readouterr().out
     # rows scored without them (an older release, another tool): qaq select computes them from the scorers' columns
     save_folder(tmp_path / "old", {"scored": scored.remove_columns([c for c in scored.column_names
-                                                                  if c.startswith("check_")])}, meta)
+                                                                  if c.startswith("check_")])},
+                {k: v for k, v in meta.items() if k != "checks"})
     main(["select", str(tmp_path / "old"), "--out", str(tmp_path / "sel_old")])
     assert "computing the text checks looping, missing_code" in capsys.readouterr().out
     report = json.loads((tmp_path / "sel_old" / "qaq_report.json").read_text())
     assert report["drop_reasons"]["looping"] == 1
+    from huggingface_hub import DatasetCard
+
+    block = DatasetCard.load(tmp_path / "sel_old" / "README.md").data.qaq
+    assert block["checks"]["looping"]["min_count"] == 4  # the block says how the columns it holds were made
 
 
 def test_missing_column_fails_before_loading(data_file, tmp_path, tiny_model_dir, capsys):

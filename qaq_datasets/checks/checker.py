@@ -145,9 +145,10 @@ def check_columns(names: Iterable[str]) -> list[str]:
 
 
 def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = None, text: Mapping | None = None,
-               num_proc: int | None = None, echo=None):
-    """``dataset`` with the check ``columns`` a plan reads: those it lacks are computed (default thresholds), or,
-    with ``thresholds`` (a plan's ``checks:``), the ones named there are computed again with them.
+               num_proc: int | None = None, echo=None) -> tuple:
+    """``(dataset, recipe)``: ``dataset`` with the check ``columns`` a plan reads, those it lacks computed (default
+    thresholds), or, with ``thresholds`` (a plan's ``checks:``), the ones named there computed again with them;
+    ``recipe`` holds the thresholds of the checks computed here (``{}``: none), for the rows' ``qaq:`` block.
 
     ``text``: the text columns (``{"question": [...], "answer": ...}`` or ``{"messages": ...}``, e.g. from a
     scorer's recipe); found from the column names when None. ``echo`` is told which columns are computed and why.
@@ -157,7 +158,7 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
     redo = [c for c in wanted if c[len(COLUMN_PREFIX):] in thresholds]
     todo = [c for c in wanted if c in redo or c not in dataset.column_names]
     if not todo:
-        return dataset
+        return dataset, {}
     names = [c[len(COLUMN_PREFIX):] for c in todo]
     fn = check_fn({n: thresholds.get(n, {}) for n in names}, **{k: v for k, v in (text or {}).items() if v})
     try:
@@ -168,4 +169,5 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
     if echo:
         why = "with the plan's thresholds" if redo else "the data has none; `qaq score` writes them"
         echo(f"computing the text checks {', '.join(names)} ({why})")
-    return fn.map(dataset.remove_columns([c for c in todo if c in dataset.column_names]), num_proc=num_proc)
+    done = fn.map(dataset.remove_columns([c for c in todo if c in dataset.column_names]), num_proc=num_proc)
+    return done, fn.recipe()

@@ -239,11 +239,13 @@ def test_a_plan_carries_check_thresholds_and_add_checks_uses_them():
     assert Selector.from_yaml(plan.to_yaml()) == plan and plan.checks["looping"]["block_repeats"] == 2
     said = []
     columns = [s["column"] for s in plan.steps]
-    checked = add_checks(ds, columns, echo=said.append)  # missing: computed with the defaults
+    checked, recipe = add_checks(ds, columns, echo=said.append)  # missing: computed with the defaults
     assert checked["check_looping"] == [False, False] and checked.column_names[-1] == "check_looping"
+    assert recipe == {"looping": Looping().params()}
     assert "has none" in said[-1]
-    assert add_checks(checked, columns, echo=said.append) is checked and len(said) == 1  # present: nothing to do
-    tuned = add_checks(checked, columns, thresholds=plan.checks, echo=said.append)  # the plan's thresholds
+    assert add_checks(checked, columns, echo=said.append) == (checked, {}) and len(said) == 1  # present: no work
+    tuned, recipe = add_checks(checked, columns, thresholds=plan.checks, echo=said.append)  # the plan's thresholds
+    assert recipe["looping"]["block_repeats"] == 2
     assert tuned["check_looping"] == [True, False] and "plan's thresholds" in said[-1]
     assert plan.fit(tuned).reasons == ["looping", None]
     with pytest.raises(ConfigError, match="plan checks: unknown check"):
@@ -305,4 +307,4 @@ def test_checks_a_plan_reads_but_no_text_to_compute_them_from_is_one_line():
     with pytest.raises(ColumnError, match="reads the text checks' columns check_looping.*No question/answer") as err:
         add_checks(scores_only, ["check_looping", "weak_rmi"])
     assert "\n" not in str(err.value)
-    assert add_checks(scores_only, ["weak_rmi"]) is scores_only  # a plan that reads no check column
+    assert add_checks(scores_only, ["weak_rmi"]) == (scores_only, {})  # a plan that reads no check column
