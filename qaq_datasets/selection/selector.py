@@ -213,7 +213,7 @@ class Selector(StepMethods):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")
             kind, params = entry["step"], {k: v for k, v in entry.items() if k != "step"}
-            if kind == "drop_broken_answers":  # a plan of qaq-datasets 0.2
+            if kind == "drop_broken_answers":  # a plan written before the text checks were columns
                 raise ConfigError(f"plan step {i}: drop_broken_answers is now the text checks' columns: drop_where "
                                   "check_{name} == 1 for looping, missing_code, wrong_language, unparseable_code "
                                   "(see preset('default').to_yaml()).")
