@@ -119,8 +119,8 @@ class Check:
             value = getattr(self, f.name)
             if not isinstance(value, type(f.default)) and not (isinstance(value, int) and isinstance(f.default, float)) \
                     or isinstance(value, bool):
-                raise ConfigTypeError(f"check {self.name} {f.name} must be a {type(f.default).__name__}, got "
-                                      f"{type(value).__name__}.")
+                kind = "a number" if isinstance(f.default, float) else "an integer"
+                raise ConfigTypeError(f"check {self.name} {f.name} must be {kind}, got {type(value).__name__}.")
             if not value > 0:
                 raise ConfigError(f"check {self.name} {f.name} must be > 0, got {value!r}.")
 

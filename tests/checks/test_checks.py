@@ -178,10 +178,14 @@ def test_checks_are_chosen_and_tuned_by_name():
         build_checks(["loops"])
     with pytest.raises(ConfigError, match="takes min_lines"):
         build_checks({"looping": {"min_repeat": 3}})
-    with pytest.raises(ConfigTypeError, match="min_count must be a int, got str"):
+    with pytest.raises(ConfigTypeError, match="min_count must be an integer, got str"):
         build_checks({"looping": {"min_count": "6"}})
     with pytest.raises(ConfigError, match="must be > 0"):
         Looping(line_share=0)
+    with pytest.raises(ConfigTypeError, match="line_share must be a number, got str"):
+        Looping(line_share="half")
+    with pytest.raises(ConfigTypeError, match="min_count must be an integer, got float"):
+        Looping(min_count=4.5)
     with pytest.raises(ConfigError, match="once"):
         build_checks(["looping", "looping"])
     with pytest.raises(ConfigTypeError, match="mapping"):
