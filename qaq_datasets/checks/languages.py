@@ -95,7 +95,7 @@ _END = re.compile(r"^[ \t]*end\b[ \t]*(#.*)?$", re.MULTILINE)
 
 def asked_language(question: str) -> str | None:
     """The one language the question names (of those told apart), or None."""
-    found = {lang for lang, rx in NAMED if rx.search(question)}
+    found = named_languages(question)
     return found.pop() if len(found) == 1 else None
 
 

@@ -95,10 +95,7 @@ class DropWhere(Step):
             col = state.reader.arrow(self.column)
             hit = pc.is_in(col, value_set=pa.array(self._values, type=col.type)).to_numpy()  # a null row: False
         elif self.op in ("<", "<=", ">", ">="):
-            x = state.reader.numeric(self.column)
-            if self.divide_by:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    x = x / state.reader.numeric(self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
+            x = state.reader.ratio(self.column, self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
             hit = getattr(operator, OPS[self.op])(np.where(np.isnan(x), np.inf if "<" in self.op else -np.inf, x),
                                                   float(self.value))
         else:

@@ -223,10 +223,7 @@ class ScoreBy(Step):
         ctx.score = self.name if self.divide_by else self.column
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        values = state.reader.numeric(self.column)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.where(valid, values / state.reader.numeric(self.divide_by) if self.divide_by else values,
-                              np.nan)
+        values = np.where(valid, state.reader.ratio(self.column, self.divide_by), np.nan)
         state.outputs.update({self.name: values} if self.divide_by else {})
         state.score = Score(self.name if self.divide_by else self.column, values, self.ascending)
         return value_stats(values)

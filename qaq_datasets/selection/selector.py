@@ -110,8 +110,8 @@ class Selector(StepMethods):
         return self._with_steps((*self._steps, step))
 
     def _with_steps(self, steps: tuple[Step, ...]) -> Selector:
-        new = Selector(keep_nan=self._keep_nan, checks=self._checks)
-        new._steps = steps
+        new = Selector(keep_nan=self._keep_nan)
+        new._checks, new._steps = self._checks, steps  # checked once, when this plan was built; never mutated
         return new
 
     def with_fraction(self, n: int | float) -> Selector:

@@ -70,6 +70,13 @@ class ColumnReader:
             self._numeric[column] = np.asarray(pc.cast(self.arrow(column), pa.float64()).to_numpy(), dtype=np.float64)
         return self._numeric[column]
 
+    def ratio(self, column: str, divide_by: str | None = None) -> np.ndarray:
+        """``column``, or ``column / divide_by`` (x / 0 is ±inf; 0 / 0 is NaN), as float64 numpy."""
+        if divide_by is None:
+            return self.numeric(column)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.numeric(column) / self.numeric(divide_by)
+
     def missing(self, column: str, kind: str) -> np.ndarray:
         """True where the value is missing: NaN/±inf for numbers, null for strings."""
         if kind == STRING:
