@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
-from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_row, resolve_columns
+from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_batch, resolve_columns
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts, default_checks
 
 
@@ -71,8 +72,11 @@ class CheckFn:
         return {c: Value("bool") for c in self.columns}
 
     def resolve(self, names: Iterable[str], features=None) -> dict:
-        """The text columns it reads from a dataset with column ``names`` (ColumnError when there are none)."""
-        cols = resolve_columns(features or names, self.question, self.answer, self.messages)
+        """The text columns it reads from a dataset with column ``names`` (ColumnError when there are none); found
+        once per set of column names when no ``features`` are given (a batch's keys)."""
+        if features is None:
+            return _batch_columns(self, tuple(names))
+        cols = resolve_columns(features, self.question, self.answer, self.messages)
         check_shape_columns(cols, list(names), features)
         return cols
 
@@ -92,11 +96,8 @@ class CheckFn:
 
     def check_batch(self, batch: dict) -> dict:
         """A batch → the check columns (``MultiScorer`` calls this: a batch is never guessed to be a row)."""
-        cols = self.resolve(batch)
-        q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
         out = {c: [] for c in self.columns}
-        for row in (dict(zip(batch, r)) for r in zip(*batch.values())):
-            parsed = parse_row([row[c] for c in q_cols], row.get(cols.get("answer")), "messages" in cols)
+        for parsed in parse_batch(batch, self.resolve(batch)):
             texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
             for check in self.checks:  # a row with no question or answer text is not checked: None
                 out[check.column].append(None if texts is None else check.found(texts))
@@ -109,6 +110,14 @@ class CheckFn:
         features.update(self.features())
         return dataset.map(self.check_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
                            **{"desc": "QAQ text checks", **map_kwargs})
+
+
+@functools.lru_cache(maxsize=64)
+def _batch_columns(fn: CheckFn, names: tuple[str, ...]) -> dict:
+    """``fn``'s text columns among a batch's column ``names`` (cached: every batch of a map has the same names)."""
+    cols = resolve_columns(names, fn.question, fn.answer, fn.messages)
+    check_shape_columns(cols, list(names), None)
+    return cols
 
 
 def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,

@@ -151,6 +151,15 @@ def parse_conversation(turns) -> tuple[str | None, list[str], str] | str:
     return system, [t["content"] for t in rest[:-1]], rest[-1]["content"]
 
 
+def parse_batch(batch, columns: dict) -> list:
+    """:func:`parse_row` of every row of a ``Dataset.map`` batch (``{column: [cells]}``), reading ``columns``
+    (:func:`resolve_columns`)."""
+    q_cols = [columns["messages"]] if "messages" in columns else columns["question"]
+    a_col = columns.get("answer")
+    return [parse_row([batch[c][i] for c in q_cols], batch[a_col][i] if a_col else None, "messages" in columns)
+            for i in range(len(batch[q_cols[0]]))]
+
+
 def parse_row(q_cells: list, a_cell, messages: bool = False) -> tuple[str | None, list[str], bool, str] | str:
     """``(system, Q's parts, whether they are conversation turns, A)`` of one row, or why it cannot be scored.
 

@@ -19,7 +19,7 @@ from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import ScoreColumns, as_column_list, count_statuses
-from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_row, resolve_columns
+from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_batch, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
@@ -213,14 +213,11 @@ class Scorer:
 
     def score_batch(self, batch: dict, rank: int | None = None) -> dict:
         """The score columns of a batch (``{column: [cells]}``): what ``qaq.score`` and the runners map."""
-        cols = self._resolve_columns(list(batch))
-        q_cols = [cols["messages"]] if "messages" in cols else cols["question"]
-        a_col = cols.get("answer")
-        n, c = len(batch[q_cols[0]]), self.score_columns
+        # a row's (system, Q's parts, turns, A), or the status saying why not
+        parsed = parse_batch(batch, self._resolve_columns(list(batch)))
+        n, c = len(parsed), self.score_columns
         result = {col: [math.nan] * n for col in c.columns}
         result[c.q_tokens], result[c.a_tokens] = [0] * n, [0] * n
-        parsed = [parse_row([batch[c][i] for c in q_cols], batch[a_col][i] if a_col else None, "messages" in cols)
-                  for i in range(n)]  # a row's (system, Q's parts, turns, A), or the status saying why not
         status: list[str | None] = [p if isinstance(p, str) else None for p in parsed]
         if rows := {i: p for i, p in enumerate(parsed) if not isinstance(p, str)}:
             self._score_rows(batch, rows, status, result, rank)
