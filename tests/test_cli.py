@@ -217,8 +217,6 @@ def one_model_scored(tmp_path_factory, tiny_model_dir):
 def test_select_on_a_folder_of_several_splits_but_no_train_is_one_line(one_model_scored, tmp_path, capsys):
     from datasets import DatasetDict
 
-    from qaq_datasets.publishing import load_scored, save_folder
-
     scored, meta = load_scored(str(one_model_scored), split="train")
     save_folder(tmp_path / "two", {"scored": DatasetDict({"a": scored, "b": scored})}, meta)
     argv = ["select", str(tmp_path / "two"), "--out", str(tmp_path / "sel"), "--plan", "cherry", "--prefix", "weak"]

@@ -117,8 +117,8 @@ class Check:
     def __post_init__(self):
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, type(f.default)) and not (isinstance(value, int) and isinstance(f.default, float)) \
-                    or isinstance(value, bool):
+            number_for_float = isinstance(value, int) and isinstance(f.default, float)
+            if isinstance(value, bool) or not (isinstance(value, type(f.default)) or number_for_float):
                 kind = "a number" if isinstance(f.default, float) else "an integer"
                 raise ConfigTypeError(f"check {self.name} {f.name} must be {kind}, got {type(value).__name__}.")
             if not value > 0:
