@@ -14,7 +14,6 @@ Usage: python benchmarks/select_scale.py [--rows 1000000] [--check-rows 8000] [-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -24,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _data import DATA, code_alpaca
 
 
 def scored_rows(n: int, seed: int = 0):
@@ -54,14 +54,15 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--check-rows", type=int, default=8000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--data", default=os.environ.get("QAQ_BENCH_DATA", "../shared/data/code_alpaca_2k.json"))
+    ap.add_argument("--data", default=str(DATA), help="Code Alpaca JSON (default: _data.DATA)")
     args = ap.parse_args()
     from datasets import Dataset, disable_caching
 
     from qaq_datasets.checks import check_fn
     from qaq_datasets.publishing import save_folder
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+          f"python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "scored"
         t = time.perf_counter()
@@ -79,7 +80,7 @@ def main():
         print(f"qaq select, {args.rows} rows, default plan: best {min(times):.1f} s of {args.repeats} "
               f"({', '.join(f'{x:.1f}' for x in times)}); checks recomputed: {computed}; {done.stdout.splitlines()[0]}")
     disable_caching()
-    rows = json.loads(Path(args.data).read_text())
+    rows = code_alpaca(path=args.data)
     rows = [{k: r.get(k) or "" for k in ("instruction", "input", "output")} for r in rows]
     ds = Dataset.from_list([rows[i % len(rows)] for i in range(args.check_rows)])
     for num_proc in (1, 2):

@@ -59,9 +59,8 @@ REWORD = ["Sure! ", "The task is: ", "", "Answer: "]
 
 
 # ---------------------------------------------------------------------------------------------- the pool
-# Every scored row's scores depend on that row alone, so one POOL is scored once (cached per model and
-# template) and the prevalence sets are drawn from it. The pool has PARTS disjoint parts; replicate r of
-# every level is drawn from part r only, so the sets of one replicate share no row with another's.
+# Every scored row's scores depend on that row alone, so the pool is scored once (cached per model and
+# template) and every set of the grid is drawn from it (grid_pool, grid_sets).
 
 KINDS = ["misaligned", "echo", "paraphrase", "refusal", "truncated", "looping", "unparseable", "wrong_language"]
 #: defects in the question (the answer is the row's own): cut off, words shuffled, noise
@@ -164,23 +163,13 @@ def break_question(kind: str, text: str, rng: random.Random) -> str:
     return "".join(pieces)
 
 
-def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0,
-               fresh: tuple[int, ...] = ()) -> list[dict]:
-    """The scored pool: ``parts`` disjoint parts of ``clean_per_part`` clean rows and ``per_kind`` rows of each
-    defect kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``.
-
-    ``fresh`` adds batches of that many parts each (numbered on from ``parts``), every batch built the same way
-    from the rows no earlier part uses, after them: the earlier parts are the same rows whatever batches follow."""
+def build_pool(clean_per_part: int = 180, per_kind: int = 10, parts: int = 3, seed: int = 0) -> list[dict]:
+    """A pool of ``parts`` disjoint parts of ``clean_per_part`` clean rows and ``per_kind`` rows of each defect
+    kind; each Code Alpaca question appears at most once. Rows carry ``part`` and ``defect``."""
     rng = random.Random(seed)
     rows = usable_rows()
     rng.shuffle(rows)
-    used: set[int] = set()
-    pool = build_pool_from(rows, used, clean_per_part, per_kind, parts, rng)
-    for k, n in enumerate(fresh, start=1):
-        batch = build_pool_from(rows, used, clean_per_part, per_kind, n, random.Random(seed + k))
-        first = 1 + max(r["part"] for r in pool)
-        pool += [{**r, "part": first + r["part"]} for r in batch]
-    return pool
+    return build_pool_from(rows, set(), clean_per_part, per_kind, parts, rng)
 
 
 #: the HumanEval part's own wordings of the made-up defects, written before any of its rows was scored or checked,
@@ -680,13 +669,13 @@ def main():
     print("|---|---|---|")
     for r in dict.fromkeys([*loss, *loss_he]):
         print(f"| {r} | {loss.get(r, 0):.1%} | {loss_he.get(r, 0):.1%} |")
-    table = {}
+    table, built = {}, plans(args.budget, knobs=knobs)  # a plan is data: fitting it changes nothing
     for g in ("report", "two-source"):
         results = {name: [] for name in STRATEGIES}
         fast = fast_eval(A, list(by_group[g].values()), knobs, args.budget, defect, seen)
         for j, (key, idx) in enumerate(by_group[g].items()):
             ds = scored.select(idx)
-            for name, plan in plans(args.budget, knobs=knobs).items():
+            for name, plan in built.items():
                 results[name].append(evaluate(plan, ds, defect[idx], seen))
             assert np.array_equal(results["default"][-1]["keep"], np.sort(fast[j]["keep"])), key  # fast == library
         table[g] = results
