@@ -45,7 +45,7 @@ from huggingface_hub import DatasetCard
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
 from ..files import to_builtin, write_atomic, writing
-from ..selection.selection import check_fitted_on, rows_identity
+from ..selection.result import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render
 from .metadata import read_card_text, validate_metadata
 

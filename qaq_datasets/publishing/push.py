@@ -44,7 +44,7 @@ from huggingface_hub.errors import EntryNotFoundError
 from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
-from ..selection.selection import check_fitted_on
+from ..selection.result import check_fitted_on
 from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render,
                    rmi_examples, score_figures, size_category)
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data

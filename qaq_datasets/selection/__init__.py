@@ -24,7 +24,7 @@ Examples:
 """
 
 from .presets import DEFAULT_PARAMS, list_presets, load_plan, preset
-from .selection import Selection
+from .result import Selection
 from .selector import Selector
 
 __all__ = ["DEFAULT_PARAMS", "Selection", "Selector", "list_presets", "load_plan", "preset"]

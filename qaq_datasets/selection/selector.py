@@ -42,7 +42,7 @@ from datasets import Dataset, DatasetDict
 from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
-from .selection import Selection, build_report
+from .result import Selection, build_report
 from .steps import NAN_SCORE, STEPS, ColumnReader, Context, FitState, Step, StepMethods, check_column
 
 PLAN_FORMAT = "qaq-selection-plan"

@@ -8,7 +8,7 @@ import numpy as np
 from datasets import Dataset
 
 from qaq_datasets.checks import CHECKS
-from qaq_datasets.selection.selection import rows_identity
+from qaq_datasets.selection.result import rows_identity
 
 SCORERS = {
     "qaq": {

@@ -8,7 +8,7 @@ from sel_helpers import scored
 
 from qaq_datasets.errors import ConfigError
 from qaq_datasets.selection import Selector, preset
-from qaq_datasets.selection.selection import rows_identity
+from qaq_datasets.selection.result import rows_identity
 
 
 @pytest.fixture(scope="module")
