@@ -15,33 +15,20 @@ from importlib import import_module
 
 from ._version import __version__
 
-_EXPORTS = {
-    "load_model": "qaq_datasets.models",
-    "QAQModel": "qaq_datasets.models",
-    "score_fn": "qaq_datasets.scoring",
-    "check_fn": "qaq_datasets.checks",
-    "Scorer": "qaq_datasets.scoring",
-    "Template": "qaq_datasets.scoring",
-    "score": "qaq_datasets.scoring",
-    "Selector": "qaq_datasets.selection",
-    "Selection": "qaq_datasets.selection",
-    "preset": "qaq_datasets.selection",
-    "list_presets": "qaq_datasets.selection",
-    "publish": "qaq_datasets.publishing",
-    "load_scored": "qaq_datasets.publishing",
-    "errors": "qaq_datasets.errors",
-}
+_EXPORTS = {name: f"qaq_datasets.{module}" for module, names in {
+    "models": ["load_model", "QAQModel"], "scoring": ["score_fn", "Scorer", "Template", "score"],
+    "checks": ["check_fn"], "selection": ["Selector", "Selection", "preset", "list_presets"],
+    "publishing": ["publish", "load_scored"], "errors": ["errors"]}.items() for name in names}
 
 __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):
-    if name in _EXPORTS:
-        module = import_module(_EXPORTS[name])
-        value = module if name == "errors" else getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'qaq_datasets' has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'qaq_datasets' has no attribute {name!r}")
+    module = import_module(_EXPORTS[name])
+    globals()[name] = value = module if name == "errors" else getattr(module, name)
+    return value
 
 
 def __dir__():
