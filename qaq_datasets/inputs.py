@@ -53,18 +53,13 @@ def _not_utf8_line(path: Path) -> int | None:
 def _bad_json_line(path: Path) -> str:
     """Where a JSON (lines) file stops being valid JSON."""
     text = path.read_text(encoding="utf-8")
-    if text.lstrip()[:1] == "[":
+    whole = text.lstrip()[:1] == "["  # one JSON array, else JSON lines
+    for n, line in [(0, text)] if whole else [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]:
         try:
-            json.loads(text)
+            json.loads(line)
         except json.JSONDecodeError as exc:
-            return f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
-        return ""
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                json.loads(line)
-            except json.JSONDecodeError as exc:
-                return f"line {n} is not valid JSON ({exc.msg})"
+            return (f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})" if whole else
+                    f"line {n} is not valid JSON ({exc.msg})")
     return ""
 
 
@@ -147,7 +142,8 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
             ds = datasets.load_dataset(text, config, split=split or "train")
         except Exception as exc:  # noqa: BLE001 - a bad folder, an unreachable or missing Hub dataset
             where = f"the folder {path}" if path.is_dir() else f"{text!r} (not a local path) from the Hub"
-            why = "" if isinstance(exc, OSError) else _several_configs(text, config)  # OSError: offline, no repo
+            # OSError: offline, no repo
+            why = "" if isinstance(exc, OSError) or config is not None else _several_configs(text)
             raise ConfigError(f"Cannot read {where}: {why or _first_line(exc)}") from None
     if len(ds) == 0:
         raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
@@ -156,12 +152,10 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
     return ds
 
 
-def _several_configs(source: str, config: str | None) -> str:
+def _several_configs(source: str) -> str:
     """Why a source with several configs and none picked cannot be read, naming them; else ``""``."""
     import datasets
 
-    if config is not None:
-        return ""
     try:
         names = datasets.get_dataset_config_names(source)
     except Exception:  # noqa: BLE001 - the load's own error says what is wrong

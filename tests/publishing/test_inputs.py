@@ -97,3 +97,15 @@ def test_an_all_dropped_selection(tmp_path):
     with pytest.raises(ConfigError, match="kept none of the 10 rows"):
         publish("me/x", ds, nothing, dry_run=tmp_path / "b", metadata=METADATA)
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('[{"instruction": "a", "output": "b"},\n{"instruction": "c", "output"}]', "invalid JSON at line 2, column"),
+    ('{"instruction": "a", "output": "b"}\n\n{"instruction": "c", "output"}\n', "line 3 is not valid JSON"),
+])
+def test_a_broken_json_file_names_where_it_breaks(tmp_path, content, needle):
+    from qaq_datasets.inputs import load_input
+
+    (path := tmp_path / "rows.json").write_text(content)
+    with pytest.raises(ConfigError, match=f"Cannot read .*rows.json: {needle}"):
+        load_input(path)
