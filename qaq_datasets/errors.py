@@ -6,7 +6,11 @@ built-in ``ValueError``/``TypeError``/``ImportError`` so callers that already ca
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
+
+#: the largest integer parameter: beyond int64 a plan could not be written (Python prints at most 4300 digits)
+INT_MAX = 2**63 - 1
 
 
 class QAQError(Exception):
@@ -69,3 +73,29 @@ def require(module: str, *, extra: str, package: str | None = None):
     except ImportError as exc:  # pragma: no cover - exercised via monkeypatching in tests
         raise MissingDependencyError(f"{package or module.split('.')[0]!r} is needed for this feature but is not "
                                      f"installed. Install it with: pip install 'qaq-datasets[{extra}]'") from exc
+
+
+def _shown(value) -> str:
+    from .selection.steps import shown  # the one cut of a value for a message (steps holds it)
+
+    return shown(value)
+
+
+def check_int(value, what: str, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` in ``[minimum, maximum]``, else a one-line error naming ``what``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {_shown(value)}.")
+    if value < minimum:
+        raise ConfigError(f"{what} must be >= {minimum}, got {_shown(value)}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{what} must be <= {'2**63 - 1' if maximum == INT_MAX else maximum}, got {_shown(value)}.")
+    return int(value)
+
+
+def check_positive(value, what: str):
+    """``value`` if it is a number > 0 (an integer passes as it is), else a one-line error naming ``what``."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {_shown(value)}.")
+    if not value > 0:
+        raise ConfigError(f"{what} must be > 0, got {_shown(value)}.")
+    return value

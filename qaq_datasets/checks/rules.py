@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import check_int, check_positive
 from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, asked_language, differ, guess_language, named_languages
 
 #: the prefix of the check columns: ``check_looping`` is True where :class:`Looping` finds a looping answer
@@ -115,14 +115,10 @@ class Check:
     name: ClassVar[str]
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            number_for_float = isinstance(value, int) and isinstance(f.default, float)
-            if isinstance(value, bool) or not (isinstance(value, type(f.default)) or number_for_float):
-                kind = "a number" if isinstance(f.default, float) else "an integer"
-                raise ConfigTypeError(f"check {self.name} {f.name} must be {kind}, got {type(value).__name__}.")
-            if not value > 0:
-                raise ConfigError(f"check {self.name} {f.name} must be > 0, got {value!r}.")
+        for f in dataclasses.fields(self):  # a threshold is an integer >= 1 or a number > 0, as its default
+            value, what = getattr(self, f.name), f"check {self.name} {f.name}"
+            value = check_positive(value, what) if isinstance(f.default, float) else check_int(value, what, 1)
+            object.__setattr__(self, f.name, value)
 
     @property
     def column(self) -> str:

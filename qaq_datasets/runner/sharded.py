@@ -32,7 +32,7 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import ConfigError, DiskFullError
+from ..errors import ConfigError, DiskFullError, check_int
 from ..files import write_atomic
 from ..publishing.folder import RUN_MANIFEST, save_folder
 from ..scoring import MultiScorer
@@ -142,8 +142,6 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
         >>> run_sharded(ds, {"weak": qaq.score_fn("smollm2-135m", prefix="weak_")}, "runs/code",
         ...             shard_rows=2000)                                              # doctest: +SKIP
     """
-    from ..selection.steps import check_int
-
     fn = MultiScorer(scorers, dataset)
     batch_size = check_int(batch_size, "batch_size", 1)
     shard_rows = shard_rows if shard_rows is None else check_int(shard_rows, "shard_rows", 1)

@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import _version
-from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import ScoreColumns, as_column_list, count_statuses
@@ -322,7 +322,6 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     """
     from ..models.loading import QAQModel, as_qaq_model, resolve_dtype
     from ..models.spec import ResolvedSpec, resolve_spec
-    from ..selection.steps import INT_MAX, check_int
 
     if question is not None:
         question = tuple(as_column_list(question, "question"))

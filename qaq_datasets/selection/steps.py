@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int
 from ..scoring.schema import kind_of
 
 NUMERIC, STRING = "numeric", "string"
@@ -146,8 +146,6 @@ class Context:
 _NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
 #: parameters naming a numeric column the step reads (``Step.inputs``)
 _INPUTS = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by")
-#: the largest integer parameter: beyond int64 a plan could not be written (Python prints at most 4300 digits)
-INT_MAX = 2**63 - 1
 #: integer parameters and their (minimum, maximum); bins has its own, smaller cap (``Stratify``)
 _INTS = {"bins": (1, None), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
 
@@ -263,16 +261,6 @@ def shown(value: Any) -> str:
 
 def is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def check_int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
-    if not is_number(value) or not isinstance(value, (int, np.integer)):
-        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {shown(value)}.")
-    if value < minimum:
-        raise ConfigError(f"{what} must be >= {minimum}, got {shown(value)}.")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{what} must be <= {'2**63 - 1' if maximum == INT_MAX else maximum}, got {shown(value)}.")
-    return int(value)
 
 
 def check_unit(value: Any, what: str, interval: str) -> float:
