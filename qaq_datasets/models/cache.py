@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
+from ..errors import require
 from ..files import write_atomic
+
+logger = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
@@ -45,40 +48,37 @@ def file_sha256(path: Path) -> str:
     return memo[key]
 
 
-def converted_dir(sha256: str) -> Path:
-    return cache_root() / "converted" / sha256[:32]
-
-
-def is_complete(folder: Path) -> bool:
-    return (folder / "COMPLETE").exists()
-
-
-def save_converted(model, tokenizer, sha256: str, source: str) -> Path:
-    """Save a GGUF-loaded model as a plain transformers folder, atomically.
+def gguf_folder(src) -> Path:
+    """The plain transformers folder of the GGUF file of ``src`` (a resolved alias or ``.gguf`` spec), dequantised
+    once into the cache under the file's sha256 and written atomically.
 
     A GGUF-loaded model carries a ``quantization_config`` and a gguf quantizer that make
     ``save_pretrained`` refuse. The weights are already dequantised in memory, so the model is
     detached from the quantizer (config entry and ``hf_quantizer`` removed) before saving; what is
     written is an ordinary float checkpoint that loads without ``gguf``.
     """
-    target = converted_dir(sha256)
+    target = cache_root() / "converted" / src.identity[:32]
+    if (target / "COMPLETE").exists():
+        return target
+    require("gguf", extra="models", package="gguf")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(src.location)
+    logger.info("Converting %s once (dequantising the GGUF); later loads use %s", path.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype="float32")
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    if hasattr(model, "is_quantized"):
+        model.is_quantized = False
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-    try:
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.hf_quantizer = None
-        if hasattr(model, "is_quantized"):
-            model.is_quantized = False
+    # a crash leaves no half entry: the temporary folder is removed, or renamed into place once complete
+    with tempfile.TemporaryDirectory(prefix=".tmp-", dir=target.parent, ignore_cleanup_errors=True) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "qaq_source.json").write_text(json.dumps({"gguf_sha256": sha256, "source": source}))
-        (tmp / "COMPLETE").write_text("ok\n")
-        if target.exists():  # another process won the race: keep theirs
-            shutil.rmtree(tmp)
-        else:
+        (Path(tmp) / "qaq_source.json").write_text(json.dumps({"gguf_sha256": src.identity, "source": str(path)}))
+        (Path(tmp) / "COMPLETE").write_text("ok\n")
+        if not target.exists():  # else another process won the race: keep theirs
             os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ConfigTypeError
-from .cache import converted_dir, is_complete, save_converted
+from .cache import gguf_folder
 from .spec import ResolvedSpec, resolve_spec
-
-logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
            "float16": "float16", "fp16": "float16"}
@@ -29,10 +26,7 @@ def resolve_dtype(dtype: Any = None, device_map: Any = "auto") -> str:
 
     if torch.cuda.is_available() and device_map not in ("cpu", {"": "cpu"}):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        flags = ""
+    flags = cpuinfo.read_text() if (cpuinfo := Path("/proc/cpuinfo")).is_file() else ""
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
 
 
@@ -79,27 +73,10 @@ def weights_digest(model, extra: str = "") -> str:
     return h.hexdigest()
 
 
-def _gguf_to_folder(src: ResolvedSpec) -> Path:
-    """Dequantise a GGUF file once into the cache and return the plain transformers folder."""
-    folder = converted_dir(src.identity)
-    if is_complete(folder):
-        return folder
-    from ..errors import require
-
-    require("gguf", extra="models", package="gguf")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = Path(src.location)
-    logger.info("Converting %s once (dequantising the GGUF); later loads use %s", path.name, folder)
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype="float32")
-    return save_converted(model, tokenizer, src.identity, str(path))
-
-
 def _location(src: ResolvedSpec) -> tuple[str, dict]:
     """Where ``from_pretrained`` loads from, and its keyword arguments (a Hub model at its pinned commit)."""
     if src.is_gguf:
-        return str(_gguf_to_folder(src)), {}
+        return str(gguf_folder(src)), {}
     return src.location, ({"revision": src.pinned().revision} if src.kind == "hub" else {})
 
 

@@ -13,9 +13,6 @@ from ..inputs import is_hub_id
 from .aliases import ALIASES
 from .cache import cache_root, file_sha256
 
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
 @dataclass(frozen=True)
 class ResolvedSpec:
     """Where a model's weights come from, and a stable identity for fingerprints."""
@@ -36,7 +33,7 @@ class ResolvedSpec:
         if self.identity is not None:
             return self
         rev = self.revision or "main"
-        if _COMMIT.match(rev):
+        if re.fullmatch(r"[0-9a-f]{40}", rev):  # a commit already
             return replace(self, identity=rev, revision=rev)
         from huggingface_hub import HfApi, try_to_load_from_cache
 
