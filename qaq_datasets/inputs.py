@@ -6,7 +6,6 @@ not exist is refused here and never sent to the Hub as a dataset id.
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 from pathlib import Path
@@ -36,17 +35,14 @@ def looks_like_hub_id(source: str) -> bool:
 
 
 def _not_utf8_line(path: Path) -> int | None:
-    """The first line of ``path`` that is not UTF-8 text (Arrow's readers do not check), or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
+    """The first line of ``path`` that is not UTF-8 text (Arrow's readers do not check), or None. A line can be
+    checked alone: no UTF-8 character holds the byte of a newline."""
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
+        for n, line in enumerate(fh, 1):
             try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                fh.seek(0)
-                return fh.read(offset + exc.start).count(b"\n") + 1
-            offset += len(chunk)
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return n
     return None
 
 
