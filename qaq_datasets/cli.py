@@ -81,7 +81,7 @@ def score(
         if num_proc:
             raise ConfigError("--num-proc is for a plain run: a sharded run (--shard-rows/--distributed) uses one "
                               "process per rank.")
-        run_sharded(ds, scorers, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
+        run_sharded(ds, fn, out_dir, shard_rows=shard_rows, distributed=distributed, source=dataset,
                     batch_size=batch_size, echo=typer.echo)
         return
     with out_lock(out_dir):  # a second command on the same --out is refused, not overwritten

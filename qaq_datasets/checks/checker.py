@@ -53,6 +53,7 @@ class CheckFn:
     answer: str | None = None
     messages: str | None = None
     version: str = _version.__version__
+    clash = "check column {!r}; drop the old checks or score without them"  # MultiScorer's error on a column there
 
     @property
     def columns(self) -> list[str]:
@@ -94,14 +95,17 @@ class CheckFn:
             return {c: v[0] for c, v in self.check_batch({k: [v] for k, v in batch.items()}).items()}
         return self.check_batch(batch)
 
-    def check_batch(self, batch: dict) -> dict:
-        """A batch → the check columns (``MultiScorer`` calls this: a batch is never guessed to be a row)."""
+    def check_batch(self, batch: dict, rank: int | None = None) -> dict:
+        """A batch → the check columns (``MultiScorer`` calls this as ``score_batch``, as a Scorer's: a batch is
+        never guessed to be a row; ``rank`` is not used)."""
         out = {c: [] for c in self.columns}
         for parsed in parse_batch(batch, self.resolve(batch)):
             texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
             for check in self.checks:  # a row with no question or answer text is not checked: None
                 out[check.column].append(None if texts is None else check.found(texts))
         return out
+
+    score_batch = check_batch
 
     def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
         """``dataset.map`` of :meth:`check_batch` (batched) with the check columns declared, after :meth:`check`."""

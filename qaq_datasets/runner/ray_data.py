@@ -16,8 +16,8 @@ from ..scoring import MultiScorer
 class ScorerActor:
     """A Ray Data callable class: one copy of the scorers' model(s); ``__call__(pyarrow.Table) -> pyarrow.Table``."""
 
-    def __init__(self, scorers: dict, batch_size: int = 64):
-        self.fn, self.batch_size = MultiScorer(scorers), batch_size  # scorers arrive as recipes; models load lazily
+    def __init__(self, fn: MultiScorer, batch_size: int = 64):
+        self.fn, self.batch_size = fn, batch_size  # the scorers arrive as recipes; models load lazily
 
     def __call__(self, table):
         from datasets import Dataset
@@ -33,7 +33,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     Args:
         source: parquet path(s) (any filesystem Ray reads), a ``datasets.Dataset``, or a ``ray.data.Dataset``
             (created with ``DataContext.get_current().execution_options.preserve_order = True`` for input order).
-        scorers: a Scorer, a list, or ``{name: Scorer}`` (distinct prefixes).
+        scorers: a Scorer, a list, ``{name: Scorer}`` (distinct prefixes), or a ``MultiScorer`` of them.
         num_actors: model copies; ``num_gpus_per_actor`` defaults to 1 when the cluster has GPUs.
         num_cpus_per_actor: CPUs reserved per actor; keep it fractional on small machines, or the actors
             hold every CPU and the read and write tasks never run.
@@ -52,7 +52,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
     ray = require("ray", extra="ray", package="ray[data]")
     import ray.data  # noqa: F401 - the data extra
 
-    named = MultiScorer(scorers).parts()
+    fn = scorers if isinstance(scorers, MultiScorer) else MultiScorer(scorers)
     ctx = ray.data.DataContext.get_current()  # a Dataset keeps the context current when it was created
     before = ctx.execution_options.preserve_order, getattr(ctx, "use_datasource_v2", True)
     # Ray's V2 parquet reader (default from 2.60) returns a file's row groups out of order; V1 keeps them
@@ -69,7 +69,7 @@ def score_ray(source, scorers, output_path: str | os.PathLike, *, batch_size: in
         if num_gpus_per_actor is None:
             num_gpus_per_actor = 1 if ray.is_initialized() and ray.cluster_resources().get("GPU", 0) > 0 else 0
         # one call per block; Dataset.map cuts it into batch_size batches inside the actor
-        rds.map_batches(ScorerActor, fn_constructor_kwargs={"scorers": named, "batch_size": batch_size},
+        rds.map_batches(ScorerActor, fn_constructor_kwargs={"fn": fn, "batch_size": batch_size},
                         batch_size=None, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=num_actors),
                         num_cpus=num_cpus_per_actor, num_gpus=num_gpus_per_actor or None
                         ).write_parquet(os.fspath(output_path))

@@ -114,7 +114,8 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
 
     Args:
         dataset: a ``datasets.Dataset``.
-        scorers: a :class:`~qaq_datasets.Scorer`, a list of them, or ``{name: Scorer}`` (distinct prefixes).
+        scorers: a :class:`~qaq_datasets.Scorer`, a list of them, ``{name: Scorer}`` (distinct prefixes), or a
+            :class:`~qaq_datasets.scoring.MultiScorer` of them already built with ``dataset`` (as ``qaq score`` does).
         out: the output folder (new or empty, or holding this run); running the same command again resumes.
         shard_rows: rows per shard (default 1000; shards are ``ds.shard(n, i, contiguous=True)``). ``None``
             on a re-run keeps the run's shard count.
@@ -142,7 +143,7 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
         >>> run_sharded(ds, {"weak": qaq.score_fn("smollm2-135m", prefix="weak_")}, "runs/code",
         ...             shard_rows=2000)                                              # doctest: +SKIP
     """
-    fn = MultiScorer(scorers, dataset)
+    fn = scorers if isinstance(scorers, MultiScorer) else MultiScorer(scorers, dataset)  # built once: no check again
     batch_size = check_int(batch_size, "batch_size", 1)
     shard_rows = shard_rows if shard_rows is None else check_int(shard_rows, "shard_rows", 1)
     if len(dataset) == 0:

@@ -101,6 +101,12 @@ class Scorer:
         """Everything needed to reproduce these scores (JSON-serialisable), incl. the fingerprint."""
         return {**self._identity(), **(self.columns or {}), "fingerprint": self.fingerprint}
 
+    clash = "score column {!r}; drop the old scores or use another prefix"  # MultiScorer's error on a column there
+
+    def features(self):
+        """The ``datasets.Features`` of the score columns."""
+        return self.score_columns.features()
+
     def __reduce__(self):
         # Pickles to the config (a few KB) and the fingerprint: `datasets` hashes it fast and identically in every
         # process, and map workers (num_proc > 1) rebuild the scorer and load the model once each.
@@ -386,35 +392,25 @@ class MultiScorer:
         if len(set(prefixes)) != len(prefixes):
             raise ConfigError(f"Scorers must have distinct prefixes, got {prefixes}; e.g. score_fn(..., "
                               "prefix='strong_').")
-        for _, sc in items if dataset is not None else ():
-            sc.check(dataset)
-            if clash := [c for c in sc.score_columns.columns if c in dataset.column_names]:
-                raise ColumnError(f"The dataset already has score column {clash[0]!r}; drop the old scores or use "
-                                  "another prefix.", column=clash[0])
-        for _, fn in checks if dataset is not None else ():
-            fn.check(dataset)
-            if clash := [c for c in fn.columns if c in dataset.column_names]:
-                raise ColumnError(f"The dataset already has check column {clash[0]!r}; drop the old checks or score "
-                                  "without them.", column=clash[0])
-        self.scorers, self.device_index = dict(items), device_index
-        self.checks = dict(checks)  # {name: CheckFn}, at most one
+        self.scorers, self.checks, self.device_index = dict(items), dict(checks), device_index  # checks: at most one
+        for part in self.parts().values() if dataset is not None else ():
+            part.check(dataset)
+            if clash := [c for c in part.features() if c in dataset.column_names]:
+                raise ColumnError(f"The dataset already has {part.clash.format(clash[0])}.", column=clash[0])
 
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
         rank = self.device_index if rank is None else rank
-        out = {col: cells for s in self.scorers.values() for col, cells in s.score_batch(batch, rank=rank).items()}
-        return {**out, **{col: cells for fn in self.checks.values() for col, cells in fn.check_batch(batch).items()}}
+        return {col: cells for p in self.parts().values() for col, cells in p.score_batch(batch, rank).items()}
 
     def parts(self) -> dict:
         """``{name: Scorer or CheckFn}``: what this was built from (a runner builds its workers' copies from it)."""
         return {**self.scorers, **self.checks}
 
     def features(self, dataset):
-        """The features of ``dataset`` followed by every scorer's score columns."""
+        """The features of ``dataset`` followed by every scorer's score columns (and the check columns)."""
         features = dataset.features.copy()
-        for s in self.scorers.values():
-            features.update(s.score_columns.features())
-        for fn in self.checks.values():
-            features.update(fn.features())
+        for part in self.parts().values():
+            features.update(part.features())
         return features
 
     def map(self, dataset, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
