@@ -154,7 +154,7 @@ def check_fn(checks=None, *, question: str | list[str] | None = None, answer: st
 
 def check_columns(names: Iterable[str]) -> list[str]:
     """The check columns among ``names``."""
-    return [n for n in names if n.startswith(COLUMN_PREFIX) and n[len(COLUMN_PREFIX):] in CHECKS]
+    return [n for n in names if n.startswith(COLUMN_PREFIX) and n.removeprefix(COLUMN_PREFIX) in CHECKS]
 
 
 def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = None, text: Mapping | None = None,
@@ -166,21 +166,20 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
     ``text``: the text columns (``{"question": [...], "answer": ...}`` or ``{"messages": ...}``, e.g. from a
     scorer's recipe); found from the column names when None. ``echo`` is told which columns are computed and why.
     """
-    wanted = check_columns(columns)
     thresholds = dict(thresholds or {})
-    redo = [c for c in wanted if c[len(COLUMN_PREFIX):] in thresholds]
-    todo = [c for c in wanted if c in redo or c not in dataset.column_names]
+    todo = {c.removeprefix(COLUMN_PREFIX): c for c in check_columns(columns)}  # check name -> column
+    todo = {n: c for n, c in todo.items() if n in thresholds or c not in dataset.column_names}
     if not todo:
         return dataset, {}
-    names = [c[len(COLUMN_PREFIX):] for c in todo]
-    fn = check_fn({n: thresholds.get(n, {}) for n in names}, **{k: v for k, v in (text or {}).items() if v})
+    fn = check_fn({n: thresholds.get(n, {}) for n in todo}, **{k: v for k, v in (text or {}).items() if v})
     try:
         fn.check(dataset)
     except ColumnError as exc:
-        raise ColumnError(f"The plan reads the text checks' columns {', '.join(todo)}, which the data lacks, and "
-                          f"they cannot be computed (or use a plan without them): {exc}", column=exc.column) from None
+        raise ColumnError(f"The plan reads the text checks' columns {', '.join(todo.values())}, which the data "
+                          f"lacks, and they cannot be computed (or use a plan without them): {exc}",
+                          column=exc.column) from None
     if echo:
-        why = "with the plan's thresholds" if redo else "the data has none; `qaq score` writes them"
-        echo(f"computing the text checks {', '.join(names)} ({why})")
-    done = fn.map(dataset.remove_columns([c for c in todo if c in dataset.column_names]), num_proc=num_proc)
+        why = "with the plan's thresholds" if thresholds.keys() & todo else "the data has none; `qaq score` writes them"
+        echo(f"computing the text checks {', '.join(todo)} ({why})")
+    done = fn.map(dataset.remove_columns([c for c in todo.values() if c in dataset.column_names]), num_proc=num_proc)
     return done, fn.recipe()

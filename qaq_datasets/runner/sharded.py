@@ -39,7 +39,7 @@ from ..scoring import MultiScorer
 
 logger = logging.getLogger(__name__)
 
-RUN = "run"  # the first part of RUN_MANIFEST
+RUN = Path(RUN_MANIFEST).parts[0]  # the run's folder
 LOCK = ".qaq.lock"
 DEFAULT_SHARD_ROWS = 1000
 
