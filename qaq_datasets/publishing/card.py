@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import re
 import warnings
@@ -117,11 +118,10 @@ def load_yaml(text: str, where: str):
         at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         why = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
         raise ConfigError(f"{where} could not be read (YAML{at}): {why[:160]}.") from None
-    except RecursionError:
-        raise ConfigError(f"{where} could not be read (YAML): it is nested too deeply.") from None
-    except ValueError:  # a value the loader cannot convert, e.g. an integer of more than 4,300 digits
-        raise ConfigError(f"{where} could not be read (YAML): a value could not be converted (e.g. an integer of "
-                          "thousands of digits).") from None
+    except (RecursionError, ValueError) as exc:  # ValueError: a value the loader cannot convert
+        why = ("it is nested too deeply" if isinstance(exc, RecursionError) else
+               "a value could not be converted (e.g. an integer of thousands of digits)")
+        raise ConfigError(f"{where} could not be read (YAML): {why}.") from None
 
 
 def parse_card(text: str | None, where: str) -> DatasetCard:
@@ -222,13 +222,6 @@ _COLORS = {"kept": "#2a9d8f", "dropped": "#e76f51", "all rows": "#457b9d"}
 _METRICS = {"rmi": "RMI = NLL(Q) − NLL(Q | A)", "ifd": "IFD = exp(NLL(A | Q) − NLL(A))"}
 
 
-def available() -> bool:
-    """True when matplotlib can be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec("matplotlib") is not None
-
-
 def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bins: int = 40) -> bytes:
     """One PNG with an overlaid histogram per group (non-finite values ignored; 0.5–99.5 % range)."""
     require("matplotlib", extra="figures")
@@ -261,7 +254,7 @@ def score_figures(ds, keep: np.ndarray | None, prefixes: list[str], want: bool |
     """
     if want is False:
         return [], None
-    if want is None and not available():
+    if want is None and importlib.util.find_spec("matplotlib") is None:
         note = "Histograms were not drawn: install `qaq-datasets[figures]` (matplotlib) and publish again."
         warnings.warn(note, stacklevel=3)
         return [], note

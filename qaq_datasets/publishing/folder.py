@@ -67,15 +67,12 @@ def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
     """True when ``folder`` is one this library wrote: its README.md has a ``qaq:`` block (every scored, selection
     and dry-run folder), it holds a sharded run (``qaq score --shard-rows``, before its README exists), or (with
     ``parent``) it holds only such folders (``qaq demo``'s output: ``scored/``, ``hub/``)."""
-    if has_run(folder):
-        return True
     try:
-        if isinstance(read_card_data(read_card_text(folder), f"the folder {str(folder)!r}").get("qaq"), dict):
-            return True
+        card = read_card_data(read_card_text(folder), f"the folder {str(folder)!r}")
     except ConfigError:  # a README we cannot read is no README of ours
-        return False
-    return parent and not (folder / README).exists() and all(
-        (folder / e).is_dir() and written_by_qaq(folder / e, parent=False) for e in _entries(folder))
+        return has_run(folder)
+    return has_run(folder) or isinstance(card.get("qaq"), dict) or (parent and not (folder / README).exists() and all(
+        (folder / e).is_dir() and written_by_qaq(folder / e, parent=False) for e in _entries(folder)))
 
 
 def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -> Path:
@@ -237,9 +234,8 @@ def load_selection(folder: str | os.PathLike, scored: Dataset):
 
     folder = Path(folder).expanduser()
     where, again = f"Selection folder {str(folder)!r}", "run `qaq select` again"
-    for name in (PLAN_FILE, REPORT_FILE, README):
-        if not (folder / name).is_file():
-            raise ConfigError(f"{where} has no {name}; was it written by `qaq select`?")
+    if missing := next((n for n in (PLAN_FILE, REPORT_FILE, README) if not (folder / n).is_file()), None):
+        raise ConfigError(f"{where} has no {missing}; was it written by `qaq select`?")
     qaq = read_card_data(read_card_text(folder), f"the selection folder {str(folder)!r}").get("qaq")
     qaq = qaq if isinstance(qaq, dict) else {}
     if not isinstance(fitted := qaq.get("fitted_on"), dict) or not isinstance(qaq.get("selection"), dict):

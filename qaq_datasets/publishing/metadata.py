@@ -194,19 +194,18 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     path = str(Path(src).expanduser()) if local else src  # looks_like_hub_id: a valid repo id
     card = read_card_data(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:])
     meta = validate_metadata(card.get("qaq"))
-    names = [str(c.get("config_name", "default")) for c in card.get("configs") or [] if isinstance(c, dict)]
-    name = config if config in names or not names else "default" if config == "scored" and "default" in names else None
+    configs = {str(c.get("config_name", "default")): c for c in card.get("configs") or [] if isinstance(c, dict)}
+    name = (config if config in configs or not configs else
+            "default" if config == "scored" and "default" in configs else None)
     if name is None:
         raise ConfigError(f"{where} has no config {str(config)[:80]!r}; it has: "
-                          f"{', '.join(n[:40] for n in names[:10])}{' …' if len(names) > 10 else ''}.")
-    entry = next((c for c in card.get("configs") or [] if isinstance(c, dict)
-                  and str(c.get("config_name", "default")) == name), {})
-    splits = _check_data_files(Path(path), entry, f"{where} (config {name!r})") if local else []
+                          f"{', '.join(n[:40] for n in list(configs)[:10])}{' …' if len(configs) > 10 else ''}.")
+    splits = _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})") if local else []
     if split is not None and splits and split not in splits:
         raise ConfigError(f"{where} (config {name!r}) has no split {split[:80]!r}; it has: {', '.join(splits)}.")
     try:
-        ds = load_dataset(path, name if names else None, split=split, **({} if local else {"revision": revision,
-                                                                                              "token": token}))
+        ds = load_dataset(path, name if configs else None, split=split,
+                          **({} if local else {"revision": revision, "token": token}))
     except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
         raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc)}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:

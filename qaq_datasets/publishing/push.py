@@ -41,7 +41,7 @@ from datasets import Dataset, DatasetDict
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import EntryNotFoundError
 
-from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError
+from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError, first_line
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
@@ -128,10 +128,9 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
         raise
     except Exception as exc:  # noqa: BLE001 - every upload failure is re-raised as PublishError
         # one line: the error's first line and the Hub's own message (HfHubHTTPError.server_message), cut
-        first = (str(exc).strip().splitlines() or [""])[0]
         server = " ".join(str(getattr(exc, "server_message", None) or "").split())
-        detail = " ".join(f"{type(exc).__name__}: {first}{f' ({server})' if server else ''}".split())[:400]
-        detail = detail.replace(token, "***") if token else detail
+        detail = f"{type(exc).__name__}: {first_line(exc, 4000)}{f' ({server})' if server else ''}"
+        detail = (detail.replace(token, "***") if token else detail)[:400]  # scrubbed, then cut
         if getattr(getattr(exc, "response", None), "status_code", None) == 401:
             hint = f"The Hub refused the token: check token=, HF_TOKEN or `hf auth login`. {hint}"
         raise PublishError(f"Publishing to dataset repo {repo_id!r} failed while {name}: "

@@ -13,7 +13,6 @@ from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, score
 
 from qaq_datasets import __version__
 from qaq_datasets.publishing import publish, rows_identity
-from qaq_datasets.publishing import card as figures_mod
 from qaq_datasets.publishing.card import BEGIN, END, generated_section, merge_card, size_category
 
 
@@ -122,7 +121,7 @@ def test_size_categories():
 
 
 def test_no_figures_without_matplotlib(monkeypatch, tmp_path):
-    monkeypatch.setattr(figures_mod, "available", lambda: False)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
     ds = scored_ds(20)
     with pytest.warns(UserWarning, match="figures"):
         publish("me/nofig", ds, StandInSelection(ds), dry_run=tmp_path, metadata=METADATA)
