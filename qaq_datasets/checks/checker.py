@@ -77,9 +77,7 @@ class CheckFn:
         once per set of column names when no ``features`` are given (a batch's keys)."""
         if features is None:
             return _batch_columns(self, tuple(names))
-        cols = resolve_columns(features, self.question, self.answer, self.messages)
-        check_shape_columns(cols, list(names), features)
-        return cols
+        return check_shape_columns(resolve_columns(names, self.question, self.answer, self.messages), names, features)
 
     def check(self, dataset) -> dict:
         """Check ``dataset``'s columns before anything runs; return the text columns read."""
@@ -119,9 +117,7 @@ class CheckFn:
 @functools.lru_cache(maxsize=64)
 def _batch_columns(fn: CheckFn, names: tuple[str, ...]) -> dict:
     """``fn``'s text columns among a batch's column ``names`` (cached: every batch of a map has the same names)."""
-    cols = resolve_columns(names, fn.question, fn.answer, fn.messages)
-    check_shape_columns(cols, list(names), None)
-    return cols
+    return check_shape_columns(resolve_columns(names, fn.question, fn.answer, fn.messages), names)
 
 
 def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,

@@ -85,20 +85,21 @@ def check_distinct_columns(question, answer) -> None:
                           f"{list(question)}, answer={answer!r}).", column=twice)
 
 
-def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> None:
-    """Raise :class:`ColumnError` unless the columns of :func:`resolve_columns` are in ``names`` and, with
+def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> dict:
+    """``columns`` (of :func:`resolve_columns`), or :class:`ColumnError` unless they are in ``names`` and, with
     ``features``, text columns hold text and a ``messages`` column holds conversations (lists are turns)."""
     names = list(names)
     needed = [c for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c]
     st.check_columns(names, needed)
     if features is None:
-        return
+        return columns
     st.check_columns(names, [c for c in needed if c != columns.get("messages") and not _is_list(features[c])],
                      features)
     conv = features[columns["messages"]] if "messages" in columns else None
     if conv is not None and not _is_list(conv) and type(conv).__name__ != "Json":  # mixed cells: checked per row
         raise ColumnError(f"Column {columns['messages']!r} must hold conversations (lists of {{role, content}} "
                           f"turns), but its feature is {conv}.", available=names)
+    return columns
 
 
 def _is_list(feature) -> bool:

@@ -22,8 +22,6 @@ from .templates import SYSTEM, Template
 
 def data_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids of data texts, with special tokens parsed as plain text."""
-    if not texts:
-        return []
     return [list(x) for x in tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]]
 
 

@@ -43,14 +43,6 @@ PREFIX_CACHE_MIN_SHARE = 0.05  # ... nor are prefixes under this share of the to
 MAX_CACHED_PREFIXES = 4
 
 
-def is_oom(exc: BaseException) -> bool:
-    import torch
-
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 def shared_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
     """The longest token prefix of all ``sequences`` that ends before the first scored position of any.
 
@@ -115,9 +107,11 @@ class SpanScorer:
         try:
             nll, seg = self._forward([sequences[i] for i in group], [spans[i] for i in group], prefix)
         except Exception as exc:  # noqa: BLE001 - OOM and per-row failures are data, not crashes
-            if oom := is_oom(exc):
-                import torch
+            import torch
 
+            oom = isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                              and "out of memory" in str(exc).lower())
+            if oom:
                 torch.cuda.empty_cache()  # a no-op unless CUDA was initialised
             if len(group) == 1:
                 status[group[0]] = st.OOM if oom else st.ERROR

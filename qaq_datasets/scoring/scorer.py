@@ -130,8 +130,7 @@ class Scorer:
         if self.columns is None:
             c = self.config  # the columns given, else the shape found from the column names
             self.columns = resolve_columns(names, c.question, c.answer, c.messages)
-        check_shape_columns(self.columns, names, features)
-        return self.columns
+        return check_shape_columns(self.columns, names, features)
 
     # -- model ------------------------------------------------------------------------------------
     @property
@@ -177,9 +176,7 @@ class Scorer:
             self._span_scorer = SpanScorer(self._qaq_model.model, token_budget=self.config.token_budget)
         return self._span_scorer
 
-    @property
-    def span_scorer(self):
-        return self._ensure_model()
+    span_scorer = property(_ensure_model)  # the span scorer, the model loaded
 
     def _row_template(self, row: dict, n_parts: int, system: str | None) -> Template:
         t = self.config.template
