@@ -91,8 +91,7 @@ def _load_file(path: Path, split: str):
         return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line naming the file
         why = _bad_json_line(path) if builder == "json" else ""
-        first = _first_line(exc)
-        raise ConfigError(f"Cannot read {path}: {why or first}.") from None
+        raise ConfigError(f"Cannot read {path}: {why or _first_line(exc)}.") from None
     finally:
         datasets.logging.set_verbosity(verbosity)
         if bars:

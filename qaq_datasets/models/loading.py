@@ -18,10 +18,9 @@ def resolve_dtype(dtype: Any = None, device_map: Any = "auto") -> str:
     """The compute dtype: the one asked for (a name or ``torch.dtype``), else bf16 where the hardware does it well
     (CUDA with bf16, CPUs with AVX512-BF16/AMX) and fp32 otherwise."""
     if dtype is not None and dtype != "auto":
-        name = str(dtype).replace("torch.", "")
-        if name not in _DTYPES:
+        if (name := _DTYPES.get(str(dtype).replace("torch.", ""))) is None:
             raise ConfigError(f"Unsupported dtype {dtype!r}; use one of float32, bfloat16, float16 or 'auto'.")
-        return _DTYPES[name]
+        return name
     import torch
 
     if torch.cuda.is_available() and device_map not in ("cpu", {"": "cpu"}):

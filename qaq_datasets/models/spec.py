@@ -74,8 +74,7 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         raise ConfigTypeError(f"A model spec must be a string or path, got {type(spec).__name__}.")
     spec = os.fspath(spec)
     if spec in ALIASES:
-        alias = ALIASES[spec]
-        path = alias.gguf_path(cache_root())
+        path = (alias := ALIASES[spec]).gguf_path(cache_root())
         return ResolvedSpec(spec, "alias", str(path), alias.name, file_sha256(path), revision)
     path = Path(spec).expanduser()
     if spec.endswith(".gguf"):
