@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int
 from .ranking import robust_fences, top_rows
 from .scores import measure_of, value_stats
-from .steps import INT_MAX, NUMERIC, STRING, FitState, Step, check_int, check_unit, is_number, register_step, shown
+from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, register_step, shown
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -70,8 +70,7 @@ class DropWhere(Step):
         object.__setattr__(self, "value", tuple(values) if many else values[0])
 
     def params(self) -> dict[str, Any]:
-        out = super().params()
-        return out if self.divide_by else {k: v for k, v in out.items() if k != "divide_by"}
+        return {k: v for k, v in super().params().items() if k != "divide_by" or self.divide_by}
 
     @property
     def _values(self) -> tuple:
@@ -79,12 +78,9 @@ class DropWhere(Step):
 
     @property
     def drop_reason(self) -> str:
-        if self.reason:
-            return self.reason
-        if isinstance(self.value, tuple):
-            return f"{self.column}_{OPS[self.op]}"
         column = f"{self.column}_per_{self.divide_by}" if self.divide_by else self.column
-        return f"{column}_{OPS[self.op]}_{self.value if isinstance(self.value, str) else format(self.value, 'g')}"
+        value = self.value if isinstance(self.value, (str, tuple)) else format(self.value, "g")
+        return self.reason or f"{column}_{OPS[self.op]}" + ("" if isinstance(value, tuple) else f"_{value}")
 
     def inputs(self):
         kind = STRING if isinstance(self._values[0], str) else NUMERIC
@@ -198,11 +194,9 @@ class DropExtremes(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         column, rank = state.ranked
-        measure = measure_of(column)
         has_rank = state.alive & ~np.isnan(rank)  # NaN ranks only exist with keep_nan: they pass
-        reasons = {f"{measure}_low": state.drop(has_rank & (rank < self.low), f"{measure}_low"),
-                   f"{measure}_high": state.drop(has_rank & (rank > self.high), f"{measure}_high")}
-        return {"rank_column": column, "reasons": reasons}
+        ends = {f"{measure_of(column)}_low": rank < self.low, f"{measure_of(column)}_high": rank > self.high}
+        return {"rank_column": column, "reasons": {r: state.drop(has_rank & out, r) for r, out in ends.items()}}
 
 
 @register_step
@@ -234,22 +228,16 @@ class KeepTop(Step):
         object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if count
                            else check_unit(n, "keep_top fraction", "(0, 1]"))
 
-    def budget(self, rows_in: int) -> int:
-        """Rows to keep: ``n`` itself for a count, else round-half-up(n × rows_in), at least 1 (0 of 0 rows)."""
-        if isinstance(self.n, int):
-            return self.n
-        return max(1, math.floor(self.n * rows_in + 0.5)) if rows_in else 0
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        score, budget, survivors = state.score, self.budget(state.n), int(state.alive.sum())
-        cut_off = np.zeros(state.n, dtype=bool)
+        score, survivors = state.score, int(state.alive.sum())
+        # the budget: n itself for a count, else round-half-up(n × rows in), at least 1 (0 of 0 rows)
+        budget = self.n if isinstance(self.n, int) else max(1, math.floor(self.n * state.n + 0.5)) if state.n else 0
         if survivors < budget:
             state.warn(f"step {index} (keep_top): only {survivors} rows survived the earlier steps, fewer than the "
                        f"budget of {budget} (not filled); all of them were kept.")
-        elif survivors > budget:
-            cut_off = state.alive.copy()
-            cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
-            state.drop(cut_off, BELOW_CUT)
+        cut_off = state.alive.copy()  # every survivor outside the budget (none when they all fit)
+        cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
+        state.drop(cut_off, BELOW_CUT)
         cut = value_stats(score.values[state.alive])["max" if score.ascending else "min"]  # None: no finite score
         return {
             "score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,

@@ -41,20 +41,16 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
     """
     of_row = np.full(len(values), -1, dtype=np.int32)
     idx = np.flatnonzero(mask)
-    m = idx.size
-    if m == 0:
+    if idx.size == 0:
         return Bins(column, of_row, np.zeros(0), np.zeros(0), np.zeros(0, np.int64), 0, 0)
     v = values[idx]
     s = np.sort(v, kind="stable")
-    k = np.arange(1, bins, dtype=np.int64)
-    inner = np.unique(s[(k * m) // bins])
+    inner = np.unique(s[np.arange(1, bins, dtype=np.int64) * idx.size // bins])
     inner = inner[inner > s[0]]  # an edge at the minimum would leave the first bin empty
-    collapsed = (bins - 1) - inner.size
     raw = np.searchsorted(inner, v, side="right")
     counts = np.bincount(raw, minlength=inner.size + 1)
     # greedy left-to-right merge of bins smaller than min_rows (at most `bins` iterations)
-    group = np.empty(counts.size, dtype=np.int64)
-    g, acc = 0, 0
+    group, g, acc = np.empty(counts.size, dtype=np.int64), 0, 0
     for j, c in enumerate(counts):
         group[j] = g
         acc += int(c)
@@ -65,7 +61,7 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
     of_row[idx] = group[raw]
     rows = np.bincount(group[raw]).astype(np.int64)  # no bin is empty: each holds its lower edge (or s[0])
     ends = np.cumsum(rows)
-    return Bins(column, of_row, s[ends - rows], s[ends - 1], rows, int(collapsed), counts.size - rows.size)
+    return Bins(column, of_row, s[ends - rows], s[ends - 1], rows, bins - 1 - inner.size, counts.size - rows.size)
 
 
 def within_bin_rank(values: np.ndarray, of_bin: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -94,9 +90,7 @@ def top_rows(score: np.ndarray, mask: np.ndarray, k: int, ascending: bool) -> np
     idx = np.flatnonzero(mask)
     s = score[idx]
     nan = np.isnan(s)
-    key = np.where(nan, 0.0, s if ascending else -s)
-    order = np.lexsort((idx, key, nan))
-    return idx[order[:k]]
+    return idx[np.lexsort((idx, np.where(nan, 0.0, s if ascending else -s), nan))[:k]]
 
 
 def robust_fences(values: np.ndarray, low: float | None, high: float | None, rounds: int = 3):
@@ -106,9 +100,7 @@ def robust_fences(values: np.ndarray, low: float | None, high: float | None, rou
     from walking onto a dense cluster of outliers, which unbounded refits converge on. A missing side (None) or
     a zero scale gives an infinite fence (nothing dropped there).
     """
-    inside = values
-    med = scale = float("nan")
-    lo, hi = -np.inf, np.inf
+    inside, med, scale, lo, hi = values, float("nan"), float("nan"), -np.inf, np.inf
     for _ in range(rounds):
         if inside.size == 0:
             break

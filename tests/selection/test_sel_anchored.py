@@ -102,6 +102,15 @@ def test_drop_where_divides_by_another_column():
         Selector().drop_where("rmi", "<", 0.2, divide_by="nll_x").fit(ds)
 
 
+def test_drop_where_default_reasons_name_the_column_the_op_and_a_single_value():
+    ds = from_columns(ifd=np.array([0.5, 1.5, 2.0]), status=["ok", "oom", "ok"])
+    plans = {"ifd_gt_1": Selector().drop_where("ifd", ">", 1.0), "ifd_in": Selector().drop_where("ifd", "in", [0.5]),
+             "status_not_in": Selector().drop_where("status", "not in", ["ok"]),
+             "status_eq_oom": Selector().drop_where("status", "==", "oom")}
+    for reason, plan in plans.items():
+        assert reason in plan.fit(ds).report["drop_reasons"]
+
+
 def test_default_plan_names_unknown_knobs():
     with pytest.raises(ConfigError, match="rho_lo"):
         default_plan(rho_lo=0.1)
