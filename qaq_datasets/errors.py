@@ -7,6 +7,7 @@ built-in ``ValueError``/``TypeError``/``ImportError`` so callers that already ca
 from __future__ import annotations
 
 import numbers
+import reprlib
 from collections.abc import Iterable
 
 #: the largest integer parameter: beyond int64 a plan could not be written (Python prints at most 4300 digits)
@@ -75,27 +76,47 @@ def require(module: str, *, extra: str, package: str | None = None):
                                      f"installed. Install it with: pip install 'qaq-datasets[{extra}]'") from exc
 
 
-def _shown(value) -> str:
-    from .selection.steps import shown  # the one cut of a value for a message (steps holds it)
+class _Short(reprlib.Repr):
+    """``reprlib`` cut to about 80 characters; an integer too long to print is described, not printed."""
 
-    return shown(value)
+    def __init__(self):
+        super().__init__()
+        self.maxstring = self.maxother = self.maxlong = 80
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxfrozenset, self.maxdict = 2, 3, 3, 3, 3, 3
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 4 * self.maxlong:  # ~100 digits; Python refuses to print over 4300
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_short = _Short()
+
+
+def shown(value) -> str:
+    """``repr(value)`` cut to about 80 characters, for error messages: the value may come from a plan file,
+    where a column name can be 100 KB long and an integer thousands of digits."""
+    import numpy as np
+
+    text = _short.repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 100 else f"{text[:80]}...{text[-15:]}"
 
 
 def check_int(value, what: str, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an ``int`` in ``[minimum, maximum]``, else a one-line error naming ``what``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {_shown(value)}.")
+        raise ConfigTypeError(f"{what} must be an integer, got {type(value).__name__}: {shown(value)}.")
     if value < minimum:
-        raise ConfigError(f"{what} must be >= {minimum}, got {_shown(value)}.")
+        raise ConfigError(f"{what} must be >= {minimum}, got {shown(value)}.")
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{what} must be <= {'2**63 - 1' if maximum == INT_MAX else maximum}, got {_shown(value)}.")
+        raise ConfigError(f"{what} must be <= {'2**63 - 1' if maximum == INT_MAX else maximum}, got {shown(value)}.")
     return int(value)
 
 
 def check_positive(value, what: str):
     """``value`` if it is a number > 0 (an integer passes as it is), else a one-line error naming ``what``."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {_shown(value)}.")
+        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {shown(value)}.")
     if not value > 0:
-        raise ConfigError(f"{what} must be > 0, got {_shown(value)}.")
+        raise ConfigError(f"{what} must be > 0, got {shown(value)}.")
     return value

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -27,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int
+from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int, shown
 from ..scoring.schema import kind_of
 
 NUMERIC, STRING = "numeric", "string"
@@ -233,30 +232,6 @@ def register_step(cls: type[Step]) -> type[Step]:
 
 
 # --------------------------------------------------------------------------- argument checks
-
-
-class _Short(reprlib.Repr):
-    """``reprlib`` cut to about 80 characters; an integer too long to print is described, not printed."""
-
-    def __init__(self):
-        super().__init__()
-        self.maxstring = self.maxother = self.maxlong = 80
-        self.maxlevel, self.maxlist, self.maxtuple, self.maxset, self.maxfrozenset, self.maxdict = 2, 3, 3, 3, 3, 3
-
-    def repr_int(self, x, level):
-        if x.bit_length() > 4 * self.maxlong:  # ~100 digits; Python refuses to print over 4300
-            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
-        return super().repr_int(x, level)
-
-
-_short = _Short()
-
-
-def shown(value: Any) -> str:
-    """``repr(value)`` cut to about 80 characters, for error messages: the value may come from a plan file,
-    where a column name can be 100 KB long and an integer thousands of digits."""
-    text = _short.repr(value.item() if isinstance(value, np.generic) else value)
-    return text if len(text) <= 100 else f"{text[:80]}...{text[-15:]}"
 
 
 def is_number(v: Any) -> bool:
