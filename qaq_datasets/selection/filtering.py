@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,8 @@ import pyarrow.compute as pc
 
 from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int
 from .ranking import robust_fences, top_rows
-from .scores import measure_of, value_stats
-from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, register_step, shown
+from .scores import frozen_step, measure_of, value_stats
+from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, shown
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -23,8 +23,7 @@ OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in
 BELOW_CUT = "below_cut"
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class DropWhere(Step):
     """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
 
@@ -101,8 +100,7 @@ class DropWhere(Step):
         return {"reason": self.drop_reason, "matched": state.drop(hit & valid, self.drop_reason)}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class DropOutliers(Step):
     """Drop the rows whose ``column`` is an outlier of its bin, with fences fitted to the data.
 
@@ -165,8 +163,7 @@ class DropOutliers(Step):
         return {"column": self.column, "reasons": reasons, "fences": fences}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class DropExtremes(Step):
     """Drop rows whose latest rank is ``< low`` (reason ``{measure}_low``) or ``> high`` (``{measure}_high``).
 
@@ -199,8 +196,7 @@ class DropExtremes(Step):
         return {"rank_column": column, "reasons": {r: state.drop(has_rank & out, r) for r, out in ends.items()}}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class KeepTop(Step):
     """Keep the ``n`` best alive rows by the current score; drop the rest as ``below_cut``.
 

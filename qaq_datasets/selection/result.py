@@ -106,12 +106,9 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
     """The report (keys above) of a fitted ``FitState`` and its ``steps`` entries."""
     keep, rows_in, strata = state.alive, state.n, state.stratifications
     rows_kept, drop_reasons = int(keep.sum()), state.dropped_by(np.ones(state.n, dtype=bool))
-    for index, label, bins in strata:  # attach each step's bins table(s)
-        fitted = steps[index]["fitted"]
-        if label is None:
-            fitted["bins"] = bins_table(bins, keep)
-        else:
-            fitted.setdefault("bins", {})[label] = bins_table(bins, keep)
+    for index, label, bins in strata:  # attach each step's bins table(s): gap's by label
+        table, fitted = bins_table(bins, keep), steps[index]["fitted"]
+        fitted["bins"] = table if label is None else {**fitted.get("bins", {}), label: table}
     first = strata[0][2] if strata else None
     cut = [s["fitted"] for s in steps if s["step"] == "keep_top"][-1:]
     if rows_kept == 0:
@@ -188,9 +185,7 @@ class Selection:
     @staticmethod
     def _with_columns(ds, new: dict[str, Any]):
         for name, values in new.items():
-            if name in ds.column_names:
-                ds = ds.remove_columns(name)
-            ds = ds.add_column(name, values)
+            ds = (ds.remove_columns(name) if name in ds.column_names else ds).add_column(name, values)
         return ds
 
     def apply(self, ds):

@@ -8,7 +8,7 @@ set the current bins (``stratify``), the latest rank (``rank``) and the score ``
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass, replace
-from typing import Any
+from typing import Any, dataclass_transform
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from .steps import Context, FitState, Score, Step, check_unit, register_step, sh
 MAX_BINS = 10_000
 
 
+@dataclass_transform(frozen_default=True)
+def frozen_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: ``cls`` as a frozen dataclass, registered with :func:`register_step` (what every step is)."""
+    return register_step(dataclass(frozen=True)(cls))
+
+
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
     """min, max and mean of the finite values (None without one)."""
     finite = values[np.isfinite(values)]
@@ -35,8 +41,7 @@ def measure_of(column: str) -> str:
     return split[1] if split else column
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class Stratify(Step):
     """Split the alive rows into ``bins`` equal-count quantile bins of ``column``.
 
@@ -79,8 +84,7 @@ class Stratify(Step):
                 "edges": [float(x) for x in bins.low[1:]]}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class Rank(Step):
     """Normalised rank in [0, 1] of ``column`` within the latest ``stratify`` bins.
 
@@ -123,8 +127,7 @@ def _model_nll_q(column: str, what: str) -> str:
     return ScoreColumns(split[0]).nll_q
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class Gap(Step):
     """Cognitive gap Diff = r_strong − r_weak, each a within-bin rank under its own model's bins.
 
@@ -171,12 +174,11 @@ class Gap(Step):
         return [self.name, f"{self.name}_strong_rank", f"{self.name}_weak_rank"]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        read = state.reader.numeric
         ranks, used = {}, {}
         for label, column, by in (("weak", self.weak, self.weak_by), ("strong", self.strong, self.strong_by)):
-            b = quantile_bins(by, read(by), valid, self.bins, self.min_rows)
+            b = quantile_bins(by, state.reader.numeric(by), valid, self.bins, self.min_rows)
             state.stratifications.append((index, label, b))
-            ranks[label], used[label] = within_bin_rank(read(column), b.of_row, valid), b.count
+            ranks[label], used[label] = within_bin_rank(state.reader.numeric(column), b.of_row, valid), b.count
             if b.collapsed or b.merged:
                 state.notes.append(f"step {index} (gap, {label} bins of {b.column}): {self.bins} requested, "
                                    f"{b.count} used.")
@@ -186,8 +188,7 @@ class Gap(Step):
         return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": value_stats(diff)}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class ScoreBy(Step):
     """Make a raw column, or the ratio ``column / divide_by``, the score ``keep_top`` ranks by.
 
@@ -229,8 +230,7 @@ class ScoreBy(Step):
         return value_stats(values)
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class ClosestTo(Step):
     """Score rows by ``|rank − center|`` of the latest rank, closest first: keep_top then keeps a band.
 
@@ -260,8 +260,7 @@ class ClosestTo(Step):
         return {"rank_column": column, **value_stats(distance)}
 
 
-@register_step
-@dataclass(frozen=True)
+@frozen_step
 class Random(Step):
     """A uniform random score per row, drawn with ``numpy.random.Generator(PCG64(seed))``.
 
