@@ -94,14 +94,10 @@ class Selector(StepMethods):
 
     # ------------------------------------------------------------------ building
 
-    def _context(self) -> Context:
-        ctx = Context()
-        for step in self._steps:
-            step.advance(ctx)
-        return ctx
-
     def _append(self, step: Step) -> Selector:
-        ctx = self._context()
+        ctx = Context()  # what the steps so far provide
+        for earlier in self._steps:
+            earlier.advance(ctx)
         step = step.resolve(ctx)
         step.check(ctx)
         for name in set(step.outputs()) & ctx.outputs:
@@ -151,14 +147,12 @@ class Selector(StepMethods):
             for column, kind in step.inputs():
                 check_column(ds, column, kind, f"step {i} ({step.kind})")
         state = FitState(len(ds), ColumnReader(ds))
-        had_missing = np.zeros(state.n, dtype=bool)
-        step_reports = []
+        had_missing, step_reports = np.zeros(state.n, dtype=bool), []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
             missing = before & np.any([state.reader.missing(c, kind) for c, kind in step.inputs()], axis=0)
-            if self._keep_nan:
-                had_missing |= missing
-            else:
+            had_missing |= missing  # without keep_nan none of them is kept
+            if not self._keep_nan:
                 state.drop(missing, NAN_SCORE)
             fitted = step.run(state, state.alive & ~missing, i)
             step_reports.append({"step": step.kind, "params": step.params(), "rows_in": int(before.sum()),
@@ -194,8 +188,7 @@ class Selector(StepMethods):
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
             raise ConfigError(f"not a selection plan: format {str(plan.get('format'))[:40]!r} (expected "
                               f"{PLAN_FORMAT!r}).")
-        version = plan.get("version", PLAN_VERSION)
-        if not isinstance(version, int) or isinstance(version, bool):
+        if not isinstance(version := plan.get("version", PLAN_VERSION), int) or isinstance(version, bool):
             raise ConfigError(f"plan version must be an integer, got {type(version).__name__}.")
         if version > PLAN_VERSION:
             raise ConfigError(f"the plan's version is newer than this library understands ({PLAN_VERSION}).")
@@ -221,10 +214,9 @@ class Selector(StepMethods):
                 raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
             if bad := [k for k in params if not isinstance(k, str)]:
                 raise ConfigError(f"plan step {i} ({kind}): parameter names must be strings, got {str(bad[0])[:40]!r}.")
-            method = getattr(selector, kind)
             try:  # a bad signature, or the step's own check (whatever its type): its values cut
-                inspect.signature(method).bind(**params)
-                selector = method(**params)
+                inspect.signature(STEPS[kind]).bind(**params)
+                selector = getattr(selector, kind)(**params)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ConfigError(f"plan step {i} ({kind}): {_cut(exc)}") from None
         return selector
