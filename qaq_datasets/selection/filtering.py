@@ -142,21 +142,18 @@ class DropOutliers(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         x, bins = state.reader.numeric(self.column), state.bins
-        lo, hi = np.full(state.n, -np.inf), np.full(state.n, np.inf)
-        fences = []
+        lo, hi, fences, reasons = np.full(state.n, -np.inf), np.full(state.n, np.inf), [], {}
         for b in range(bins.count):
             rows = valid & (bins.of_row == b)
-            med, scale, lo[rows], hi[rows] = robust_fences(x[rows], self.low, self.high)
-            fences.append({"bin": b, "rows": int(rows.sum()), "median": med, "scale": scale,
-                           "low": float(lo[rows][0]) if rows.any() else None,
-                           "high": float(hi[rows][0]) if rows.any() else None})
-        reasons = {}
+            med, scale, low, high = robust_fences(x[rows], self.low, self.high)  # ±inf (None in the report): no fence
+            lo[rows], hi[rows] = low, high
+            fences.append({"bin": b, "rows": int(rows.sum()), "median": med, "scale": scale, "low": low, "high": high})
         for side, out in (("low", x < lo), ("high", x > hi)):
             if getattr(self, side) is None:
                 continue
             reason = f"{measure_of(self.column)}_{side}"
             reasons[reason] = state.drop(valid & out, reason)
-            finite = [f[side] for f in fences if f[side] is not None and math.isfinite(f[side])]
+            finite = [f[side] for f in fences if math.isfinite(f[side])]
             span = f"{min(finite):.3g} to {max(finite):.3g}" if finite else "none"
             state.notes.append(f"step {index} (drop_outliers {self.column}): {side} fences {span} in {bins.count} "
                                f"bins of {bins.column}; {reasons[reason]} rows dropped as {reason}.")
@@ -217,11 +214,10 @@ class KeepTop(Step):
     n: int | float
 
     def validate(self):
-        n, count = self.n, isinstance(self.n, (int, np.integer))
-        if not is_number(n):
+        if not is_number(n := self.n):
             raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
                                   f"{type(n).__name__}: {shown(n)}.")
-        object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if count
+        object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if isinstance(n, (int, np.integer))
                            else check_unit(n, "keep_top fraction", "(0, 1]"))
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
@@ -235,9 +231,7 @@ class KeepTop(Step):
         cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
         state.drop(cut_off, BELOW_CUT)
         cut = value_stats(score.values[state.alive])["max" if score.ascending else "min"]  # None: no finite score
-        return {
-            "score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,
-            "survivors": survivors, "kept": int(state.alive.sum()), "shortfall": max(0, budget - survivors), "cut": cut,
-            # rows scoring exactly the cut that the row-index tie rule left out
-            "ties_at_cut_dropped": int((score.values[cut_off] == cut).sum()) if cut is not None else 0,
-        }
+        # ties_at_cut_dropped: rows scoring exactly the cut that the row-index tie rule left out
+        return {"score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,
+                "survivors": survivors, "kept": int(state.alive.sum()), "shortfall": max(0, budget - survivors),
+                "cut": cut, "ties_at_cut_dropped": int((score.values[cut_off] == cut).sum()) if cut is not None else 0}
