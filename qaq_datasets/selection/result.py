@@ -110,18 +110,16 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
         table, fitted = bins_table(bins, keep), steps[index]["fitted"]
         fitted["bins"] = table if label is None else {**fitted.get("bins", {}), label: table}
     first = strata[0][2] if strata else None
-    cut = [s["fitted"] for s in steps if s["step"] == "keep_top"][-1:]
+    cut = next((s["fitted"] for s in reversed(steps) if s["step"] == "keep_top"), {"budget": None, "shortfall": 0})
     if rows_kept == 0:
         why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
         state.warn(f"no row was kept ({why}).")
     return to_builtin({
         "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
-        "drop_reasons": drop_reasons, "budget": cut[0]["budget"] if cut else None,
-        "shortfall": cut[0]["shortfall"] if cut else 0, "kept_with_missing": kept_with_missing,
-        "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
-        "steps": steps, "notes": state.notes, "warnings": state.warnings, "plan": plan,
-        "fitted_on": rows_identity(state.reader.dataset),
-    })
+        "drop_reasons": drop_reasons, "budget": cut["budget"], "shortfall": cut["shortfall"],
+        "kept_with_missing": kept_with_missing, "bins_column": first.column if first else None,
+        "bins": bins_table(first, keep) if first else [], "steps": steps, "notes": state.notes,
+        "warnings": state.warnings, "plan": plan, "fitted_on": rows_identity(state.reader.dataset)})
 
 
 class Selection:
@@ -156,8 +154,7 @@ class Selection:
     def __init__(self, *, keep: np.ndarray, codes: np.ndarray, reason_names: list[str], columns: dict[str, np.ndarray],
                  report: dict[str, Any], plan: dict[str, Any]):
         self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
-        self.fitted_on: dict = report["fitted_on"]
-        self.indices = np.flatnonzero(keep).astype(np.int64)
+        self.fitted_on, self.indices = report["fitted_on"], np.flatnonzero(keep).astype(np.int64)
         for values in (keep, self.indices, *columns.values()):
             values.setflags(write=False)
         self._codes, self._reason_names = codes, list(reason_names)
@@ -171,8 +168,7 @@ class Selection:
         return self._reason_array().to_pylist()
 
     def _reason_array(self) -> pa.Array:
-        names = pa.array([None, *self._reason_names], type=pa.string())
-        return names.take(pa.array(self._codes.astype(np.int32)))
+        return pa.array([None, *self._reason_names], type=pa.string()).take(pa.array(self._codes.astype(np.int32)))
 
     def check(self, ds) -> dict:
         """``rows_identity(ds)`` if ``ds`` holds the rows this selection was fitted on, else ConfigError."""

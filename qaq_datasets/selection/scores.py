@@ -73,15 +73,14 @@ class Stratify(Step):
         ctx.bins, ctx.min_rows = self.bins, self.min_rows
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        bins = quantile_bins(self.column, state.reader.numeric(self.column), valid, self.bins, self.min_rows)
-        state.bins = bins
-        state.stratifications.append((index, None, bins))
-        if bins.collapsed or bins.merged:
-            state.notes.append(f"step {index} (stratify {self.column}): {self.bins} bins requested, {bins.count} used "
-                               f"({bins.collapsed} lost to tied quantile edges, {bins.merged} merged for having fewer "
+        state.bins = b = quantile_bins(self.column, state.reader.numeric(self.column), valid, self.bins, self.min_rows)
+        state.stratifications.append((index, None, b))
+        if b.collapsed or b.merged:
+            state.notes.append(f"step {index} (stratify {self.column}): {self.bins} bins requested, {b.count} used "
+                               f"({b.collapsed} lost to tied quantile edges, {b.merged} merged for having fewer "
                                f"than {self.min_rows} rows).")
-        return {"bins_used": bins.count, "collapsed_by_ties": bins.collapsed, "merged_small": bins.merged,
-                "edges": [float(x) for x in bins.low[1:]]}
+        return {"bins_used": b.count, "collapsed_by_ties": b.collapsed, "merged_small": b.merged,
+                "edges": [float(x) for x in b.low[1:]]}
 
 
 @frozen_step

@@ -167,9 +167,8 @@ class Selector(StepMethods):
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as a plain dict (YAML/JSON-ready): format, version, keep_nan, checks (when set), steps."""
-        checks = {} if self._checks is None else {"checks": self.checks}
-        return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "keep_nan": self._keep_nan, **checks,
-                "steps": self.steps}
+        return {"format": PLAN_FORMAT, "version": PLAN_VERSION, "keep_nan": self._keep_nan,
+                **({} if self._checks is None else {"checks": self.checks}), "steps": self.steps}
 
     @classmethod
     def from_dict(cls, plan: dict[str, Any]) -> Selector:
