@@ -67,13 +67,10 @@ class DropWhere(Step):
         if self.divide_by is not None and self.op not in ("<", "<=", ">", ">="):
             raise ConfigError(f"drop_where divide_by= compares a ratio with < <= > >=, not {self.op!r}.")
         object.__setattr__(self, "value", tuple(values) if many else values[0])
+        object.__setattr__(self, "_values", tuple(values))  # not a field: not a parameter, not compared
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in super().params().items() if k != "divide_by" or self.divide_by}
-
-    @property
-    def _values(self) -> tuple:
-        return self.value if isinstance(self.value, tuple) else (self.value,)
 
     @property
     def drop_reason(self) -> str:
@@ -133,8 +130,7 @@ class DropOutliers(Step):
 
     def validate(self):
         for what in ("low", "high"):
-            k = getattr(self, what)
-            if k is not None and not (is_number(k) and 0 < k < math.inf):
+            if (k := getattr(self, what)) is not None and not (is_number(k) and 0 < k < math.inf):
                 raise ConfigError(f"drop_outliers {what} must be a number of scales > 0 or None, got {shown(k)}.")
             object.__setattr__(self, what, None if k is None else float(k))
         if self.low is None and self.high is None:

@@ -37,8 +37,7 @@ def value_stats(values: np.ndarray) -> dict[str, float | None]:
 
 def measure_of(column: str) -> str:
     """The score name of a contract column (``"weak_rmi"`` → ``"rmi"``), else the column itself."""
-    split = ScoreColumns.parse(column)
-    return split[1] if split else column
+    return (ScoreColumns.parse(column) or (None, column))[1]
 
 
 @frozen_step

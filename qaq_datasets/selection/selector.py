@@ -147,18 +147,18 @@ class Selector(StepMethods):
             for column, kind in step.inputs():
                 check_column(ds, column, kind, f"step {i} ({step.kind})")
         state = FitState(len(ds), ColumnReader(ds))
-        had_missing, step_reports = np.zeros(state.n, dtype=bool), []
+        step_reports = []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
             missing = before & np.any([state.reader.missing(c, kind) for c, kind in step.inputs()], axis=0)
-            had_missing |= missing  # without keep_nan none of them is kept
             if not self._keep_nan:
                 state.drop(missing, NAN_SCORE)
             fitted = step.run(state, state.alive & ~missing, i)
             step_reports.append({"step": step.kind, "params": step.params(), "rows_in": int(before.sum()),
                                  "rows_out": int(state.alive.sum()), "nan_rows": int(missing.sum()),
                                  "dropped": state.dropped_by(before), "fitted": fitted})
-        plan = self.to_dict()
+        plan = self.to_dict()  # a row kept with keep_nan had a missing value where a step read it while it was alive
+        had_missing = np.any([state.reader.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
         report = build_report(state, step_reports, int((had_missing & state.alive).sum()), plan)
         return Selection(keep=state.alive, codes=state.code, reason_names=state.reasons, columns=state.outputs,
                          report=report, plan=plan)
@@ -179,9 +179,8 @@ class Selector(StepMethods):
         """
         if not isinstance(plan, dict):
             raise ConfigError(f"a selection plan must be a mapping with a 'steps' list, got {type(plan).__name__}.")
-        for key in ("plan", "selection"):  # a report, or a card's qaq: block
-            if isinstance(plan.get(key), dict):
-                return cls.from_dict(plan[key])
+        if (inner := next((plan[k] for k in ("plan", "selection") if isinstance(plan.get(k), dict)), None)) is not None:
+            return cls.from_dict(inner)  # a report's plan, or a card's qaq: block
         if unknown := sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "checks", "steps"}):
             raise ConfigError(f"unknown plan keys: {', '.join(unknown[:10])}{' …' if len(unknown) > 10 else ''}.")
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
