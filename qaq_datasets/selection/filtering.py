@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int
+from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, shown
 from .ranking import robust_fences, top_rows
 from .scores import frozen_step, measure_of, value_stats
-from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, shown
+from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}

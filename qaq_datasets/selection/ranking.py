@@ -101,9 +101,7 @@ def robust_fences(values: np.ndarray, low: float | None, high: float | None, rou
     a zero scale gives an infinite fence (nothing dropped there).
     """
     inside, med, scale, lo, hi = values, float("nan"), float("nan"), -np.inf, np.inf
-    for _ in range(rounds):
-        if inside.size == 0:
-            break
+    for _ in range(rounds if values.size else 0):  # no values: no fit, no fence
         med = float(np.median(inside))
         scale = 1.4826 * float(np.median(np.abs(inside - med)))
         if scale <= 0:
@@ -111,7 +109,7 @@ def robust_fences(values: np.ndarray, low: float | None, high: float | None, rou
         lo = med - low * scale if low is not None else -np.inf
         hi = med + high * scale if high is not None else np.inf
         nxt = values[(values >= lo) & (values <= hi)]
-        if nxt.size == inside.size:
+        if nxt.size in (0, inside.size):  # settled, or nothing left to refit on
             break
         inside = nxt
     return med, scale, lo, hi

@@ -12,10 +12,10 @@ from typing import Any, dataclass_transform
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
-from .steps import Context, FitState, Score, Step, check_unit, register_step, shown
+from .steps import Context, FitState, Score, Step, check_unit, register_step
 
 
 #: the most bins ``stratify`` takes: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still 100 rows
