@@ -19,9 +19,6 @@ from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
 
-#: drop reason of rows that survive every filter but fall outside keep_top's budget
-BELOW_CUT = "below_cut"
-
 
 @frozen_step
 class DropWhere(Step):
@@ -225,7 +222,7 @@ class KeepTop(Step):
                        f"budget of {budget} (not filled); all of them were kept.")
         cut_off = state.alive.copy()  # every survivor outside the budget (none when they all fit)
         cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
-        state.drop(cut_off, BELOW_CUT)
+        state.drop(cut_off, "below_cut")
         cut = value_stats(score.values[state.alive])["max" if score.ascending else "min"]  # None: no finite score
         # ties_at_cut_dropped: rows scoring exactly the cut that the row-index tie rule left out
         return {"score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,

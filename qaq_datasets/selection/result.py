@@ -83,8 +83,7 @@ def rows_identity(ds) -> dict:
 def check_fitted_on(fitted_on, ds, *, what: str, fix: str) -> dict:
     """``rows_identity(ds)`` if it equals ``fitted_on`` (the identity of the rows ``what`` was fitted on), else
     :class:`ConfigError` saying so and how to ``fix`` it (one line; the recorded values are cut)."""
-    mine = rows_identity(ds)
-    if fitted_on != mine:
+    if fitted_on != (mine := rows_identity(ds)):
         old = fitted_on if isinstance(fitted_on, dict) else {}
         raise ConfigError(f"{what} was fitted on other rows ({str(old.get('rows'))[:20]} rows, sha256 "
                           f"{str(old.get('sha256'))[:12]}) than the rows given ({mine['rows']} rows, sha256 "
@@ -155,13 +154,10 @@ class Selection:
                  report: dict[str, Any], plan: dict[str, Any]):
         self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
         self.fitted_on, self.indices = report["fitted_on"], np.flatnonzero(keep).astype(np.int64)
+        self.rows_in: int = len(keep)
         for values in (keep, self.indices, *columns.values()):
             values.setflags(write=False)
         self._codes, self._reason_names = codes, list(reason_names)
-
-    @property
-    def rows_in(self) -> int:
-        return len(self.keep)
 
     @cached_property
     def reasons(self) -> list[str | None]:

@@ -118,8 +118,7 @@ class Rank(Step):
 
 
 def _model_nll_q(column: str, what: str) -> str:
-    split = ScoreColumns.parse(column)
-    if split is None:
+    if (split := ScoreColumns.parse(column)) is None:
         raise ConfigError(f"gap cannot tell which model {shown(column)} comes from (it is not a '{{prefix}}rmi'-style "
                           f"score column); pass {what}_by='<that model's nll_q column>'.")
     return ScoreColumns(split[0]).nll_q

@@ -235,9 +235,8 @@ class Selector(StepMethods):
         """
         from ..publishing.card import load_yaml
 
-        is_path = isinstance(source, str) and "\n" not in source and os.path.isfile(source)
         where = "the plan"
-        if isinstance(source, os.PathLike) or is_path:
+        if isinstance(source, os.PathLike) or isinstance(source, str) and os.path.isfile(source):
             where = f"the plan file {os.fspath(source)[:200]!r}"
             try:
                 source = Path(source).read_text(encoding="utf-8")
