@@ -40,7 +40,7 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from ..checks import build_checks
-from ..errors import ConfigError, ConfigTypeError, QAQError
+from ..errors import ConfigError, ConfigTypeError, QAQError, first_line
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .result import Selection, build_report
 from .steps import NAN_SCORE, STEPS, ColumnReader, Context, FitState, Step, StepMethods, check_column
@@ -49,12 +49,6 @@ PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
 #: the most steps a plan may have (a plan file comes from anyone: 300,000 steps took a minute to read)
 MAX_STEPS = 1000
-
-
-def _cut(exc: Exception, n: int = 300) -> str:
-    """An error's message on one line, at most ``n`` characters (it may repeat a value from a plan file)."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= n else f"{text[:n]} … [cut]"
 
 
 class Selector(StepMethods):
@@ -199,7 +193,7 @@ class Selector(StepMethods):
         try:
             selector, known = cls(keep_nan=keep_nan, checks=plan.get("checks")), list(STEPS)  # a kind may be a list
         except QAQError as exc:
-            raise type(exc)(f"plan checks: {_cut(exc)}") from None
+            raise type(exc)(f"plan checks: {first_line(exc, 300)}") from None
         for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")
@@ -216,7 +210,7 @@ class Selector(StepMethods):
                 inspect.signature(STEPS[kind]).bind(**params)
                 selector = getattr(selector, kind)(**params)
             except (TypeError, ValueError, OverflowError) as exc:
-                raise ConfigError(f"plan step {i} ({kind}): {_cut(exc)}") from None
+                raise ConfigError(f"plan step {i} ({kind}): {first_line(exc, 300)}") from None
         return selector
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
