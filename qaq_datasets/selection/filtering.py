@@ -76,8 +76,7 @@ class DropWhere(Step):
         return self.reason or f"{column}_{OPS[self.op]}" + ("" if isinstance(value, tuple) else f"_{value}")
 
     def inputs(self):
-        kind = STRING if isinstance(self._values[0], str) else NUMERIC
-        return [(c, kind) for c in (self.column, self.divide_by) if c]
+        return [(self.column, STRING)] if isinstance(self._values[0], str) else super().inputs()  # no divide_by there
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below

@@ -74,10 +74,9 @@ def within_bin_rank(values: np.ndarray, of_bin: np.ndarray, mask: np.ndarray) ->
     out = np.full(len(values), np.nan)
     for b in np.unique(of_bin[mask & (of_bin >= 0)]):
         idx = np.flatnonzero(mask & (of_bin == b))
-        v = values[idx]
-        s = np.sort(v)
-        first, last = np.searchsorted(s, v, "left"), np.searchsorted(s, v, "right") - 1
-        out[idx] = (first + last) / 2 / (len(v) - 1) if len(v) > 1 else 0.5
+        s = np.sort(values[idx])
+        first, last = np.searchsorted(s, values[idx], "left"), np.searchsorted(s, values[idx], "right") - 1
+        out[idx] = (first + last) / 2 / (idx.size - 1) if idx.size > 1 else 0.5
     return out
 
 

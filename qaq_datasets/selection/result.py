@@ -121,6 +121,13 @@ def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, pla
         "warnings": state.warnings, "plan": plan, "fitted_on": rows_identity(state.reader.dataset)})
 
 
+def _with_columns(ds, new: dict[str, Any]):
+    """``ds`` with the columns ``new``, each replacing a column of the same name."""
+    for name, values in new.items():
+        ds = (ds.remove_columns(name) if name in ds.column_names else ds).add_column(name, values)
+    return ds
+
+
 class Selection:
     """The fitted outcome of a plan on one dataset (``Selector(...).fit(ds)``).
 
@@ -174,12 +181,6 @@ class Selection:
                                fix="re-fit the plan on these rows: plan.fit(rows), e.g. "
                                    "Selector.from_dict(selection.plan).fit(rows)")
 
-    @staticmethod
-    def _with_columns(ds, new: dict[str, Any]):
-        for name, values in new.items():
-            ds = (ds.remove_columns(name) if name in ds.column_names else ds).add_column(name, values)
-        return ds
-
     def apply(self, ds):
         """The kept rows of ``ds`` (in dataset order) plus the computed columns (replacing same-named ones).
 
@@ -187,7 +188,7 @@ class Selection:
         Output columns: every column of ``ds`` plus :attr:`columns` (e.g. ``weak_rmi_rank``, ``qaq_gap``).
         """
         self.check(ds)
-        return self._with_columns(ds.select(self.indices), {k: v[self.indices] for k, v in self.columns.items()})
+        return _with_columns(ds.select(self.indices), {k: v[self.indices] for k, v in self.columns.items()})
 
     def annotate(self, ds):
         """Every row of ``ds`` plus ``qaq_keep`` (bool), ``qaq_drop_reason`` (str or None) and :attr:`columns`.
@@ -196,7 +197,7 @@ class Selection:
         """
         self.check(ds)
         new = {KEEP_COLUMN: np.asarray(self.keep), REASON_COLUMN: self._reason_array(), **self.columns}
-        return self._with_columns(ds, new)
+        return _with_columns(ds, new)
 
     def as_filter(self) -> Callable:
         """A function for ``ds.filter(fn, with_indices=True)`` (batched or not) keeping the selected rows.

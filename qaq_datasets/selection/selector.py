@@ -140,8 +140,7 @@ class Selector(StepMethods):
         for i, step in enumerate(self._steps):  # every column checked before any is read
             for column, kind in step.inputs():
                 check_column(ds, column, kind, f"step {i} ({step.kind})")
-        state = FitState(len(ds), ColumnReader(ds))
-        step_reports = []
+        state, step_reports = FitState(len(ds), ColumnReader(ds)), []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
             missing = before & np.any([state.reader.missing(c, kind) for c, kind in step.inputs()], axis=0)
@@ -151,9 +150,9 @@ class Selector(StepMethods):
             step_reports.append({"step": step.kind, "params": step.params(), "rows_in": int(before.sum()),
                                  "rows_out": int(state.alive.sum()), "nan_rows": int(missing.sum()),
                                  "dropped": state.dropped_by(before), "fitted": fitted})
-        plan = self.to_dict()  # a row kept with keep_nan had a missing value where a step read it while it was alive
+        # a row kept with keep_nan had a missing value where a step read it while it was alive
         had_missing = np.any([state.reader.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
-        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), plan)
+        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), plan := self.to_dict())
         return Selection(keep=state.alive, codes=state.code, reason_names=state.reasons, columns=state.outputs,
                          report=report, plan=plan)
 
