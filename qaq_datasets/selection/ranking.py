@@ -52,8 +52,7 @@ def quantile_bins(column: str, values: np.ndarray, mask: np.ndarray, bins: int, 
     # greedy left-to-right merge of bins smaller than min_rows (at most `bins` iterations)
     group, g, acc = np.empty(counts.size, dtype=np.int64), 0, 0
     for j, c in enumerate(counts):
-        group[j] = g
-        acc += int(c)
+        group[j], acc = g, acc + int(c)
         if acc >= min_rows:
             g, acc = g + 1, 0
     if acc > 0 and g > 0:  # a small remainder joins the previous bin

@@ -159,9 +159,8 @@ class Selection:
 
     def __init__(self, *, keep: np.ndarray, codes: np.ndarray, reason_names: list[str], columns: dict[str, np.ndarray],
                  report: dict[str, Any], plan: dict[str, Any]):
-        self.keep, self.columns, self.report, self.plan = keep, columns, report, plan
+        self.keep, self.columns, self.report, self.plan, self.rows_in = keep, columns, report, plan, len(keep)
         self.fitted_on, self.indices = report["fitted_on"], np.flatnonzero(keep).astype(np.int64)
-        self.rows_in: int = len(keep)
         for values in (keep, self.indices, *columns.values()):
             values.setflags(write=False)
         self._codes, self._reason_names = codes, list(reason_names)
@@ -196,8 +195,7 @@ class Selection:
         ``ds`` must hold the rows the selection was fitted on (checked as in :meth:`apply`).
         """
         self.check(ds)
-        new = {KEEP_COLUMN: np.asarray(self.keep), REASON_COLUMN: self._reason_array(), **self.columns}
-        return _with_columns(ds, new)
+        return _with_columns(ds, {KEEP_COLUMN: self.keep, REASON_COLUMN: self._reason_array(), **self.columns})
 
     def as_filter(self) -> Callable:
         """A function for ``ds.filter(fn, with_indices=True)`` (batched or not) keeping the selected rows.

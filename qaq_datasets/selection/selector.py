@@ -233,9 +233,8 @@ class Selector(StepMethods):
             where = f"the plan file {os.fspath(source)[:200]!r}"
             try:
                 source = Path(source).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read {where}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}.") \
-                    from None
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"cannot read {where}: {getattr(e, 'strerror', None) or 'not UTF-8 text'}.") from None
         if not isinstance(source, str):
             raise ConfigTypeError(f"from_yaml needs YAML text or a file path, got {type(source).__name__}.")
         data = load_yaml(source, where)
