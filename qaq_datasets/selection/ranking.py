@@ -104,8 +104,7 @@ def robust_fences(values: np.ndarray, low: float | None, high: float | None, rou
         scale = 1.4826 * float(np.median(np.abs(inside - med)))
         if scale <= 0:
             return med, scale, -np.inf, np.inf
-        lo = med - low * scale if low is not None else -np.inf
-        hi = med + high * scale if high is not None else np.inf
+        lo, hi = med - low * scale if low is not None else -np.inf, med + high * scale if high is not None else np.inf
         nxt = values[(values >= lo) & (values <= hi)]
         if nxt.size in (0, inside.size):  # settled, or nothing left to refit on
             break

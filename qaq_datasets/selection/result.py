@@ -176,9 +176,8 @@ class Selection:
         """``rows_identity(ds)`` if ``ds`` holds the rows this selection was fitted on, else ConfigError."""
         if not isinstance(ds, Dataset):
             raise ConfigTypeError(f"a selection applies to a datasets.Dataset (one split), got {type(ds).__name__}.")
-        return check_fitted_on(self.fitted_on, ds, what="This selection",
-                               fix="re-fit the plan on these rows: plan.fit(rows), e.g. "
-                                   "Selector.from_dict(selection.plan).fit(rows)")
+        return check_fitted_on(self.fitted_on, ds, what="This selection", fix="re-fit the plan on these rows: "
+                               "plan.fit(rows), e.g. Selector.from_dict(selection.plan).fit(rows)")
 
     def apply(self, ds):
         """The kept rows of ``ds`` (in dataset order) plus the computed columns (replacing same-named ones).

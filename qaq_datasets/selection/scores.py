@@ -177,8 +177,7 @@ class Gap(Step):
             state.stratifications.append((index, label, b))
             ranks[label], used[label] = within_bin_rank(state.reader.numeric(column), b.of_row, valid), b.count
             if b.collapsed or b.merged:
-                state.notes.append(f"step {index} (gap, {label} bins of {b.column}): {self.bins} requested, "
-                                   f"{b.count} used.")
+                state.notes.append(f"step {index} (gap, {label} bins of {by}): {self.bins} requested, {b.count} used.")
         diff = ranks["strong"] - ranks["weak"]
         state.outputs.update({self.name: diff, **{f"{self.name}_{k}_rank": v for k, v in ranks.items()}})
         state.score = Score(self.name, diff, False)
@@ -251,10 +250,9 @@ class ClosestTo(Step):
         return [self.name]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        column, rank = state.ranked
-        state.outputs[self.name] = distance = np.where(state.alive, np.abs(rank - self.center), np.nan)
+        state.outputs[self.name] = distance = np.where(state.alive, np.abs(state.ranked[1] - self.center), np.nan)
         state.score = Score(self.name, distance, True)
-        return {"rank_column": column, **value_stats(distance)}
+        return {"rank_column": state.ranked[0], **value_stats(distance)}
 
 
 @frozen_step
