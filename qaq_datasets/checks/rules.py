@@ -43,7 +43,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import ClassVar, dataclass_transform
 
 from ..errors import check_int, check_positive
 from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, asked_language, differ, guess_language, named_languages
@@ -102,8 +102,11 @@ class Texts:
         return self._blocks[guess]
 
 
+@dataclass_transform(frozen_default=True)
 def register(cls: type[Check]) -> type[Check]:
-    """Class decorator: make ``cls`` a known check (``check_fn``, plan files and cards find it by its name)."""
+    """Class decorator: make ``cls`` a frozen dataclass and a known check (``check_fn``, plan files and cards find it
+    by its name)."""
+    cls = dataclass(frozen=True)(cls)
     CHECKS[cls.name] = cls
     return cls
 
@@ -135,7 +138,6 @@ class Check:
 
 
 @register
-@dataclass(frozen=True)
 class Looping(Check):
     """A looping answer: one line (of ``min_lines`` or more) repeated ``min_count`` times and making up
     ``line_share`` of the lines; a block of 2 to ``max_block`` lines repeated ``block_repeats`` times in a row;
@@ -174,7 +176,6 @@ class Looping(Check):
 
 
 @register
-@dataclass(frozen=True)
 class MissingCode(Check):
     """Prose only (``min_words`` words or more, a sentence that ends, no character code needs) where the question
     asks for code, or where the answer opens by saying it holds code."""
@@ -204,7 +205,6 @@ class _Guessing(Check):
 
 
 @register
-@dataclass(frozen=True)
 class WrongLanguage(_Guessing):
     """Code in another language than the one the question names, or, with no code in the asked language, an
     answer whose text (outside code and quotes) names other languages and not the asked one."""
@@ -224,7 +224,6 @@ class WrongLanguage(_Guessing):
 
 
 @register
-@dataclass(frozen=True)
 class UnparseableCode(_Guessing):
     """Code in a language with a parser (Python) that the parser rejects, unless the question asks for pseudo-code
     and names no language; an unfenced answer that opens with prose is parsed from its first line of code."""

@@ -13,14 +13,14 @@ import pyarrow.compute as pc
 
 from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, shown
 from .ranking import robust_fences, top_rows
-from .scores import frozen_step, measure_of, value_stats
-from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number
+from .scores import measure_of, value_stats
+from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, register_step
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
 
 
-@frozen_step
+@register_step
 class DropWhere(Step):
     """Drop rows where ``column <op> value`` holds (missing values never match; see ``keep_nan``).
 
@@ -93,7 +93,7 @@ class DropWhere(Step):
         return {"reason": self.drop_reason, "matched": state.drop(hit & valid, self.drop_reason)}
 
 
-@frozen_step
+@register_step
 class DropOutliers(Step):
     """Drop the rows whose ``column`` is an outlier of its bin, with fences fitted to the data.
 
@@ -152,7 +152,7 @@ class DropOutliers(Step):
         return {"column": self.column, "reasons": reasons, "fences": fences}
 
 
-@frozen_step
+@register_step
 class DropExtremes(Step):
     """Drop rows whose latest rank is ``< low`` (reason ``{measure}_low``) or ``> high`` (``{measure}_high``).
 
@@ -185,7 +185,7 @@ class DropExtremes(Step):
         return {"rank_column": column, "reasons": {r: state.drop(has_rank & out, r) for r, out in ends.items()}}
 
 
-@frozen_step
+@register_step
 class KeepTop(Step):
     """Keep the ``n`` best alive rows by the current score; drop the rest as ``below_cut``.
 

@@ -7,8 +7,8 @@ set the current bins (``stratify``), the latest rank (``rank``) and the score ``
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass, replace
-from typing import Any, dataclass_transform
+from dataclasses import KW_ONLY, replace
+from typing import Any
 
 import numpy as np
 
@@ -23,12 +23,6 @@ from .steps import Context, FitState, Score, Step, check_unit, register_step
 MAX_BINS = 10_000
 
 
-@dataclass_transform(frozen_default=True)
-def frozen_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: ``cls`` as a frozen dataclass, registered with :func:`register_step` (what every step is)."""
-    return register_step(dataclass(frozen=True)(cls))
-
-
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
     """min, max and mean of the finite values (None without one)."""
     finite = values[np.isfinite(values)]
@@ -40,7 +34,7 @@ def measure_of(column: str) -> str:
     return (ScoreColumns.parse(column) or (None, column))[1]
 
 
-@frozen_step
+@register_step
 class Stratify(Step):
     """Split the alive rows into ``bins`` equal-count quantile bins of ``column``.
 
@@ -82,7 +76,7 @@ class Stratify(Step):
                 "edges": [float(x) for x in b.low[1:]]}
 
 
-@frozen_step
+@register_step
 class Rank(Step):
     """Normalised rank in [0, 1] of ``column`` within the latest ``stratify`` bins.
 
@@ -124,7 +118,7 @@ def _model_nll_q(column: str, what: str) -> str:
     return ScoreColumns(split[0]).nll_q
 
 
-@frozen_step
+@register_step
 class Gap(Step):
     """Cognitive gap Diff = r_strong − r_weak, each a within-bin rank under its own model's bins.
 
@@ -184,7 +178,7 @@ class Gap(Step):
         return {"bins_used": used, "rows_ranked": int(np.isfinite(diff).sum()), "gap": value_stats(diff)}
 
 
-@frozen_step
+@register_step
 class ScoreBy(Step):
     """Make a raw column, or the ratio ``column / divide_by``, the score ``keep_top`` ranks by.
 
@@ -226,7 +220,7 @@ class ScoreBy(Step):
         return value_stats(values)
 
 
-@frozen_step
+@register_step
 class ClosestTo(Step):
     """Score rows by ``|rank − center|`` of the latest rank, closest first: keep_top then keeps a band.
 
@@ -255,7 +249,7 @@ class ClosestTo(Step):
         return {"rank_column": state.ranked[0], **value_stats(distance)}
 
 
-@frozen_step
+@register_step
 class Random(Step):
     """A uniform random score per row, drawn with ``numpy.random.Generator(PCG64(seed))``.
 

@@ -4,15 +4,14 @@ Only the columns a plan names are read, as Arrow (no text reaches Python, no dat
 indices mapping (after ``select``/``shuffle``/``filter``). Numeric columns come back as float64 numpy with
 NaN for nulls; string columns stay Arrow arrays and are compared with ``pyarrow.compute``.
 
-A step is one frozen dataclass, registered with :func:`register_step`, which makes it the ``Selector`` method
-of its ``kind``: the method's parameters are the dataclass's fields (keyword-only after ``KW_ONLY``), its
-docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's
-parameters (what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step
-names the dataset columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults
-that depend on the steps before it (``resolve``), checks that those steps provide what it needs (``check``; by
-default, what its ``needs`` names), and ``run`` applies it to the rows still alive in a :class:`FitState`,
-returning its fitted values. Adding a step is writing such a class in a module that ``selector.py`` imports;
-nothing else.
+A step is one class, registered with :func:`register_step`, which makes it a frozen dataclass and the ``Selector``
+method of its ``kind``: the method's parameters are the dataclass's fields (keyword-only after ``KW_ONLY``), its
+docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's parameters
+(what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step names the dataset
+columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults that depend on the
+steps before it (``resolve``), checks that those steps provide what it needs (``check``; by default, what its
+``needs`` names), and ``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted
+values. Adding a step is writing such a class in a module that ``selector.py`` imports; nothing else.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, dataclass_transform
 
 import numpy as np
 import pyarrow as pa
@@ -215,11 +214,14 @@ class StepMethods:
 STEPS: dict[str, type[Step]] = {}
 
 
+@dataclass_transform(frozen_default=True)
 def register_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: register a step dataclass as ``Selector.<cls.kind>``, a method with the class's signature
-    and docstring that builds the step, resolves and checks it against the steps before it, and appends it."""
+    """Class decorator: make a step class a frozen dataclass and register it as ``Selector.<cls.kind>``, a method
+    with the class's signature and docstring that builds the step, resolves and checks it against the steps before
+    it, and appends it."""
     if any(hasattr(c, cls.kind) for c in (StepMethods, *StepMethods.__subclasses__())):
         raise TypeError(f"step kind {cls.kind!r} is taken: a registered step or a Selector attribute has that name.")
+    cls = dataclass(frozen=True)(cls)
 
     def method(self, *args, **kwargs):
         return self._append(cls(*args, **kwargs))

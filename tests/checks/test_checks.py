@@ -195,10 +195,7 @@ def test_checks_are_chosen_and_tuned_by_name():
 
 
 def test_a_registered_check_is_a_column():
-    from dataclasses import dataclass
-
     @register
-    @dataclass(frozen=True)
     class TooShort(Check):
         name = "too_short"
         min_chars: int = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY
 
 import numpy as np
 import pytest
@@ -48,7 +48,6 @@ def drop_every():
     the other tests expect it)."""
 
     @register_step
-    @dataclass(frozen=True)
     class DropEvery(Step):
         """Drop every ``k``-th row."""
 
