@@ -6,6 +6,7 @@ not exist is refused here and never sent to the Hub as a dataset id.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -15,23 +16,18 @@ from .errors import ConfigError, first_line
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
 
-def is_hub_id(text: str) -> bool:
-    """True for a Hub repo id, ``name`` or ``namespace/name``, by ``huggingface_hub``'s own rule (models and data)."""
+def looks_like_hub_id(source: str) -> bool:
+    """True for a Hub repo id, ``name`` or ``org/name`` by ``huggingface_hub``'s own rule (models and data), that is
+    not a data file name and does not start in a local folder."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
     try:
-        validate_repo_id(text)
+        validate_repo_id(source)
     except HFValidationError:
         return False
-    return True
-
-
-def looks_like_hub_id(source: str) -> bool:
-    """True for ``name`` or ``org/name`` that is not a data file name and does not start in a local folder."""
-    if not is_hub_id(source) or Path(source).suffix.lower() in _BUILDERS:
-        return False
-    return "/" not in source or not Path(source.split("/")[0]).is_dir()
+    local = Path(source).suffix.lower() in _BUILDERS or "/" in source and Path(source.split("/")[0]).is_dir()
+    return not local
 
 
 def _not_utf8_line(path: Path) -> int | None:
@@ -46,30 +42,29 @@ def _not_utf8_line(path: Path) -> int | None:
     return None
 
 
-def _bad_json_line(path: Path) -> str:
-    """Where a JSON (lines) file stops being valid JSON."""
-    text = path.read_text(encoding="utf-8")
-    whole = text.lstrip()[:1] == "["  # one JSON array, else JSON lines
-    for n, line in [(0, text)] if whole else [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]:
-        try:
-            json.loads(line)
-        except json.JSONDecodeError as exc:
-            return (f"invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})" if whole else
-                    f"line {n} is not valid JSON ({exc.msg})")
-    return ""
+def _why(exc: Exception, path: Path, builder: str = "") -> str:
+    """Why the data file (``builder``) or folder ``path`` could not be read: empty, no rows, where it stops being
+    JSON, else the reader's own first line."""
+    if "corresponds to no data" in str(exc):  # datasets' words for it
+        return "it holds no rows"
+    if builder and path.stat().st_size == 0:
+        return "it is empty"
+    if builder == "parquet":
+        import pyarrow.parquet as pq
 
-
-def _first_line(exc: Exception) -> str:
-    return "it holds no rows" if "corresponds to no data" in str(exc) else first_line(exc)  # datasets' words for it
-
-
-def _parquet_rows(path: Path) -> int | None:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_metadata(path).num_rows
-    except Exception:  # noqa: BLE001 - not a parquet file: the reader says why
-        return None
+        with contextlib.suppress(Exception):  # not a parquet file: the reader's error says why
+            if pq.read_metadata(path).num_rows == 0:  # datasets fails on it with "BatchSize must be greater than 0"
+                return "it holds no rows"
+    if builder == "json":  # where a JSON (lines) file stops being valid JSON
+        text = path.read_text(encoding="utf-8")
+        whole = text.lstrip()[:1] == "["  # one JSON array, else JSON lines
+        for n, line in [(0, text)] if whole else [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]:
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as err:
+                return (f"invalid JSON at line {err.lineno}, column {err.colno} ({err.msg})" if whole else
+                        f"line {n} is not valid JSON ({err.msg})")
+    return first_line(exc)
 
 
 def _load_file(path: Path, split: str):
@@ -78,10 +73,6 @@ def _load_file(path: Path, split: str):
     builder = _BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ConfigError(f"Cannot read {path}: use a file ending in one of {', '.join(sorted(_BUILDERS))}.")
-    if path.stat().st_size == 0:
-        raise ConfigError(f"{path} is empty.")
-    if builder == "parquet" and _parquet_rows(path) == 0:
-        raise ConfigError(f"Cannot read {path}: it holds no rows.")
     if builder in ("json", "csv") and (line := _not_utf8_line(path)) is not None:
         raise ConfigError(f"Cannot read {path}: line {line} is not UTF-8 text.")
     verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
@@ -90,8 +81,7 @@ def _load_file(path: Path, split: str):
     try:
         return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line naming the file
-        why = _bad_json_line(path) if builder == "json" else ""
-        raise ConfigError(f"Cannot read {path}: {why or _first_line(exc)}.") from None
+        raise ConfigError(f"Cannot read {path}: {_why(exc, path, builder)}.") from None
     finally:
         datasets.logging.set_verbosity(verbosity)
         if bars:
@@ -139,7 +129,7 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
             where = f"the folder {path}" if path.is_dir() else f"{text!r} (not a local path) from the Hub"
             # OSError: offline, no repo
             why = "" if isinstance(exc, OSError) or config is not None else _several_configs(text)
-            raise ConfigError(f"Cannot read {where}: {why or _first_line(exc)}") from None
+            raise ConfigError(f"Cannot read {where}: {why or _why(exc, path)}") from None
     if len(ds) == 0:
         raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
     if max_rows is not None and max_rows < len(ds):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigTypeError, ModelNotFoundError
-from ..inputs import is_hub_id
+from ..inputs import looks_like_hub_id
 from .aliases import ALIASES
 from .cache import cache_root, file_sha256
 
@@ -85,7 +85,7 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         if not (path / "config.json").exists():
             raise ModelNotFoundError(f"Folder {spec} has no config.json: not a transformers model folder.")
         return ResolvedSpec(spec, "folder", str(path.resolve()), path.name, _folder_digest(path), revision)
-    if is_hub_id(spec) and "/" in spec:  # pinned to a commit when its identity is first needed
+    if "/" in spec and looks_like_hub_id(spec):  # pinned to a commit when its identity is first needed
         return ResolvedSpec(spec, "hub", spec, spec, None, revision)
     raise ModelNotFoundError(f"Cannot resolve model spec {spec!r}: it is not a built-in alias "
                              f"({', '.join(sorted(ALIASES))}), an existing .gguf file, a model folder, nor a Hub id "
