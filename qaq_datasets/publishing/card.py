@@ -23,8 +23,6 @@ Examples
     >>> card = DatasetCard(text)
     >>> card.data.license, card.data.qaq
     ('mit', {'seed': 0})
-    >>> generated_section(card.text)
-    'hello'
     >>> png = histogram_png({"kept": np.array([1.0, 2.0]), "dropped": np.array([0.0])}, title="t", xlabel="x")
     >>> png[:4]
     b'\\x89PNG'
@@ -42,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
@@ -85,7 +83,7 @@ def check_counts(ds) -> list[dict]:
 
     cols = check_columns(ds.column_names)
     table = ds.select_columns(cols).with_format("arrow")[:] if cols else None
-    return [{"name": c[len(COLUMN_PREFIX):], "flagged": pc.sum(table[c]).as_py() or 0,
+    return [{"name": c.removeprefix(COLUMN_PREFIX), "flagged": pc.sum(table[c]).as_py() or 0,
              "checked": len(table) - table[c].null_count} for c in cols]
 
 
@@ -125,27 +123,14 @@ def load_yaml(text: str, where: str):
 
 
 def parse_card(text: str | None, where: str) -> DatasetCard:
-    """The ``DatasetCard`` of a card's text (an empty card for no text), its YAML read with :func:`load_yaml`."""
-    if not text or not text.strip():
-        return DatasetCard("---\n{}\n---\n")
-    if m := REGEX_YAML_BLOCK.search(text):  # the YAML block exactly as huggingface_hub finds it
-        data = load_yaml(m[2], f"the card (README.md) of {where}")
-        if data is not None and not (isinstance(data, dict) and all(isinstance(k, str) for k in data)):
-            raise ConfigError(f"The card (README.md) of {where} has a YAML block that is not a mapping of names.")
+    """The ``DatasetCard`` of a card's text (an empty card for no text), its YAML read with :func:`load_yaml` first."""
+    if text and (m := REGEX_YAML_BLOCK.search(text)):  # the YAML block exactly as huggingface_hub finds it
+        load_yaml(m[2], f"the card (README.md) of {where}")
     try:
-        return DatasetCard(text)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"The card (README.md) of {where} cannot be read: {str(exc)[:160]}") from None
-
-
-def read_card_data(text: str | None, where: str) -> DatasetCardData:
-    """Parse a card's text (see :func:`parse_card`) and return its ``DatasetCardData`` (empty for no text)."""
-    return parse_card(text, where).data
-
-
-def generated_section(body: str) -> str | None:
-    """The text between the markers of a card body, or None when the body has no generated section."""
-    return m[1].strip("\n") if (m := _SECTION.search(body)) else None
+        return DatasetCard(text or "")
+    except (ValueError, TypeError) as exc:  # a list, or names that are not strings
+        raise ConfigError(f"The card (README.md) of {where} has a YAML block that is not a mapping of names: "
+                          f"{str(exc)[:160]}") from None
 
 
 def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, section: str, title: str,

@@ -33,24 +33,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
+from datasets.config import MAX_SHARD_SIZE
+from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard
 
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError
 from ..files import to_builtin, write_atomic, writing
 from ..selection.result import check_fitted_on, rows_identity
-from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render
+from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render
 from .metadata import read_card_text, validate_metadata
 
 RUN_MANIFEST = "run/manifest.json"  # a sharded run's record (see qaq_datasets.runner.sharded)
-_UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
 def _entries(folder: Path) -> list[str]:
@@ -68,7 +68,7 @@ def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
     and dry-run folder), it holds a sharded run (``qaq score --shard-rows``, before its README exists), or (with
     ``parent``) it holds only such folders (``qaq demo``'s output: ``scored/``, ``hub/``)."""
     try:
-        card = read_card_data(read_card_text(folder), f"the folder {str(folder)!r}")
+        card = parse_card(read_card_text(folder), f"the folder {str(folder)!r}").data
     except ConfigError:  # a README we cannot read is no README of ours
         return has_run(folder)
     return has_run(folder) or isinstance(card.get("qaq"), dict) or (parent and not (folder / README).exists() and all(
@@ -116,11 +116,9 @@ def as_dataset_dict(ds, *, what: str = "dataset") -> DatasetDict:
 
 
 def _num_shards(ds: Dataset, max_shard_size) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*([KMG]I?B)?\s*", str(max_shard_size or "500MB").upper())
-    if not m:
-        raise ConfigError(f"max_shard_size {max_shard_size!r}: expected a number of bytes or a size like '500MB'.")
+    """The shard count of ``push_to_hub`` (a size in bytes or like ``"500MB"``; its ValueError), at most one a row."""
     nbytes = ds.data.nbytes * len(ds) / max(len(ds.data), 1)  # the rows' share of the Arrow table
-    return max(1, min(len(ds), int(nbytes / (int(m[1]) * _UNITS[m[2]])) + 1))
+    return max(1, min(len(ds), int(nbytes / convert_file_size_to_int(max_shard_size or MAX_SHARD_SIZE)) + 1))
 
 
 def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[DatasetCard, dict]:
@@ -165,16 +163,26 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
     finally:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
-    info = [i for i in card.data.get("dataset_info") or [] if i.get("config_name", "default") not in configs]
-    for key, value in (("configs", yaml_configs), ("dataset_info", info)):
-        card.data.pop(key, None)
-        if value:
-            card.data[key] = value
+    card.data["configs"] = yaml_configs or None  # a None key is left out of the YAML
+    card.data["dataset_info"] = [i for i in card.data.get("dataset_info") or []
+                                 if i.get("config_name", "default") not in configs] or None
     return card, configs
 
 
-def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=None, note=None) -> Path:
-    folder = check_out_dir(folder)
+def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | DatasetDict], metadata: dict | None = None,
+                *, max_shard_size=None, title: str | None = None, note: str | None = None) -> Path:
+    """Write ``configs`` as a Hub-layout folder: parquet shards and a README with ``configs:`` and ``qaq:``.
+
+    ``metadata`` is the ``qaq:`` block (scorer recipes, selection plan, seed); the library version is added.
+    ``note`` is a line for the card. ``datasets.load_dataset(folder, config)`` and
+    :func:`qaq_datasets.load_scored` read the folder. Writing again into the same folder keeps other configs, the
+    other keys of the ``qaq:`` block and what a person added to the README. Raises ConfigError for an empty
+    ``folder`` name, a file in its place, no configs, a bad config name or an empty split, before anything is
+    written.
+    """
+    if not isinstance(configs, Mapping) or not configs:
+        raise ConfigError("configs must be a non-empty mapping of config name -> Dataset or DatasetDict.")
+    qaq, folder = validate_metadata(metadata), check_out_dir(folder)
     card, configs = write_data(folder, configs, max_shard_size=max_shard_size)
     qaq = {**(old if isinstance(old := card.data.get("qaq"), dict) else {}), **qaq, "library_version": __version__}
     first = next((split for splits in configs.values() if splits for split in splits.values()), None)
@@ -184,21 +192,6 @@ def _save(folder, configs: Mapping, qaq: dict, *, max_shard_size=None, title=Non
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
     write_atomic(inside(folder, README), text)
     return folder
-
-
-def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | DatasetDict], metadata: dict | None = None,
-                *, max_shard_size=None, title: str | None = None) -> Path:
-    """Write ``configs`` as a Hub-layout folder: parquet shards and a README with ``configs:`` and ``qaq:``.
-
-    ``metadata`` is the ``qaq:`` block (scorer recipes, selection plan, seed); the library version is added.
-    ``datasets.load_dataset(folder, config)`` and :func:`qaq_datasets.load_scored` read the folder. Writing
-    again into the same folder keeps other configs, the other keys of the ``qaq:`` block and what a person
-    added to the README. Raises ConfigError for an empty ``folder`` name, a file in its place, no configs,
-    a bad config name or an empty split, before anything is written.
-    """
-    if not isinstance(configs, Mapping) or not configs:
-        raise ConfigError("configs must be a non-empty mapping of config name -> Dataset or DatasetDict.")
-    return _save(folder, configs, validate_metadata(metadata), max_shard_size=max_shard_size, title=title)
 
 
 def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata: dict | None = None) -> Path:
@@ -214,7 +207,8 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
                                 fix="re-fit the plan on these scored rows: plan.fit(scored)")
     qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
-    _save(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)  # the README marks it ours
+    # the README goes first: it marks the folder as one qaq wrote
+    save_folder(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
     write_atomic(inside(folder, PLAN_FILE), yaml.safe_dump(to_builtin(selection.plan), sort_keys=False))
     write_atomic(inside(folder, REPORT_FILE), json.dumps(to_builtin(selection.report), indent=2) + "\n")
     return folder
@@ -236,7 +230,7 @@ def load_selection(folder: str | os.PathLike, scored: Dataset):
     where, again = f"Selection folder {str(folder)!r}", "run `qaq select` again"
     if missing := next((n for n in (PLAN_FILE, REPORT_FILE, README) if not (folder / n).is_file()), None):
         raise ConfigError(f"{where} has no {missing}; was it written by `qaq select`?")
-    qaq = read_card_data(read_card_text(folder), f"the selection folder {str(folder)!r}").get("qaq")
+    qaq = parse_card(read_card_text(folder), f"the selection folder {str(folder)!r}").data.get("qaq")
     qaq = qaq if isinstance(qaq, dict) else {}
     if not isinstance(fitted := qaq.get("fitted_on"), dict) or not isinstance(qaq.get("selection"), dict):
         raise ConfigError(f"{where} does not record its plan and the rows it was fitted on (qaq.selection and "

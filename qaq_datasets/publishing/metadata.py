@@ -37,11 +37,11 @@ from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, Local
 from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
-from ..errors import ColumnError, ConfigError, ConfigTypeError, first_line
+from ..errors import ColumnError, ConfigError, first_line
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import ScoreColumns, check_prefix, check_score_columns, infer_prefixes
-from .card import read_card_data
+from .card import parse_card
 
 
 def validate_metadata(meta: Any) -> dict:
@@ -51,18 +51,13 @@ def validate_metadata(meta: Any) -> dict:
     name → recipe whose ``prefix`` (default ``{name}_``) is a scorer prefix (``schema.check_prefix``: prefixes
     name columns and the figure files).
     """
-    if meta is None:
-        return {}
-    if not isinstance(meta, Mapping):
+    if not isinstance(meta, Mapping | None):
         raise ConfigError(f"The qaq: metadata block must be a mapping, got {type(meta).__name__}.")
-    meta = to_builtin(dict(meta))
+    meta = to_builtin(dict(meta or {}))
     scorers = meta.get("scorers")
-    if scorers is not None and not isinstance(scorers, dict):
-        raise ConfigError(f"qaq.scorers must be a mapping of name -> recipe, got {type(scorers).__name__}.")
+    if scorers is not None and not (isinstance(scorers, dict) and all(isinstance(r, dict) for r in scorers.values())):
+        raise ConfigError(f"qaq.scorers must be a mapping of name -> recipe (a mapping), got {str(scorers)[:80]}.")
     for name, recipe in (scorers or {}).items():
-        if not isinstance(recipe, dict):
-            raise ConfigError(f"qaq.scorers.{name[:40]} must be a mapping (the scorer's recipe), got "
-                              f"{type(recipe).__name__}.")
         check_prefix(recipe_prefix(name, recipe), f"qaq.scorers.{name[:40]}.prefix")
     return meta
 
@@ -77,13 +72,17 @@ def inferred_scorers(prefixes: Iterable[str]) -> dict:
     return {ScoreColumns(p).name: {"prefix": p} for p in prefixes}
 
 
-def prefixes_for(meta: Mapping | None, columns: Iterable[str]) -> list[str]:
-    """Prefixes from the block's scorers, or inferred from the columns (with a warning) when it has none."""
+def prefixes_for(meta: Mapping | None, columns: list[str], where: str = "The scored rows") -> list[str]:
+    """Prefixes from the block's scorers, or inferred from the columns (with a warning) when it has none;
+    ColumnError when there are neither."""
     prefixes = [str(recipe_prefix(n, r)) for n, r in ((meta or {}).get("scorers") or {}).items()]
     if not prefixes and (prefixes := [check_prefix(p, "the score-column prefix found in the column names")
                                       for p in infer_prefixes(columns)]):
         warnings.warn(f"No scorers in the qaq: metadata; inferred score-column prefixes {prefixes} from the column "
                       "names. Scorer recipes (model, template) are unknown.", stacklevel=3)
+    if not prefixes:
+        raise ColumnError(f"{where}: no score columns ({{p}}rmi, {{p}}nll_q, {{p}}status, ...) and no scorers in the "
+                          "qaq: metadata.", available=columns)
     return prefixes
 
 
@@ -108,15 +107,12 @@ def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitt
     return to_builtin({**{k: v for k, v in out.items() if v is not None}, **meta})
 
 
-def check_repo_id(repo_id, *, what: str = "repo_id") -> str:
+def check_repo_id(repo_id) -> str:
     """Return ``repo_id`` if it is a valid ``namespace/name`` (or ``name``) Hub id, else raise ConfigError."""
-    if not isinstance(repo_id, str):
-        raise ConfigTypeError(f"{what} must be a string like 'namespace/name', got {type(repo_id).__name__}.")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise ConfigError(f"{what} {repo_id[:120]!r} is not a valid Hub repo id (expected 'namespace/name': letters, "
-                          f"digits, '-', '_', '.'; at most 96 characters). {str(exc)[:200]}") from exc
+        raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc
     return repo_id
 
 
@@ -141,14 +137,13 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
                           f"{f' at revision {revision!r}' if revision else ''}.") from exc
 
 
-def _check_data_files(folder: Path, entry: Mapping, where: str) -> list[str]:
-    """The split names a config entry of a folder's card lists, once every data file it names is found inside the
-    folder and, for parquet, has a readable footer (a missing or truncated file: one ConfigError naming it)."""
+def _check_data_files(folder: Path, entry: Mapping, where: str) -> None:
+    """Check that every data file a config entry of a folder's card names is found inside the folder and, for
+    parquet, has a readable footer (a missing or truncated file: one ConfigError naming it)."""
     import pyarrow.parquet as pq
 
-    specs, splits = entry.get("data_files") or [], []
+    specs = entry.get("data_files") or []
     for spec in specs if isinstance(specs, list) else [specs]:
-        splits += [str(spec["split"])] if isinstance(spec, dict) and "split" in spec else []
         paths = spec.get("path") if isinstance(spec, dict) else spec
         for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
             pattern, named = str(pattern), f"{where}: its card lists the data file {str(pattern)[:200]!r}, which is"
@@ -166,7 +161,6 @@ def _check_data_files(folder: Path, entry: Mapping, where: str) -> list[str]:
                     except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
                         raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
                                           f"({first_line(exc, 120)}); write the folder again.") from None
-    return list(dict.fromkeys(splits))
 
 
 def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split: str | None = None, *,
@@ -180,8 +174,9 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     and the ``qaq:`` block (``scorers`` inferred from the columns when the card has none).
 
     Raises :class:`ColumnError` when a score column is missing or has the wrong type, and
-    :class:`ConfigError` (one line) for an unknown source, config or split, a card that cannot be read, a data
-    file of a folder that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises.
+    :class:`ConfigError` (one line) for an unknown source or config, a card that cannot be read, a data file of a
+    folder that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises (an
+    unknown split: ``load_dataset`` names the splits).
     """
     from datasets import load_dataset
 
@@ -192,7 +187,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
         # a mistyped folder is never sent to the Hub; scored rows are published as owner/name, never bare names
         raise ConfigError(f"Folder {src!r} does not exist (and it is no Hub dataset repo id: owner/name).")
     path = str(Path(src).expanduser()) if local else src  # looks_like_hub_id: a valid repo id
-    card = read_card_data(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:])
+    card = parse_card(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:]).data
     meta = validate_metadata(card.get("qaq"))
     configs = {str(c.get("config_name", "default")): c for c in card.get("configs") or [] if isinstance(c, dict)}
     name = (config if config in configs or not configs else
@@ -200,18 +195,15 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     if name is None:
         raise ConfigError(f"{where} has no config {str(config)[:80]!r}; it has: "
                           f"{', '.join(n[:40] for n in list(configs)[:10])}{' …' if len(configs) > 10 else ''}.")
-    splits = _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})") if local else []
-    if split is not None and splits and split not in splits:
-        raise ConfigError(f"{where} (config {name!r}) has no split {split[:80]!r}; it has: {', '.join(splits)}.")
+    if local:
+        _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})")
     try:
         ds = load_dataset(path, name if configs else None, split=split,
                           **({} if local else {"revision": revision, "token": token}))
     except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
         raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc)}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:
-        if not (prefixes := prefixes_for(meta, part.column_names)):
-            raise ColumnError(f"{where} (config {name!r}) has no score columns and its card lists no scorers.",
-                              available=part.column_names)
+        prefixes = prefixes_for(meta, part.column_names, f"{where} (config {name!r})")
         check_score_columns(part.features, prefixes, where=f"{where}, config {name!r}, split {split_name!r}")
     meta["scorers"] = meta.get("scorers") or inferred_scorers(prefixes)
     return ds, meta

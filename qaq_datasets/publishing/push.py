@@ -45,7 +45,7 @@ from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError, first
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
-from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, read_card_data, render,
+from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render,
                    rmi_examples, score_figures, size_category)
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
 from .metadata import check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
@@ -73,9 +73,7 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     meta = validate_metadata(metadata)
     split = selection_split(scored) if selection is not None else next(iter(scored))
     base = scored[split]
-    if not (prefixes := prefixes_for(meta, base.column_names)):
-        raise ConfigError("The scored dataset has no score columns ({p}rmi, {p}nll_q, {p}status, ...) and no scorers "
-                          f"in metadata. Columns: {', '.join(base.column_names)}.")
+    prefixes = prefixes_for(meta, base.column_names, "The scored dataset")
     for name, ds in scored.items():
         check_score_columns(ds.features, prefixes, where=f"the scored dataset (split {name!r})")
     configs, keep, report, files, fitted_on = {} if curated_only else {"scored": scored}, None, None, {}, None
@@ -146,8 +144,7 @@ def _hub_readme(api: HfApi, repo_id: str, revision: str | None = None) -> str | 
         return None
 
 
-def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None,
-         commit_message: str | None = None) -> str:
+def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
     api = HfApi(token=token)
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
@@ -166,7 +163,7 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
         try:
             with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
                 api.create_commit(repo_id, operations=operations, repo_type="dataset", parent_commit=parent,
-                                  commit_message=commit_message or "qaq: card, selection plan, report and figures")
+                                  commit_message="qaq: card, selection plan, report and figures")
             break
         except PublishError as err:
             if attempt == 2 or getattr(getattr(err.__cause__, "response", None), "status_code", None) not in (409, 412):
@@ -189,8 +186,7 @@ def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str 
 def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, private: bool = False,
             token: str | None = None, dry_run: str | os.PathLike | None = None, source: str | None = None,
             license: str | None = None, curated_only: bool = False, metadata: dict | None = None,
-            figures: bool | None = None, max_shard_size: int | str | None = None,
-            commit_message: str | None = None) -> str | Path:
+            figures: bool | None = None, max_shard_size: int | str | None = None) -> str | Path:
     """Publish scored and curated rows, with their card, plan, report and figures, to one Hub dataset repo.
 
     Args:
@@ -217,16 +213,14 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     configs, card = prepare(repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
                             metadata=metadata, figures=figures)
     if folder is None:
-        return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size,
-                    commit_message=commit_message)
+        return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size)
     for rel, content in card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])).items():
         write_atomic(inside(folder, rel), content)
     return folder
 
 
 def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir: str | os.PathLike | None = None,
-                   private: bool = False, dry_run: str | os.PathLike | None = None, token: str | None = None,
-                   source: str | None = None, license: str | None = None, curated_only: bool = False):
+                   private: bool = False, dry_run: str | os.PathLike | None = None, token: str | None = None):
     """Publish a ``qaq score`` folder, with the plan of a ``qaq select`` folder re-fitted on its rows.
 
     The scorer recipes, license and source dataset are carried over from the scored folder's card. A
@@ -235,10 +229,9 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     """
     token = _target(repo_id, dry_run, token)[1]
     scored, metadata = load_scored(scored_dir)
-    card = read_card_data(read_card_text(scored_dir), f"the folder {os.fspath(scored_dir)!r}")
+    card = parse_card(read_card_text(scored_dir), f"the folder {os.fspath(scored_dir)!r}").data
     sources = card.get("source_datasets") or []
-    source = source or (sources[0] if isinstance(sources, list) and len(sources) == 1 else None)
-    license = license or (card.get("license") if card.get("license") != "unknown" else None)
     selection = None if selection_dir is None else load_selection(selection_dir, scored[selection_split(scored)])
-    return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, source=source,
-                   license=license, curated_only=curated_only, metadata=metadata)
+    return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, metadata=metadata,
+                   source=sources[0] if isinstance(sources, list) and len(sources) == 1 else None,
+                   license=card.get("license") if card.get("license") != "unknown" else None)

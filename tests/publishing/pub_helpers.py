@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
 from datasets import Dataset
 
 from qaq_datasets.checks import CHECKS
+from qaq_datasets.publishing.card import BEGIN, END
 from qaq_datasets.selection.result import rows_identity
 
 SCORERS = {
@@ -94,3 +96,9 @@ def front_matter(text: str) -> str:
     """The YAML between the first two ``---`` lines of a card."""
     assert text.startswith("---\n"), text[:40]
     return text.split("---\n", 2)[1]
+
+
+def generated_section(body: str) -> str | None:
+    """The text between the qaq markers of a card body, or None when the body has no generated section."""
+    m = re.search(f"{re.escape(BEGIN)}(.*?){re.escape(END)}", body, re.S)
+    return m[1].strip("\n") if m else None

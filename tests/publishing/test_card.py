@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
-from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, scored_ds
+from pub_helpers import METADATA, SCORERS, StandInSelection, front_matter, generated_section, scored_ds
 
 from qaq_datasets import __version__
 from qaq_datasets.publishing import publish, rows_identity
-from qaq_datasets.publishing.card import BEGIN, END, generated_section, merge_card, size_category
+from qaq_datasets.publishing.card import BEGIN, END, merge_card, size_category
 
 
 @pytest.fixture(scope="module")

@@ -67,7 +67,7 @@ def test_curated_only_needs_a_selection(tmp_path):
 
 
 def test_no_score_columns(tmp_path):
-    with pytest.raises(ConfigError, match="no score columns"):
+    with pytest.raises(ColumnError, match="no score columns"):
         publish("me/x", Dataset.from_dict({"text": ["a", "b"]}), dry_run=tmp_path)
 
 

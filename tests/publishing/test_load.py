@@ -214,7 +214,8 @@ def test_a_card_naming_data_outside_its_folder_is_refused(tmp_path, path):
 
 def test_an_unknown_split_lists_the_splits(tmp_path):
     save_folder(tmp_path, {"scored": DatasetDict({"train": scored_ds(5), "validation": scored_ds(3)})}, METADATA)
-    with pytest.raises(ConfigError, match="has no split 'test'; it has: train, validation") as err:
+    with pytest.raises(ConfigError, match="could not be loaded: Unknown split .test.. Should be one of "
+                                          ".'train', 'validation'.") as err:
         load_scored(tmp_path, split="test")
     assert len(str(err.value).splitlines()) == 1
     assert len(load_scored(tmp_path, split="validation")[0]) == 3

@@ -11,13 +11,13 @@ import pytest
 import yaml
 from datasets import load_dataset
 from huggingface_hub import DatasetCard, HfApi
-from pub_helpers import METADATA, StandInSelection, scored_ds
+from pub_helpers import METADATA, StandInSelection, generated_section, scored_ds
 
 from qaq_datasets.errors import ConfigError, PublishError
 import qaq_datasets.selection as qs
 from qaq_datasets.publishing import load_scored, publish, publish_folder, save_folder, save_selection
 from qaq_datasets.publishing import push as push_mod
-from qaq_datasets.publishing.card import BEGIN, END, generated_section
+from qaq_datasets.publishing.card import BEGIN, END
 from qaq_datasets.publishing.folder import PLAN_FILE, REPORT_FILE
 
 REPO = "test-user/qaq-curated"

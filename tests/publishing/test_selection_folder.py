@@ -10,12 +10,11 @@ import pytest
 import yaml
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
-from pub_helpers import METADATA, front_matter, scored_ds
+from pub_helpers import METADATA, front_matter, generated_section, scored_ds
 
 import qaq_datasets.selection as qs
 from qaq_datasets.errors import ConfigError
 from qaq_datasets.publishing import load_selection, publish_folder, rows_identity, save_folder, save_selection
-from qaq_datasets.publishing.card import generated_section
 
 TWO = {"scorers": {"strong": {"prefix": "strong_"}, "weak": {"prefix": "weak_"}}, "seed": 0}
 
