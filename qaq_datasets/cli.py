@@ -65,15 +65,14 @@ def score(
     from .scoring import MultiScorer, ScoreColumns, score_fn
 
     out_dir = check_out_dir(out, "--out folder")
-    columns = {"messages": messages} if messages else {"question": question, "answer": answer}
-    if messages and (question or answer):
-        raise ConfigError("Give --messages, or --question/--answer, not both.")
+    # score_fn refuses messages with question/answer
+    columns = {k: v for k, v in dict(question=question, answer=answer, messages=messages).items() if v}
     scorers = {name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, template=template, max_length=max_length,
-                              dtype=dtype, **{k: v for k, v in columns.items() if v})
+                              dtype=dtype, **columns)
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
     if checks and not check_columns(ds.column_names):
-        scorers["text_checks"] = check_fn(**{k: v for k, v in columns.items() if v})
+        scorers["text_checks"] = check_fn(**columns)
     fn = MultiScorer(scorers, ds)  # columns (found or given) and max_length, before any model loads
     for name, sc in fn.scorers.items():
         typer.echo(f"{name}: scoring {sc.columns}")
@@ -180,19 +179,17 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         code = app(args=argv, standalone_mode=False, prog_name="qaq")
-        if isinstance(code, int) and code:  # typer returns 130 on Ctrl-C when not standalone
+        if isinstance(code, int) and code:  # typer.Exit's code, 130 on Ctrl-C: returned when not standalone
             raise SystemExit(code)
     except QAQError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
     except OSError as exc:  # a full disk, a folder we may not write: nothing was left under a final name
         if exc.errno is None:
             raise
         typer.echo(f"error: {exc.strerror}: {exc.filename or ''} (nothing was left half-written)", err=True)
         raise SystemExit(1) from None
-    except (typer.Abort, KeyboardInterrupt):
+    except typer.Abort:  # Ctrl-C on a typer that raises Abort for it (this one returns 130)
         raise SystemExit(130) from None
     except typer.TyperException as exc:  # usage errors: one line, as every other error
         message = exc.format_message()

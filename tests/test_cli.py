@@ -264,7 +264,7 @@ def test_score_finds_the_columns_and_says_which(tmp_path, tiny_model_dir, capsys
 def test_messages_and_question_options_together_are_refused(data_file, tmp_path, capsys):
     err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), "--messages", "m",
                                    "--question", "instruction", "--model", "w=x/y"])
-    assert "--messages" in err
+    assert "messages= names one column of conversations; it does not go with question=/answer=" in err
 
 
 def test_an_unreachable_hub_dataset_is_one_line(tmp_path, capsys, monkeypatch):
