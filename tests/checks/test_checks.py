@@ -249,7 +249,7 @@ def test_a_plan_carries_check_thresholds_and_add_checks_uses_them():
     assert recipe["looping"]["block_repeats"] == 2
     assert tuned["check_looping"] == [True, False] and "plan's thresholds" in said[-1]
     assert plan.fit(tuned).reasons == ["looping", None]
-    with pytest.raises(ConfigError, match="plan checks: unknown check"):
+    with pytest.raises(ConfigError, match="plan: unknown check"):
         Selector.from_dict({"checks": {"loop": {}}, "steps": []})
     with pytest.raises(ConfigTypeError, match="checks must map"):
         Selector(checks=["looping"])
