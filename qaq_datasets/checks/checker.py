@@ -18,26 +18,21 @@ def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = No
     or ``{name: {threshold: value}}`` (a plan file's ``checks:``; ``{}`` keeps the defaults)."""
     if spec is None:
         return tuple(default_checks())
-    if isinstance(spec, Mapping):
-        items = list(spec.items())
-    elif isinstance(spec, Iterable) and not isinstance(spec, (str, bytes)):
-        items = [(c, None) if isinstance(c, Check) else (c, {}) for c in spec]
-    else:
+    if isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable):
         raise ConfigTypeError(f"checks must be a list of checks or names, or a mapping name -> thresholds, got "
                               f"{type(spec).__name__}.")
     out = []
-    for name, args in items:
-        if isinstance(name, Check):
-            out.append(name)
-            continue
-        if name not in CHECKS:
-            raise ConfigError(f"unknown check {str(name)[:40]!r}; checks: {', '.join(CHECKS)}.")
-        if not isinstance(args, Mapping):
-            raise ConfigTypeError(f"check {name}'s thresholds must be a mapping, got {type(args).__name__}.")
-        known = [f.name for f in dataclasses.fields(CHECKS[name])]
-        if unknown := [str(a)[:40] for a in args if a not in known]:
-            raise ConfigError(f"check {name} takes {', '.join(known)}; got {', '.join(unknown)}.")
-        out.append(CHECKS[name](**args))
+    for check, args in spec.items() if isinstance(spec, Mapping) else [(c, {}) for c in spec]:
+        if not isinstance(check, Check):  # a name
+            if check not in CHECKS:
+                raise ConfigError(f"unknown check {str(check)[:40]!r}; checks: {', '.join(CHECKS)}.")
+            if not isinstance(args, Mapping):
+                raise ConfigTypeError(f"check {check}'s thresholds must be a mapping, got {type(args).__name__}.")
+            known = [f.name for f in dataclasses.fields(CHECKS[check])]
+            if unknown := [str(a)[:40] for a in args if a not in known]:
+                raise ConfigError(f"check {check} takes {', '.join(known)}; got {', '.join(unknown)}.")
+            check = CHECKS[check](**args)
+        out.append(check)
     if len({c.name for c in out}) != len(out):
         raise ConfigError("each check may be given once.")
     return tuple(out)
@@ -72,16 +67,14 @@ class CheckFn:
 
         return {c: Value("bool") for c in self.columns}
 
-    def resolve(self, names: Iterable[str], features=None) -> dict:
-        """The text columns it reads from a dataset with column ``names`` (ColumnError when there are none); found
-        once per set of column names when no ``features`` are given (a batch's keys)."""
-        if features is None:
-            return _batch_columns(self, tuple(names))
-        return check_shape_columns(resolve_columns(names, self.question, self.answer, self.messages), names, features)
+    def resolve(self, names: Iterable[str]) -> dict:
+        """The text columns it reads from a batch or dataset with column ``names`` (ColumnError when there are none),
+        found once per set of column names."""
+        return _batch_columns(self, tuple(names))
 
     def check(self, dataset) -> dict:
-        """Check ``dataset``'s columns before anything runs; return the text columns read."""
-        return self.resolve(dataset.column_names, dataset.features)
+        """Check ``dataset``'s columns (and that they hold text) before anything runs; return the text columns read."""
+        return check_shape_columns(self.resolve(dataset.column_names), dataset.column_names, dataset.features)
 
     def recipe(self) -> dict:
         """The checks and thresholds (the ``checks:`` of a scored dataset's ``qaq:`` block)."""

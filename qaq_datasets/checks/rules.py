@@ -23,7 +23,8 @@ the answer from its first line that starts like Python code when it opens with p
 when one clearly wins: otherwise nothing is. :func:`~qaq_datasets.checks.check_fn` writes each check's result as
 a column (``check_{name}``, True where the problem is found), which selection reads with ``drop_where``.
 
-Adding a check: a frozen dataclass subclass of :class:`Check` with a ``name``, decorated with :func:`register`.
+Adding a check: a subclass of :class:`Check` with a ``name``, decorated with :func:`register` (which makes it a
+frozen dataclass).
 
 Examples:
     >>> UnparseableCode()("Write a Python function that prints a sum.", "def add(a, b)\\n    print(a + b)")
