@@ -15,8 +15,6 @@ Output columns
 Examples
     >>> prefixes_for({"scorers": {"strong": {"prefix": "strong_"}, "weak": {}}}, [])
     ['strong_', 'weak_']
-    >>> check_repo_id("me/curated-code")
-    'me/curated-code'
     >>> scored, metadata = load_scored("me/curated-code")                # doctest: +SKIP
     >>> scored, metadata = load_scored("out/scored", split="train")      # doctest: +SKIP
     >>> selection = Selector.from_dict(metadata["selection"]).fit(scored)  # doctest: +SKIP
@@ -32,9 +30,8 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
-                                   RepositoryNotFoundError, RevisionNotFoundError)
-from huggingface_hub.utils import validate_repo_id
+from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                   RevisionNotFoundError)
 
 from .._version import __version__
 from ..errors import ColumnError, ConfigError, first_line
@@ -107,15 +104,6 @@ def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitt
     return to_builtin({**{k: v for k, v in out.items() if v is not None}, **meta})
 
 
-def check_repo_id(repo_id) -> str:
-    """Return ``repo_id`` if it is a valid ``namespace/name`` (or ``name``) Hub id, else raise ConfigError."""
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc
-    return repo_id
-
-
 def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None) -> str | None:
     """The README.md text of a local folder or a Hub dataset repo (None when it has none)."""
     folder = Path(repo_or_folder).expanduser()
@@ -181,12 +169,12 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     from datasets import load_dataset
 
     src = str(repo_or_folder)
-    local = Path(src).expanduser().is_dir()
+    path = os.path.expanduser(src)  # a Hub id is left as it is
+    local = Path(path).is_dir()
     where = f"{'Folder' if local else 'Dataset repo'} {src!r}"
     if not local and ("/" not in src or not looks_like_hub_id(src)):
         # a mistyped folder is never sent to the Hub; scored rows are published as owner/name, never bare names
         raise ConfigError(f"Folder {src!r} does not exist (and it is no Hub dataset repo id: owner/name).")
-    path = str(Path(src).expanduser()) if local else src  # looks_like_hub_id: a valid repo id
     card = parse_card(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:]).data
     meta = validate_metadata(card.get("qaq"))
     configs = {str(c.get("config_name", "default")): c for c in card.get("configs") or [] if isinstance(c, dict)}
@@ -198,8 +186,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     if local:
         _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})")
     try:
-        ds = load_dataset(path, name if configs else None, split=split,
-                          **({} if local else {"revision": revision, "token": token}))
+        ds = load_dataset(path, name if configs else None, split=split, revision=revision, token=token)
     except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
         raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc)}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:

@@ -39,7 +39,8 @@ import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
-from huggingface_hub.errors import EntryNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError, first_line
 from ..files import to_builtin, write_atomic
@@ -48,7 +49,7 @@ from ..selection.result import check_fitted_on
 from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render,
                    rmi_examples, score_figures, size_category)
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
-from .metadata import check_repo_id, load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
+from .metadata import load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
 
 logger = logging.getLogger(__name__)
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
@@ -175,7 +176,10 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
 
 def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
     """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
-    check_repo_id(repo_id)
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc
     folder = check_out_dir(dry_run, "dry-run folder") if dry_run is not None else None
     if folder is None and not (token := token or get_token()):
         raise PublishError("No Hugging Face token: pass token=..., set HF_TOKEN, or run `hf auth login`. Nothing was "
