@@ -47,6 +47,8 @@ def _why(exc: Exception, path: Path, builder: str = "") -> str:
     JSON, else the reader's own first line."""
     if "corresponds to no data" in str(exc):  # datasets' words for it
         return "it holds no rows"
+    if "available configs" in str(exc):  # datasets' words when a source has several and none was picked
+        return f"{' '.join(str(exc).splitlines()[:2])} (with --config)"
     if builder and path.stat().st_size == 0:
         return "it is empty"
     if builder == "parquet":
@@ -127,22 +129,10 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
             ds = datasets.load_dataset(text, config, split=split or "train")
         except Exception as exc:  # noqa: BLE001 - a bad folder, an unreachable or missing Hub dataset
             where = f"the folder {path}" if path.is_dir() else f"{text!r} (not a local path) from the Hub"
-            # OSError: offline, no repo
-            why = "" if isinstance(exc, OSError) or config is not None else _several_configs(text)
-            raise ConfigError(f"Cannot read {where}: {why or _why(exc, path)}") from None
+            raise ConfigError(f"Cannot read {where}: {_why(exc, path)}") from None
     if len(ds) == 0:
         raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
     if max_rows is not None and max_rows < len(ds):
         ds = ds.select(range(max_rows))
     return ds
 
-
-def _several_configs(source: str) -> str:
-    """Why a source with several configs and none picked cannot be read, naming them; else ``""``."""
-    import datasets
-
-    try:
-        names = datasets.get_dataset_config_names(source)
-    except Exception:  # noqa: BLE001 - the load's own error says what is wrong
-        return ""
-    return f"it has the configs {', '.join(names)}: pick one with --config." if len(names) > 1 else ""

@@ -332,7 +332,7 @@ def test_a_folder_of_several_configs_names_them_and_config_picks_one(tmp_path, c
     (folder / "README.md").write_text("---\nconfigs:\n- config_name: c1\n  data_files: c1/*.jsonl\n"
                                       "- config_name: c2\n  data_files: c2/*.jsonl\n---\n")
     args = ["score", str(folder), "--out", str(tmp_path / "o"), "--model", f"w={tiny_model_dir}", "--dtype", "float32"]
-    assert "it has the configs c1, c2: pick one with --config" in _one_line_error(capsys, args)
+    assert "the available configs: ['c1', 'c2'] (with --config)" in _one_line_error(capsys, args)
     main([*args, "--config", "c2"])
     assert len(load_dataset(str(tmp_path / "o"), "scored", split="train")) == 4
 
