@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 #: (question columns, answer column) of the shapes :func:`detect_columns` knows, besides ``messages``
 NAMED_SHAPES = ((["prompt"], "completion"), (["instruction", "input"], "output"), (["problem"], "solution"),
                 (["query"], "response"), (["question"], "answer"), (["instruction"], "response"))
-OPTIONAL = {"input"}
 
 
 def detect_columns(features: Iterable[str]) -> dict:
@@ -49,7 +48,7 @@ def detect_columns(features: Iterable[str]) -> dict:
     names = list(features)
     fits = [{"messages": "messages"}] if "messages" in names else []
     for question, answer in NAMED_SHAPES:
-        if answer in names and all(c in names or c in OPTIONAL for c in question):
+        if answer in names and all(c in names or c == "input" for c in question):  # the input is optional
             fits.append({"question": [c for c in question if c in names], "answer": answer})
     if not fits:
         raise ColumnError("No question/answer columns found: name them (question=..., answer=...) or use a known "
@@ -172,8 +171,7 @@ def parse_row(q_cells: list, a_cell, messages: bool = False) -> tuple[str | None
         conv = parse_conversation(turns)
         if isinstance(conv, str):
             return conv
-        system, q_parts, a = conv
-        turn = True
+        (system, q_parts, a), turn = conv, True
     else:
         if any(c is not None and not isinstance(c, str) for c in q_cells):
             return st.NOT_A_STRING

@@ -118,8 +118,8 @@ class SpanScorer:
                 logger.warning("A sequence of %d tokens could not be scored (%s): %r",
                                len(sequences[group[0]]), status[group[0]], exc)
                 return
-            half = len(group) // 2 if oom else 1  # non-OOM failures: isolate the bad row
-            for part in ([group[:half], group[half:]] if oom else [[i] for i in group]):
+            # OOM: halve the micro-batch; another failure: isolate the bad row
+            for part in ([group[: len(group) // 2], group[len(group) // 2 :]] if oom else [[i] for i in group]):
                 self._run_group(part, sequences, spans, pending, status, prefix)
             return
         pending.append((group, nll, seg))
@@ -146,25 +146,21 @@ class SpanScorer:
 
         if self.forward_hook is not None:
             self.forward_hook(seqs)
-        device = self.input_device
         skip = len(prefix)  # every sequence starts with ``prefix``; its keys/values come from the cache
         width = padded_width(max(len(s) for s in seqs) - skip)
         ids = torch.zeros((len(seqs), width), dtype=torch.long)
-        rows, pos, seg = [], [], []
-        seg_id = 0
-        for b, (s, sp) in enumerate(zip(seqs, spans)):
+        for b, s in enumerate(seqs):
             ids[b, : len(s) - skip] = torch.tensor(s[skip:], dtype=torch.long)
-            for start, end in sp:
-                rows.extend([b] * (end - start))
-                pos.extend(range(start - 1 - skip, end - 1 - skip))  # hidden state at t-1 predicts token t
-                seg.extend([seg_id] * (end - start))
-                seg_id += 1
+        rows, pos, seg = [], [], []  # each scored token's sequence, the position predicting it, and its span id
+        for seg_id, (b, start, end) in enumerate((b, *span) for b, sp in enumerate(spans) for span in sp):
+            rows += [b] * (end - start)
+            pos += range(start - 1 - skip, end - 1 - skip)  # hidden state at t-1 predicts token t
+            seg += [seg_id] * (end - start)
         with torch.inference_mode():
-            cache = self._prefix_cache(prefix, len(seqs)) if skip else None
-            kwargs = {self._cache_kwarg: cache, "use_cache": True} if skip else {}
-            ids = ids.to(device)  # once: the decoder's input and the targets
+            kwargs = {self._cache_kwarg: self._prefix_cache(prefix, len(seqs)), "use_cache": True} if skip else {}
+            ids = ids.to(self.input_device)  # once: the decoder's input and the targets
             hidden = self.decoder(input_ids=ids, **kwargs).last_hidden_state  # right padding: causal mask suffices
-            del cache, kwargs
+            del kwargs  # (the prefix's cache)
             r = torch.tensor(rows, dtype=torch.long, device=hidden.device)
             p = torch.tensor(pos, dtype=torch.long, device=hidden.device)
             h = hidden[r, p]

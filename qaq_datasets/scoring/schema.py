@@ -1,8 +1,8 @@
 """The one contract of the score columns, used by scoring, selection, publishing and the runner.
 
-A scorer with prefix ``p`` adds the float columns :data:`FLOAT_FIELDS`, the int columns :data:`INT_FIELDS`
-and the string column ``{p}status``. A status in :data:`SCORED` means the row has real scores; any other
-status says why the scores are NaN. Nothing here imports torch.
+A scorer with prefix ``p`` adds the float, int and string columns of :data:`FIELDS`, the last one ``{p}status``.
+A status in :data:`SCORED` means the row has real scores; any other status says why the scores are NaN.
+Nothing here imports torch.
 
 Every score-column name is built or split by :class:`ScoreColumns`, and a scorer's name and prefix go back and
 forth there (``strong`` ↔ ``strong_``).
@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 
-FLOAT_FIELDS = ("nll_q", "nll_q_given_a", "nll_a", "nll_a_given_q", "rmi", "ifd", "nll_end")
-INT_FIELDS = ("q_tokens", "a_tokens")
-STATUS_FIELD = "status"
 #: suffix -> kind of type ("float", "int", "string"), in column order
-FIELDS: dict[str, str] = {**{f: "float" for f in FLOAT_FIELDS}, **{f: "int" for f in INT_FIELDS},
-                          STATUS_FIELD: "string"}
+FIELDS: dict[str, str] = {"nll_q": "float", "nll_q_given_a": "float", "nll_a": "float", "nll_a_given_q": "float",
+                          "rmi": "float", "ifd": "float", "nll_end": "float", "q_tokens": "int", "a_tokens": "int",
+                          "status": "string"}
 
 # -- statuses -------------------------------------------------------------------------------------
 OK = "ok"
@@ -130,29 +128,11 @@ def score_columns(prefix: str) -> list[str]:
     return ScoreColumns(prefix).columns
 
 
-def score_features(prefix: str):
-    """The ``datasets.Features`` of the score columns."""
-    return ScoreColumns(prefix).features()
-
-
 def infer_prefixes(columns: Iterable[str]) -> list[str]:
     """Prefixes ``p`` for which ``{p}rmi``, ``{p}nll_q`` and ``{p}status`` are all columns."""
     cols = list(columns)
     found = [ScoreColumns(c[: -len("rmi")]) for c in cols if c.endswith("rmi")]
     return list(dict.fromkeys(sc.prefix for sc in found if {sc.nll_q, sc.status} <= set(cols)))
-
-
-def as_column_list(columns: str | Sequence[str], what: str = "question") -> list[str]:
-    """A column name or a list of them, as a non-empty list."""
-    if isinstance(columns, str):
-        cols = [columns]
-    elif isinstance(columns, Sequence) and all(isinstance(c, str) for c in columns):
-        cols = list(columns)
-    else:
-        raise ConfigTypeError(f"{what} must be a column name or a list of column names, got {columns!r}.")
-    if not cols:
-        raise ConfigError(f"{what} names no column.")
-    return cols
 
 
 # -- checks ---------------------------------------------------------------------------------------

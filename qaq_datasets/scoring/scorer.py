@@ -9,8 +9,8 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -18,7 +18,7 @@ from .. import _version
 from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int
 from . import schema as st
 from .encoding import PairEncoder, data_ids
-from .schema import ScoreColumns, as_column_list, count_statuses
+from .schema import ScoreColumns, count_statuses
 from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_batch, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
@@ -83,7 +83,7 @@ class Scorer:
     def _identity(self) -> dict:
         c, t = self.config, self.config.template
         if isinstance(t, Template):
-            t = t.to_dict()
+            t = asdict(t)
         elif callable(t):
             from datasets.fingerprint import Hasher
 
@@ -206,8 +206,7 @@ class Scorer:
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
         """``ds.map(scorer)`` (one row) or ``ds.map(scorer, batched=True)``: told apart by the values' shape (see
         :func:`~qaq_datasets.scoring.data_shapes.is_one_row`); :meth:`score_batch` takes a batch without guessing."""
-        cols = self._resolve_columns(list(batch))
-        if not is_one_row(batch, cols):
+        if not is_one_row(batch, self._resolve_columns(list(batch))):
             return self.score_batch(batch, rank)
         if not _HINTED:
             _HINTED.append(True)
@@ -263,22 +262,17 @@ class Scorer:
             sp = p["spans"]
             seqs += [p["forward_ids"], p["reverse_ids"]]
             spans += [[sp["q"], sp["a_given_q"], sp["a_end"]], [sp["a"], sp["q_given_a"]]]
-        if not seqs:
-            return
-        nlls, fails = self._span_scorer.run(seqs, spans)
+        nlls, fails = self._span_scorer.run(seqs, spans)  # ([], [] when no row got this far)
         c = self.score_columns
         for i, (p, k) in pairs.items():
             if fails[k] or fails[k + 1]:
                 status[i] = fails[k] or fails[k + 1]
                 continue
             (nq, naq, nend), (na, nqa) = nlls[k], nlls[k + 1]
-            result[c.nll_q][i], result[c.nll_a_given_q][i] = nq, naq
-            result[c.nll_a][i], result[c.nll_q_given_a][i] = na, nqa
-            result[c.rmi][i] = nq - nqa
-            result[c.ifd][i] = math.exp(naq - na)
-            result[c.nll_end][i] = math.nan if p["truncated"] else nend  # a cut answer has no real end
-            result[c.q_tokens][i] = p["spans"]["q"][1] - p["spans"]["q"][0]
-            result[c.a_tokens][i] = p["spans"]["a"][1] - p["spans"]["a"][0]
+            (q0, q1), (a0, a1) = p["spans"]["q"], p["spans"]["a"]
+            end = math.nan if p["truncated"] else nend  # a cut answer has no real end
+            for col, value in zip(c.columns, (nq, nqa, na, naq, nq - nqa, math.exp(naq - na), end, q1 - q0, a1 - a0)):
+                result[col][i] = value  # in the order of schema.FIELDS
             status[i] = st.TRUNCATED if p["truncated"] else st.OK
 
 
@@ -324,10 +318,13 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         >>> scored = chats.map(qaq.score_fn("smollm2-135m", template="paper"), batched=True)  # doctest: +SKIP
     """
     from ..models.loading import QAQModel, as_qaq_model, resolve_dtype
-    from ..models.spec import ResolvedSpec, resolve_spec
+    from ..models.spec import resolve_spec
 
-    if question is not None:
-        question = tuple(as_column_list(question, "question"))
+    question = [question] if isinstance(question, str) else question
+    if question is not None and (not isinstance(question, Sequence) or not all(isinstance(c, str) for c in question)):
+        raise ConfigTypeError(f"question must be a column name or a list of column names, got {question!r}.")
+    if question is not None and not question:
+        raise ConfigError("question names no column.")
     if answer is not None and not isinstance(answer, str):
         raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
     if messages is not None and (not isinstance(messages, str) or question or answer):
@@ -344,15 +341,13 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     if tokenizer is not None and (isinstance(model, QAQModel) or not hasattr(model, "config")):
         raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
                           "result brings its own tokenizer.")
-    if isinstance(model, (str, os.PathLike, ResolvedSpec)):
-        loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
-    elif not isinstance(model, QAQModel) and not hasattr(model, "config"):
-        raise ConfigTypeError(f"Not a model: {type(model).__name__}.")
-    else:
+    if isinstance(model, QAQModel) or hasattr(model, "config"):
         loaded = as_qaq_model(model, tokenizer)
         src, dtype = loaded.source, loaded.dtype
-    return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template, max_length, token_budget,
-                               device_map), loaded)
+    else:  # a model spec (resolve_spec refuses anything else)
+        loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
+    return Scorer(ScorerConfig(src, dtype, question and tuple(question), answer, messages, prefix, template,
+                               max_length, token_budget, device_map), loaded)
 
 
 class MultiScorer:

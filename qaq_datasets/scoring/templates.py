@@ -22,7 +22,7 @@ string is the system context: the template's ``system``, or the conversation's o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from ..errors import ConfigError, ConfigTypeError
 
@@ -72,9 +72,6 @@ class Template:
     q_sep: str = "\n\n"
     au_sep: str | None = None
     system: str = DEFAULT_SYSTEM
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def format_template() -> Template:
