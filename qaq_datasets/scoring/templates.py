@@ -74,10 +74,9 @@ class Template:
     system: str = DEFAULT_SYSTEM
 
 
-def format_template() -> Template:
-    """The standard template for models without a chat template."""
-    return Template("standard-format", SYSTEM + "\n\n### Instruction:\n", "\n\n### Response:\n",
-                    SYSTEM + "\n\n### Response:\n", "\n\n### Instruction:\n", add_bos=True)
+#: the standard template of a model without a chat template
+FORMAT_TEMPLATE = Template("standard-format", SYSTEM + "\n\n### Instruction:\n", "\n\n### Response:\n",
+                           SYSTEM + "\n\n### Response:\n", "\n\n### Instruction:\n", add_bos=True)
 
 
 def _chat_pieces(tokenizer, roles: list[str]) -> list[str] | None:
@@ -109,35 +108,25 @@ def chat_template(tokenizer) -> Template | None:
     return Template("standard-chat", fwd[0], fwd[1], rev[0], rev[1], a_end=fwd[2].strip())
 
 
-def paper_template(tokenizer) -> Template:
-    """The QAQ authors' recipe (see the module docstring)."""
-    std = chat_template(tokenizer) or format_template()  # the reverse pass: A in the user's turn, Q the reply
-    return replace(std, name=std.name.replace("standard", "paper"), a_prefix=std.q_prefix + REVERSE_INSTRUCTION,
-                   aq_sep=std.qa_sep, au_sep=std.aq_sep)
-
-
-def alpaca_template(with_input: bool) -> Template:
-    """Cherry_LLM's Alpaca prompt (the preamble with or without an input); NLL(A) after ``### Response:``."""
-    return Template("alpaca-input" if with_input else "alpaca", SYSTEM + "\n\n### Instruction:\n",
-                    "\n\n### Response:", "### Response:", "\n\n### Instruction:\n", add_bos=True,
-                    q_sep="\n\n### Input:\n", system=ALPACA_SYSTEM[with_input])
-
-
 def resolve_template(template, tokenizer, n_parts: int = 1) -> Template:
     """A concrete :class:`Template` from a built-in name or a :class:`Template` (``n_parts``: question parts of
     the row, for ``alpaca``)."""
     if isinstance(template, Template):
         return template
-    if template == "standard":
-        return chat_template(tokenizer) or format_template()
-    if template == "paper":
-        return paper_template(tokenizer)
-    if template == "alpaca":
-        return alpaca_template(n_parts > 1)
+    if template == "alpaca":  # Cherry_LLM's Alpaca prompt, the preamble with an input for a row with two parts
+        return Template("alpaca-input" if n_parts > 1 else "alpaca", SYSTEM + "\n\n### Instruction:\n",
+                        "\n\n### Response:", "### Response:", "\n\n### Instruction:\n", add_bos=True,
+                        q_sep="\n\n### Input:\n", system=ALPACA_SYSTEM[n_parts > 1])
     if template == "raw":
         return Template("raw", "", "\n\n", "", "\n\n", add_bos=True)
-    template_arg(template)  # an unknown name or type fails here
-    raise ConfigTypeError("A template callable picks a template per row: call it with the row first.")
+    if template_arg(template) not in ("standard", "paper"):  # an unknown name or type fails in template_arg
+        raise ConfigTypeError("A template callable picks a template per row: call it with the row first.")
+    std = chat_template(tokenizer) or FORMAT_TEMPLATE
+    if template == "standard":
+        return std
+    # the QAQ authors' recipe: the reverse pass has A inside the reverse instruction in the user's turn, Q the reply
+    return replace(std, name=std.name.replace("standard", "paper"), a_prefix=std.q_prefix + REVERSE_INSTRUCTION,
+                   aq_sep=std.qa_sep, au_sep=std.aq_sep)
 
 
 def template_arg(template):
