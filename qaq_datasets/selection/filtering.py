@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, shown
 from .ranking import robust_fences, top_rows
 from .scores import measure_of, value_stats
-from .steps import NUMERIC, STRING, FitState, Step, check_unit, is_number, register_step
+from .steps import STRING, FitState, Step, check_unit, is_number, register_step
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -69,12 +69,6 @@ class DropWhere(Step):
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in super().params().items() if k != "divide_by" or self.divide_by}
 
-    @property
-    def drop_reason(self) -> str:
-        column = f"{self.column}_per_{self.divide_by}" if self.divide_by else self.column
-        value = self.value if isinstance(self.value, (str, tuple)) else format(self.value, "g")
-        return self.reason or f"{column}_{OPS[self.op]}" + ("" if isinstance(value, tuple) else f"_{value}")
-
     def inputs(self):
         return [(self.column, STRING)] if isinstance(self._values[0], str) else super().inputs()  # no divide_by there
 
@@ -90,7 +84,10 @@ class DropWhere(Step):
             hit = np.isin(state.reader.numeric(self.column), np.asarray(self._values, float))
         if self.op in ("!=", "not in"):
             hit = ~hit
-        return {"reason": self.drop_reason, "matched": state.drop(hit & valid, self.drop_reason)}
+        column = f"{self.column}_per_{self.divide_by}" if self.divide_by else self.column
+        value = self.value if isinstance(self.value, (str, tuple)) else format(self.value, "g")
+        reason = self.reason or f"{column}_{OPS[self.op]}" + ("" if isinstance(value, tuple) else f"_{value}")
+        return {"reason": reason, "matched": state.drop(hit & valid, reason)}
 
 
 @register_step
@@ -205,12 +202,10 @@ class KeepTop(Step):
     needs = ("score", "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random().")
     n: int | float
 
-    def validate(self):
-        if not is_number(n := self.n):
-            raise ConfigTypeError(f"keep_top needs a fraction in (0, 1] (float) or a row count >= 1 (int), got "
-                                  f"{type(n).__name__}: {shown(n)}.")
+    def validate(self):  # a row count (int), else a fraction: check_unit refuses anything but a number in (0, 1]
+        n = self.n
         object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if isinstance(n, (int, np.integer))
-                           else check_unit(n, "keep_top fraction", "(0, 1]"))
+                           else check_unit(n, "keep_top n (a fraction, or an int row count)", "(0, 1]"))
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         score, survivors = state.score, int(state.alive.sum())

@@ -73,9 +73,8 @@ SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "paper_center": 0
 
 
 def _prefix(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigTypeError(f"{what} must be a non-empty column prefix like 'strong_', got {type(value).__name__}.")
-    return check_prefix(value if value.endswith("_") else value + "_", what)
+    """``value`` as a scorer prefix (checked), with a trailing ``_`` added where it lacks one."""
+    return check_prefix(value + "_" if isinstance(value, str) and not value.endswith("_") else value, what)
 
 
 def _status_ok(*prefixes: str) -> Selector:

@@ -157,13 +157,13 @@ class Selection:
         {'below_cut': 750}
     """
 
-    def __init__(self, *, keep: np.ndarray, codes: np.ndarray, reason_names: list[str], columns: dict[str, np.ndarray],
-                 report: dict[str, Any], plan: dict[str, Any]):
-        self.keep, self.columns, self.report, self.plan, self.rows_in = keep, columns, report, plan, len(keep)
-        self.fitted_on, self.indices = report["fitted_on"], np.flatnonzero(keep).astype(np.int64)
-        for values in (keep, self.indices, *columns.values()):
+    def __init__(self, state, report: dict[str, Any]):
+        """The selection of a fitted ``FitState`` and its report (:func:`build_report`)."""
+        self.keep, self.columns, self.report, self.plan = state.alive, state.outputs, report, report["plan"]
+        self.rows_in, self.fitted_on, self.indices = state.n, report["fitted_on"], np.flatnonzero(state.alive)
+        for values in (self.keep, self.indices, *self.columns.values()):
             values.setflags(write=False)
-        self._codes, self._reason_names = codes, list(reason_names)
+        self._codes, self._reason_names = state.code, list(state.reasons)
 
     @cached_property
     def reasons(self) -> list[str | None]:

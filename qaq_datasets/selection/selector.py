@@ -151,9 +151,8 @@ class Selector(StepMethods):
                                  "dropped": state.dropped_by(before), "fitted": fitted})
         # a row kept with keep_nan had a missing value where a step read it while it was alive
         had_missing = np.any([state.reader.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
-        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), plan := self.to_dict())
-        return Selection(keep=state.alive, codes=state.code, reason_names=state.reasons, columns=state.outputs,
-                         report=report, plan=plan)
+        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), self.to_dict())
+        return Selection(state, report)
 
     # ------------------------------------------------------------------ serialisation
 
