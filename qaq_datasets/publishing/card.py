@@ -148,9 +148,7 @@ def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, sect
             card.data["tags"] = list(dict.fromkeys([*([old] if isinstance(old, str) else old), *value]))
         elif value is not None:
             card.data[key] = value
-    card.data["qaq"] = dict(qaq)
-    if card.data.get("license") is None:
-        card.data["license"] = "unknown"
+    card.data["qaq"], card.data["license"] = dict(qaq), card.data.get("license") or "unknown"
     body, section = card.text, f"{BEGIN}\n{section.strip(chr(10))}\n{END}"
     # replace the section; else keep a person's card (written before this library touched it) and add it after
     card.text = (_SECTION.sub(lambda _: section, body, count=1) if _SECTION.search(body) else

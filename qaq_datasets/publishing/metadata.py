@@ -38,7 +38,7 @@ from ..errors import ColumnError, ConfigError, first_line
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import ScoreColumns, check_prefix, check_score_columns, infer_prefixes
-from .card import parse_card
+from .card import README, parse_card
 
 
 def validate_metadata(meta: Any) -> dict:
@@ -107,14 +107,12 @@ def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitt
 def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None) -> str | None:
     """The README.md text of a local folder or a Hub dataset repo (None when it has none)."""
     folder = Path(repo_or_folder).expanduser()
-    if folder.is_dir():
-        try:
-            return (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{str(folder / 'README.md')!r} is not UTF-8 text.") from None
     try:
-        return Path(hf_hub_download(str(repo_or_folder), "README.md", repo_type="dataset", revision=revision,
-                                    token=token)).read_text(encoding="utf-8")
+        path = folder / README if folder.is_dir() else Path(hf_hub_download(
+            str(repo_or_folder), README, repo_type="dataset", revision=revision, token=token))
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    except UnicodeDecodeError:
+        raise ConfigError(f"The card {str(path)!r} is not UTF-8 text.") from None
     except LocalEntryNotFoundError as exc:  # offline, or the Hub could not be reached (and nothing is cached)
         raise ConfigError(f"{str(repo_or_folder)!r} is not a local folder, and the Hub could not be reached to look "
                           "for a dataset repo of that name.") from exc

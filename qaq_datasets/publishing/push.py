@@ -42,7 +42,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
-from ..errors import ConfigError, ConfigTypeError, PublishError, QAQError, first_line
+from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
@@ -123,8 +123,6 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
     """Turn any failure inside into a PublishError naming the step (token scrubbed, cause chained)."""
     try:
         yield
-    except QAQError:
-        raise
     except Exception as exc:  # noqa: BLE001 - every upload failure is re-raised as PublishError
         # one line: the error's first line and the Hub's own message (HfHubHTTPError.server_message), cut
         server = " ".join(str(getattr(exc, "server_message", None) or "").split())
@@ -151,7 +149,8 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     with _step("reading the repo's card", repo_id, token, "Nothing was uploaded."):
-        parse_card(_hub_readme(api, repo_id), f"dataset repo {repo_id!r}")  # a card we could not merge: refused now
+        readme = _hub_readme(api, repo_id)
+    parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
     for name, dsdict in configs.items():
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
             dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
