@@ -18,9 +18,6 @@ from .ranking import quantile_bins, within_bin_rank
 from .steps import Context, FitState, Score, Step, check_unit, register_step
 
 
-#: the most bins ``stratify`` takes: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still 100 rows
-#: a bin at a million rows), and a fit's memory grows with the bins asked for, whatever the rows (quantile edges)
-MAX_BINS = 10_000
 
 
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -42,7 +39,8 @@ class Stratify(Step):
     within bins of ``{p}nll_q``). Tied values never straddle two bins, so tied quantile edges
     collapse bins; then bins with fewer than ``min_rows`` rows are merged into a neighbour. Both
     are reported (``notes``, the step's ``fitted``); there is never a division by zero.
-    ``bins=1`` gives one global bin. More bins than dataset rows is no error (the notes say what was used).
+    ``bins=1`` gives one global bin; at most ``MAX_BINS`` (10,000). More bins than dataset rows is no error (the notes
+    say what was used).
 
     Input columns: ``column`` (numeric, e.g. ``weak_nll_q``).
     Output columns: none (the bins appear in the report).
@@ -56,10 +54,6 @@ class Stratify(Step):
     bins: int = 10
     _: KW_ONLY
     min_rows: int = 2
-
-    def validate(self):
-        if self.bins > MAX_BINS:  # the value itself may be a number of any size: not repeated
-            raise ConfigError(f"stratify bins must be an integer from 1 to {MAX_BINS}; this plan asks for more.")
 
     def advance(self, ctx: Context) -> None:
         super().advance(ctx)

@@ -144,8 +144,11 @@ class Context:
 _NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
 #: parameters naming a numeric column the step reads (``Step.inputs``)
 _INPUTS = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by")
-#: integer parameters and their (minimum, maximum); bins has its own, smaller cap (``Stratify``)
-_INTS = {"bins": (1, None), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
+#: the most bins ``stratify`` and ``gap`` take: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still
+#: 100 rows a bin at a million rows), and a fit's memory grows with the bins asked for, whatever the rows (quantile edges)
+MAX_BINS = 10_000
+#: integer parameters and their (minimum, maximum)
+_INTS = {"bins": (1, MAX_BINS), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
 
 
 class Step:
@@ -163,11 +166,9 @@ class Step:
                 continue
             if f.name in _INTS:
                 object.__setattr__(self, f.name, check_int(value, what, *_INTS[f.name]))
-            elif f.name in _NAMES and not isinstance(value, str):
-                raise ConfigTypeError(f"{what} must be a column name (str), got {type(value).__name__}: "
-                                      f"{shown(value)}.")
-            elif f.name in _NAMES and not value:
-                raise ConfigError(f"{what} must be a non-empty column name.")
+            elif f.name in _NAMES and not (isinstance(value, str) and value):
+                raise (ConfigError if isinstance(value, str) else ConfigTypeError)(
+                    f"{what} must be a non-empty column name (str), got {type(value).__name__}: {shown(value)}.")
         self.validate()
 
     def validate(self) -> None:

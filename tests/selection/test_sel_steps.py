@@ -55,7 +55,7 @@ def test_missing_huge_column_from_a_plan_file(tmp_path):
 def test_huge_non_string_column_name_is_cut():
     with pytest.raises(ConfigTypeError) as err:
         Selector().stratify([HUGE_NAME] * 100)
-    assert "stratify column must be a column name (str), got list" in one_short_line(err.value)
+    assert "stratify column must be a non-empty column name (str), got list" in one_short_line(err.value)
 
 
 @pytest.mark.parametrize("build", [
