@@ -144,8 +144,9 @@ class Context:
 _NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
 #: parameters naming a numeric column the step reads (``Step.inputs``)
 _INPUTS = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by")
-#: the most bins ``stratify`` and ``gap`` take: each bin must hold rows to rank (the paper uses 10; 10,000 bins is still
-#: 100 rows a bin at a million rows), and a fit's memory grows with the bins asked for, whatever the rows (quantile edges)
+#: the most bins ``stratify`` and ``gap`` take: each bin must hold rows to rank (the paper uses 10; 10,000 bins is
+#: still 100 rows a bin at a million rows), and a fit's memory grows with the bins asked for, whatever the rows
+#: (quantile edges)
 MAX_BINS = 10_000
 #: integer parameters and their (minimum, maximum)
 _INTS = {"bins": (1, MAX_BINS), "min_rows": (1, INT_MAX), "seed": (0, INT_MAX)}
