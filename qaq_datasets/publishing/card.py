@@ -215,11 +215,10 @@ def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bin
     every = np.concatenate([np.zeros(0), *finite.values()])
     ax = Figure(figsize=(6.4, 3.6), dpi=100).add_subplot()  # savefig(format="png") draws with Agg; no pyplot
     if every.size:
-        lo, hi = np.percentile(every, [0.5, 99.5])
-        lo, hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
-        edges = np.linspace(lo, hi, bins + 1)
+        lo, hi = np.percentile(every, [0.5, 99.5])  # numpy widens an empty range by 0.5 each side
         for name, v in ((n, v) for n, v in finite.items() if v.size):
-            ax.hist(np.clip(v, lo, hi), bins=edges, alpha=0.6, color=_COLORS.get(name), label=f"{name} ({v.size})")
+            ax.hist(np.clip(v, lo, hi), bins=bins, range=(lo, hi), alpha=0.6, color=_COLORS.get(name),
+                    label=f"{name} ({v.size})")
         ax.legend(frameon=False)
     else:
         ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes)

@@ -134,11 +134,10 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
                            f"{detail.rstrip('.')}. {hint}") from exc
 
 
-def _hub_readme(api: HfApi, repo_id: str, revision: str | None = None) -> str | None:
+def _hub_readme(api: HfApi, repo_id: str) -> str | None:
     """The README.md text of a dataset repo on the Hub, or None when it has none."""
     try:
-        return Path(api.hf_hub_download(repo_id, README, repo_type="dataset", revision=revision)).read_text(
-            encoding="utf-8")
+        return Path(api.hf_hub_download(repo_id, README, repo_type="dataset")).read_text(encoding="utf-8")
     except EntryNotFoundError:
         return None
 
@@ -155,20 +154,13 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
             dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
                                commit_message=f"qaq: upload config {name!r}")
-    for attempt in range(3):  # retried only when someone else committed in between (409/412)
-        with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
-            parent = api.repo_info(repo_id, repo_type="dataset").sha
-            readme = _hub_readme(api, repo_id, parent)
-        operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
-        try:
-            with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
-                api.create_commit(repo_id, operations=operations, repo_type="dataset", parent_commit=parent,
-                                  commit_message="qaq: card, selection plan, report and figures")
-            break
-        except PublishError as err:
-            if attempt == 2 or getattr(getattr(err.__cause__, "response", None), "status_code", None) not in (409, 412):
-                raise
-            logger.info("The repo changed while publishing; merging the card again (attempt %d).", attempt + 2)
+    with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
+        readme = _hub_readme(api, repo_id)
+    operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
+    with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
+        # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
+        api.create_commit(repo_id, operations=operations, repo_type="dataset",
+                          commit_message="qaq: card, selection plan, report and figures")
     logger.info("Published %s (%s).", repo_id, ", ".join(configs))
     return str(url)
 
