@@ -44,7 +44,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, dataclass_transform
+from typing import ClassVar
 
 from ..errors import check_int, check_positive
 from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, asked_language, differ, guess_language, named_languages
@@ -103,7 +103,7 @@ class Texts:
         return self._blocks[guess]
 
 
-@dataclass_transform(frozen_default=True)
+# not typing.dataclass_transform: Python 3.11+, and this package supports 3.10
 def register(cls: type[Check]) -> type[Check]:
     """Class decorator: make ``cls`` a frozen dataclass and a known check (``check_fn``, plan files and cards find it
     by its name)."""

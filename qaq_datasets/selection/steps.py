@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, dataclass_transform
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -216,7 +216,7 @@ class StepMethods:
 STEPS: dict[str, type[Step]] = {}
 
 
-@dataclass_transform(frozen_default=True)
+# not typing.dataclass_transform: Python 3.11+, and this package supports 3.10
 def register_step(cls: type[Step]) -> type[Step]:
     """Class decorator: make a step class a frozen dataclass and register it as ``Selector.<cls.kind>``, a method
     with the class's signature and docstring that builds the step, resolves and checks it against the steps before
