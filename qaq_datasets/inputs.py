@@ -69,7 +69,7 @@ def _why(exc: Exception, path: Path, builder: str = "") -> str:
     return first_line(exc)
 
 
-def _load_file(path: Path, split: str):
+def _load_file(path: Path):
     import datasets
 
     builder = _BUILDERS.get(path.suffix.lower())
@@ -81,7 +81,7 @@ def _load_file(path: Path, split: str):
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its own log of the failure would repeat ours
     datasets.disable_progress_bars()  # nor its "Generating train split" bar on stderr beside our one error line
     try:
-        return datasets.load_dataset(builder, data_files={split: str(path)}, split=split)
+        return datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one line naming the file
         raise ConfigError(f"Cannot read {path}: {_why(exc, path, builder)}.") from None
     finally:
@@ -117,7 +117,7 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
         if config is not None or split not in (None, "train"):
             raise ConfigError(f"{text} holds one set of rows, without splits or configs: drop --split/--config "
                               "(they pick a part of a folder or a Hub dataset).")
-        ds = ds if ds is not None else _load_file(path, "train")
+        ds = ds if ds is not None else _load_file(path)
     elif ds is not None:  # a saved DatasetDict
         if config is not None or (split or "train") not in ds:
             raise ConfigError(f"{text} has the splits {', '.join(ds)} and no configs: pick a split with --split.")
