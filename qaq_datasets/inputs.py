@@ -26,8 +26,7 @@ def looks_like_hub_id(source: str) -> bool:
         validate_repo_id(source)
     except HFValidationError:
         return False
-    local = Path(source).suffix.lower() in _BUILDERS or "/" in source and Path(source.split("/")[0]).is_dir()
-    return not local
+    return Path(source).suffix.lower() not in _BUILDERS and not ("/" in source and Path(source.split("/")[0]).is_dir())
 
 
 def _not_utf8_line(path: Path) -> int | None:
