@@ -156,9 +156,9 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     and the ``qaq:`` block (``scorers`` inferred from the columns when the card has none).
 
     Raises :class:`ColumnError` when a score column is missing or has the wrong type, and
-    :class:`ConfigError` (one line) for an unknown source or config, a card that cannot be read, a data file of a
-    folder that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises (an
-    unknown split: ``load_dataset`` names the splits).
+    :class:`ConfigError` (one line) for an unknown source, a card that cannot be read, a data file of a folder
+    that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises (an unknown config
+    or split: ``load_dataset`` names the ones there are).
     """
     from datasets import load_dataset
 
@@ -172,11 +172,8 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     card = parse_card(read_card_text(path, revision=revision, token=token), where[0].lower() + where[1:]).data
     meta = validate_metadata(card.get("qaq"))
     configs = {str(c.get("config_name", "default")): c for c in card.get("configs") or [] if isinstance(c, dict)}
-    name = (config if config in configs or not configs else
-            "default" if config == "scored" and "default" in configs else None)
-    if name is None:
-        raise ConfigError(f"{where} has no config {str(config)[:80]!r}; it has: "
-                          f"{', '.join(n[:40] for n in list(configs)[:10])}{' …' if len(configs) > 10 else ''}.")
+    # an unknown config is load_dataset's one line naming the configs
+    name = "default" if config == "scored" and "scored" not in configs and "default" in configs else config
     if local:
         _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})")
     try:

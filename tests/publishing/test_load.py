@@ -73,7 +73,7 @@ def test_no_score_columns_at_all(tmp_path):
 
 def test_unknown_config_and_bad_source(tmp_path):
     save_folder(tmp_path, {"scored": scored_ds(5), "curated": scored_ds(2)}, METADATA)
-    with pytest.raises(ConfigError, match="no config 'nope'.*curated"):
+    with pytest.raises(ConfigError, match="BuilderConfig 'nope' not found. Available: .'scored', 'curated'."):
         load_scored(tmp_path, config="nope")
     with pytest.raises(ConfigError, match="does not exist"):
         load_scored(str(tmp_path / "does not exist"))
@@ -92,7 +92,7 @@ def test_a_mistyped_folder_is_never_sent_to_the_hub(hub, tmp_path, monkeypatch):
 
 def test_a_curated_only_source_is_not_taken_for_scored_rows(tmp_path):
     save_folder(tmp_path, {"curated": scored_ds(4)}, METADATA)
-    with pytest.raises(ConfigError, match="no config 'scored'; it has: curated"):
+    with pytest.raises(ConfigError, match="BuilderConfig 'scored' not found. Available: .'curated'."):
         load_scored(tmp_path)
     ds, _ = load_scored(tmp_path, config="curated")
     assert len(ds["train"]) == 4
