@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_batch, resolve_columns
-from .rules import CHECKS, COLUMN_PREFIX, Check, Texts, default_checks
+from .rules import CHECKS, COLUMN_PREFIX, Check, Texts
 
 
 def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = None) -> tuple[Check, ...]:
     """Checks from ``spec``: None (every registered check, default thresholds), a list of checks or check names,
     or ``{name: {threshold: value}}`` (a plan file's ``checks:``; ``{}`` keeps the defaults)."""
     if spec is None:
-        return tuple(default_checks())
+        return tuple(cls() for cls in CHECKS.values())
     if isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable):
         raise ConfigTypeError(f"checks must be a list of checks or names, or a mapping name -> thresholds, got "
                               f"{type(spec).__name__}.")

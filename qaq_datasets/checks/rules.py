@@ -247,8 +247,3 @@ def asks_for_code(question: str) -> bool:
     """Whether a sentence of ``question`` asks for code ("Write a function …", "Create a SQL query …"), and the
     question is about programming (it names a language, a programming noun, or holds code)."""
     return bool(_ASKS_CODE.search(question)) and any(rx.search(question) for rx in _CODE_CUE)
-
-
-def default_checks() -> list[Check]:
-    """Every registered check with its default thresholds."""
-    return [cls() for cls in CHECKS.values()]

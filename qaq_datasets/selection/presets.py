@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import build_checks
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError, shown
 from ..scoring.schema import OK_STATUSES, ScoreColumns, check_prefix
 from .selector import Selector
 
@@ -226,16 +226,12 @@ def load_plan(plan: Any = "default", fraction: int | float | None = None, *, sco
         return preset(plan, scorers=scorers, **preset_options, **({} if fraction is None else {"fraction": fraction}))
     if preset_options:
         raise ConfigError(f"options {', '.join(sorted(preset_options))} only apply to preset names, not to {plan!r}.")
-    if isinstance(plan, Selector):
-        selector = plan
-    elif isinstance(plan, dict):
-        selector = Selector.from_dict(plan)
-    elif isinstance(plan, (str, os.PathLike)):
-        if not Path(plan).is_file():
-            raise ConfigError(f"{os.fspath(plan)!r} is neither a selection preset nor an existing plan file; "
-                              f"presets: {', '.join(list_presets())}.")
-        selector = Selector.from_yaml(Path(plan))
-    else:
-        raise ConfigTypeError(f"plan must be a preset name, a plan file path, a plan dict or a Selector, got "
-                              f"{type(plan).__name__}.")
-    return selector if fraction is None else selector.with_fraction(fraction)
+    if isinstance(plan, dict):
+        plan = Selector.from_dict(plan)
+    elif isinstance(plan, (str, os.PathLike)) and Path(plan).is_file():
+        plan = Selector.from_yaml(Path(plan))
+    elif not isinstance(plan, Selector):  # a string or path: ConfigError; another type: ConfigTypeError
+        raise (ConfigError if isinstance(plan, (str, os.PathLike)) else ConfigTypeError)(
+            f"plan {shown(plan)} is neither a selection preset nor an existing plan file, a plan dict or a Selector; "
+            f"presets: {', '.join(list_presets())}.")
+    return plan if fraction is None else plan.with_fraction(fraction)

@@ -9,7 +9,7 @@ from datasets import Dataset
 import qaq_datasets as qaq
 from qaq_datasets.checks import CHECKS, Check, build_checks, check_fn, register
 from qaq_datasets.checks.languages import asked_language, guess_language
-from qaq_datasets.checks.rules import Looping, default_checks
+from qaq_datasets.checks.rules import Looping
 from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
 from qaq_datasets.selection import Selector, preset
 
@@ -85,7 +85,7 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a Python function that adds numbers.", "Done.", "unchecked"),  # too short to call prose
 ])
 def test_each_check(question, answer, expected):
-    found = [c.name for c in default_checks() if c(question, answer)]
+    found = [c.name for c in build_checks() if c(question, answer)]
     assert found == ([] if expected in ("ok", "unchecked") else [expected])
 
 
@@ -148,7 +148,7 @@ def test_selection_reads_the_columns_with_drop_where():
     q, a = _rows()
     checked = check_fn().map(Dataset.from_dict({"instruction": q, "output": a}))
     plan = Selector()
-    for c in default_checks():
+    for c in build_checks():
         plan = plan.drop_where(c.column, "==", 1, reason=c.name)
     sel = plan.fit(checked)
     assert sel.reasons[6:] == ["unparseable_code", "wrong_language", None]
