@@ -188,15 +188,14 @@ def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: i
     The ``k`` highest- and lowest-``{prefix}rmi`` rows with a finite score.
     """
     sc = ScoreColumns(prefix)
-    values = np.asarray(ds.with_format("numpy")[sc.rmi], dtype=np.float64) if sc.rmi in ds.column_names else np.zeros(0)
+    values = np.asarray(ds.with_format("numpy")[sc.rmi], dtype=np.float64)  # publish checked the score columns
     order = np.flatnonzero(np.isfinite(values))
     order = order[np.argsort(values[order], kind="stable")]
     k = min(k, (order.size + 1) // 2)
     cols = example_columns(recipe, ds.column_names)
-    status = sc.status if sc.status in ds.column_names else None
     return {"column": sc.rmi, "groups": [{"title": title, "rows": [
         {"score": values[i], "kept": None if keep is None else bool(keep[i]),
-         "status": row[status] if status and row[status] not in (None, "ok") else None,
+         "status": row[sc.status] if row[sc.status] not in (None, "ok") else None,
          **dict(zip(("question", "answer"), _texts(row, cols)))} for i, row in zip(idx.tolist(), ds.select(idx))]}
         for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k]))]} if order.size else None
 

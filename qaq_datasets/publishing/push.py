@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -51,7 +50,6 @@ from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, par
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
 from .metadata import load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
 
-logger = logging.getLogger(__name__)
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
 
 _DATA_HINT = "Configs uploaded before this step stay; nothing after it was uploaded. Publish again."
@@ -161,7 +159,6 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
         # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
         api.create_commit(repo_id, operations=operations, repo_type="dataset",
                           commit_message="qaq: card, selection plan, report and figures")
-    logger.info("Published %s (%s).", repo_id, ", ".join(configs))
     return str(url)
 
 
