@@ -105,9 +105,9 @@ class Texts:
 
 # not typing.dataclass_transform: Python 3.11+, and this package supports 3.10
 def register(cls: type[Check]) -> type[Check]:
-    """Class decorator: make ``cls`` a frozen dataclass and a known check (``check_fn``, plan files and cards find it
-    by its name)."""
-    cls = dataclass(frozen=True)(cls)
+    """Class decorator: make ``cls`` a frozen dataclass (unless it is a dataclass already) and a known check
+    (``check_fn``, plan files and cards find it by its name)."""
+    cls = cls if "__dataclass_params__" in vars(cls) else dataclass(frozen=True)(cls)
     CHECKS[cls.name] = cls
     return cls
 
