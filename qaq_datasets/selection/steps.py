@@ -218,9 +218,9 @@ STEPS: dict[str, type[Step]] = {}
 
 # not typing.dataclass_transform: Python 3.11+, and this package supports 3.10
 def register_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: make a step class a frozen dataclass (unless it is a dataclass already) and register it as ``Selector.<cls.kind>``, a method
-    with the class's signature and docstring that builds the step, resolves and checks it against the steps before
-    it, and appends it."""
+    """Class decorator: make a step class a frozen dataclass (unless it is a dataclass already) and register it as
+    ``Selector.<cls.kind>``, a method with the class's signature and docstring that builds the step, resolves and
+    checks it against the steps before it, and appends it."""
     if any(hasattr(c, cls.kind) for c in (StepMethods, *StepMethods.__subclasses__())):
         raise TypeError(f"step kind {cls.kind!r} is taken: a registered step or a Selector attribute has that name.")
     cls = cls if "__dataclass_params__" in vars(cls) else dataclass(frozen=True)(cls)
