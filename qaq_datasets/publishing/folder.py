@@ -33,14 +33,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
-from datasets.config import MAX_SHARD_SIZE
-from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import DatasetCard
 
 from .._version import __version__
@@ -49,6 +48,8 @@ from ..files import to_builtin, write_atomic, writing
 from ..selection.result import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render
 from .metadata import read_card_text, validate_metadata
+
+_UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 RUN_MANIFEST = "run/manifest.json"  # a sharded run's record (see qaq_datasets.runner.sharded)
 
@@ -116,9 +117,12 @@ def as_dataset_dict(ds, *, what: str = "dataset") -> DatasetDict:
 
 
 def _num_shards(ds: Dataset, max_shard_size) -> int:
-    """The shard count of ``push_to_hub`` (a size in bytes or like ``"500MB"``; its ValueError), at most one a row."""
+    """The shard count for ``max_shard_size`` (bytes, or a size like ``"500MB"``), at most one a row."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]I?B)?\s*", str(max_shard_size or "500MB").upper())
+    if not m:
+        raise ConfigError(f"max_shard_size {max_shard_size!r}: expected a number of bytes or a size like '500MB'.")
     nbytes = ds.data.nbytes * len(ds) / max(len(ds.data), 1)  # the rows' share of the Arrow table
-    return max(1, min(len(ds), int(nbytes / convert_file_size_to_int(max_shard_size or MAX_SHARD_SIZE)) + 1))
+    return max(1, min(len(ds), int(nbytes / (int(m[1]) * _UNITS[m[2]])) + 1))
 
 
 def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[DatasetCard, dict]:

@@ -124,25 +124,29 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
 
 
 def _check_data_files(folder: Path, entry: Mapping, where: str) -> None:
-    """Check that every data file a config entry of a folder's card names, found as ``datasets`` finds it, exists
-    inside the folder and, for parquet, has a readable footer (a missing or truncated file: one ConfigError naming
-    it)."""
+    """Check that every data file a config entry of a folder's card names is inside the folder, exists and, for
+    parquet, has a readable footer (a missing or truncated file: one ConfigError naming it)."""
     import pyarrow.parquet as pq
-    from datasets.data_files import DataFilesDict, sanitize_patterns
 
-    try:
-        found = DataFilesDict.from_patterns(sanitize_patterns(entry.get("data_files") or []), base_path=str(folder))
-    except Exception as exc:  # noqa: BLE001 - FileNotFoundError naming the file, or a malformed data_files entry
-        raise ConfigError(f"{where}: the data files its card lists cannot be read: {first_line(exc, 200)}") from None
-    for file in (Path(f) for files in found.values() for f in files):
-        if not file.resolve().is_relative_to(folder.resolve()):
-            raise ConfigError(f"{where}: its card lists the data file {str(file)[:200]!r}, outside the folder.")
-        if file.suffix == ".parquet":
-            try:
-                pq.read_metadata(file)
-            except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
-                raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
-                                  f"({first_line(exc, 120)}); write the folder again.") from None
+    specs = entry.get("data_files") or []
+    for spec in specs if isinstance(specs, list) else [specs]:
+        paths = spec.get("path") if isinstance(spec, dict) else spec
+        for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
+            pattern, named = str(pattern), f"{where}: its card lists the data file {str(pattern)[:200]!r}, which is"
+            if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+                raise ConfigError(f"{named} outside the folder.")
+            files = sorted(folder.glob(pattern)) if any(c in pattern for c in "*?[") else [folder / pattern]
+            if not files or not files[0].is_file():
+                raise ConfigError(f"{named} missing.")
+            for file in files:
+                if not file.resolve().is_relative_to(folder.resolve()):
+                    raise ConfigError(f"{named} outside the folder.")
+                if file.suffix == ".parquet":
+                    try:
+                        pq.read_metadata(file)
+                    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
+                        raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
+                                          f"({first_line(exc, 120)}); write the folder again.") from None
 
 
 def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split: str | None = None, *,

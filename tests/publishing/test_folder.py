@@ -223,7 +223,7 @@ def test_bad_output_folder_is_refused_before_any_work(tmp_path, make):
 
 
 def test_bad_max_shard_size(tmp_path):
-    with pytest.raises(ValueError, match="not in a valid format"):  # datasets' own check, as in push_to_hub
+    with pytest.raises(ConfigError, match="max_shard_size"):
         save_folder(tmp_path, {"scored": scored_ds(3)}, max_shard_size="lots")
     save_folder(tmp_path, {"scored": scored_ds(30)}, max_shard_size="10KB")
     assert len(list((tmp_path / "scored").glob("train-*"))) > 1
