@@ -72,7 +72,7 @@ def score(
                for name, spec in parse_model_args(model).items()}  # resolves every spec: nothing loads yet
     ds = load_input(dataset, split=split, config=config, max_rows=max_rows)
     if checks and not check_columns(ds.column_names):
-        scorers["text_checks"] = check_fn(**columns)
+        scorers["text checks"] = check_fn(**columns)  # a name no --model can take
     fn = MultiScorer(scorers, ds)  # columns (found or given) and max_length, before any model loads
     for name, sc in fn.scorers.items():
         typer.echo(f"{name}: scoring {sc.columns}")

@@ -65,7 +65,7 @@ def _why(exc: Exception, path: Path, builder: str = "") -> str:
             except json.JSONDecodeError as err:
                 return (f"invalid JSON at line {err.lineno}, column {err.colno} ({err.msg})" if whole else
                         f"line {n} is not valid JSON ({err.msg})")
-    return first_line(exc)
+    return first_line(exc.__cause__ or exc)  # datasets' "An error occurred while generating the dataset": its cause
 
 
 def _load_file(path: Path):
@@ -119,7 +119,8 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
         ds = ds if ds is not None else _load_file(path)
     elif ds is not None:  # a saved DatasetDict
         if config is not None or (split or "train") not in ds:
-            raise ConfigError(f"{text} has the splits {', '.join(ds)} and no configs: pick a split with --split.")
+            raise ConfigError(f"{text} has the splits {', '.join(ds)} and no configs: pick one of them with --split"
+                              f"{f' (not {split[:80]!r})' if split else ''}.")
         ds = ds[split or "train"]
     elif not path.is_dir() and not looks_like_hub_id(text):
         raise ConfigError(f"{text!r} does not exist (and is not a Hub dataset id).")

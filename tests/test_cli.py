@@ -155,7 +155,7 @@ def test_no_arguments_prints_help_not_a_traceback(capsys):
     assert "Traceback" not in out.out + out.err and "score" in out.out + out.err
 
 
-@pytest.mark.parametrize("out,needle", [("", "empty"), ("A_FILE", "is a file")])
+@pytest.mark.parametrize("out,needle", [("", "must name a folder"), ("A_FILE", "is a file")])
 def test_bad_out_refused_before_any_work(data_file, tmp_path, capsys, out, needle):
     if out == "A_FILE":
         out = str(tmp_path / "a_file")
@@ -393,8 +393,8 @@ def test_a_saved_dataset_split_is_picked_or_refused_in_one_line(tmp_path, capsys
     base = ["--out", str(tmp_path / "o"), "--model", "w=tests-never-loaded/model-id"]
     assert "without splits or configs" in _one_line_error(capsys, ["score", str(tmp_path / "one"), *base,
                                                                    "--split", "dev"])
-    assert "has the splits train, dev" in _one_line_error(capsys, ["score", str(tmp_path / "two"), *base,
-                                                                   "--split", "test"])
+    err = _one_line_error(capsys, ["score", str(tmp_path / "two"), *base, "--split", "test"])
+    assert "has the splits train, dev and no configs: pick one of them with --split (not 'test')" in err
 
 
 def test_demo_runs_end_to_end_on_tiny_models(tmp_path, tiny_model_dir, second_model_dir, capsys, monkeypatch):

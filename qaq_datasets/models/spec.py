@@ -72,7 +72,9 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         return spec
     if not isinstance(spec, (str, os.PathLike)):
         raise ConfigTypeError(f"A model spec must be a string or path, got {type(spec).__name__}.")
-    spec = os.fspath(spec)
+    if not (spec := os.fspath(spec)).strip():
+        raise ModelNotFoundError(f"The model spec is empty: name an alias ({', '.join(sorted(ALIASES))}), a .gguf "
+                                 "file, a model folder or a Hub id.")
     if spec in ALIASES:
         path = (alias := ALIASES[spec]).gguf_path(cache_root())
         return ResolvedSpec(spec, "alias", str(path), alias.name, file_sha256(path), revision)
@@ -80,6 +82,9 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
     if spec.endswith(".gguf"):
         if not path.is_file():
             raise ModelNotFoundError(f"GGUF file not found: {spec}")
+        with path.open("rb") as f:  # refused here, not by the converter's traceback when the model loads
+            if f.read(4) != b"GGUF":
+                raise ModelNotFoundError(f"{spec} is not a GGUF file: it does not start with the GGUF magic bytes.")
         return ResolvedSpec(spec, "gguf", str(path.resolve()), path.stem, file_sha256(path), revision)
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -87,6 +92,9 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
         return ResolvedSpec(spec, "folder", str(path.resolve()), path.name, _folder_digest(path), revision)
     if "/" in spec and looks_like_hub_id(spec):  # pinned to a commit when its identity is first needed
         return ResolvedSpec(spec, "hub", spec, spec, None, revision)
+    if "/" in spec and Path(spec.split("/")[0]).is_dir():
+        raise ModelNotFoundError(f"Model folder {spec!r} does not exist (a spec that starts in the local folder "
+                                 f"{spec.split('/')[0]!r} is a path, never a Hub id).")
     raise ModelNotFoundError(f"Cannot resolve model spec {spec!r}: it is not a built-in alias "
                              f"({', '.join(sorted(ALIASES))}), an existing .gguf file, a model folder, nor a Hub id "
                              "of the form 'org/name'.")

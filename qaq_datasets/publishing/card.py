@@ -127,7 +127,7 @@ def parse_card(text: str | None, where: str) -> DatasetCard:
     if text and (m := REGEX_YAML_BLOCK.search(text)):  # the YAML block exactly as huggingface_hub finds it
         load_yaml(m[2], f"the card (README.md) of {where}")
     try:
-        return DatasetCard(text or "")
+        return DatasetCard(text if text and text.strip() else "---\n{}\n---\n")  # no "metadata not found" log
     except (ValueError, TypeError) as exc:  # a list, or names that are not strings
         raise ConfigError(f"The card (README.md) of {where} has a YAML block that is not a mapping of names: "
                           f"{str(exc)[:160]}") from None

@@ -43,7 +43,7 @@ from datasets import Dataset, DatasetDict
 from huggingface_hub import DatasetCard
 
 from .._version import __version__
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError, shown
 from ..files import to_builtin, write_atomic, writing
 from ..selection.result import check_fitted_on, rows_identity
 from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render
@@ -81,8 +81,8 @@ def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -
     file, and a non-empty folder this library did not write (:func:`written_by_qaq`), since writing a folder
     replaces its README.md, plan, report and figures and the parquet files of the configs it writes (entries
     whose names start with ``.`` are not counted). A folder qaq wrote earlier is written over."""
-    if path is None or not os.fspath(path).strip():
-        raise ConfigError(f"The {what} is empty; name a folder (e.g. --out out/).")
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
+        raise ConfigError(f"The {what} must name a folder (e.g. out/), got {shown(path)}.")
     folder = Path(path).expanduser()
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():

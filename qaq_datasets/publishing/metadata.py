@@ -34,7 +34,7 @@ from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError,
                                    RevisionNotFoundError)
 
 from .._version import __version__
-from ..errors import ColumnError, ConfigError, first_line
+from ..errors import ColumnError, ConfigError, first_line, shown
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import ScoreColumns, check_prefix, check_score_columns, infer_prefixes
@@ -124,23 +124,27 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
 
 
 def _check_data_files(folder: Path, entry: Mapping, where: str) -> None:
-    """Check that every data file a config entry of a folder's card names is inside the folder, exists and, for
-    parquet, has a readable footer (a missing or truncated file: one ConfigError naming it)."""
+    """Check that the data files a config entry of a folder's card names (``data_files`` under its ``data_dir``;
+    with none named, every file ``load_dataset`` could read there) are inside the folder, exist and, for parquet,
+    have a readable footer (a missing, outside or truncated file: one ConfigError naming it)."""
     import pyarrow.parquet as pq
 
-    specs = entry.get("data_files") or []
+    data_dir, specs = str(entry.get("data_dir") or ""), entry.get("data_files") or "**/*"
     for spec in specs if isinstance(specs, list) else [specs]:
         paths = spec.get("path") if isinstance(spec, dict) else spec
         for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
-            pattern, named = str(pattern), f"{where}: its card lists the data file {str(pattern)[:200]!r}, which is"
+            pattern = str(Path(data_dir, str(pattern)))
+            named = f"{where}: its card lists the data file {pattern[:200]!r}, which is"
             if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
                 raise ConfigError(f"{named} outside the folder.")
-            files = sorted(folder.glob(pattern)) if any(c in pattern for c in "*?[") else [folder / pattern]
-            if not files or not files[0].is_file():
+            files = [f for f in sorted(folder.glob(pattern)) if f.is_file()] if any(c in pattern for c in "*?[") \
+                else [folder / pattern]
+            if specs != "**/*" and (not files or not files[0].is_file()):
                 raise ConfigError(f"{named} missing.")
             for file in files:
                 if not file.resolve().is_relative_to(folder.resolve()):
-                    raise ConfigError(f"{named} outside the folder.")
+                    raise ConfigError(f"{where}: its data file {str(file.relative_to(folder))[:200]!r} is a link to "
+                                      "a file outside the folder.")
                 if file.suffix == ".parquet":
                     try:
                         pq.read_metadata(file)
@@ -166,6 +170,9 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     """
     from datasets import load_dataset
 
+    if not isinstance(repo_or_folder, (str, os.PathLike)) or not str(repo_or_folder).strip():
+        raise ConfigError(f"load_scored needs a folder or a Hub dataset repo id (owner/name), got "
+                          f"{shown(repo_or_folder)}.")
     src = str(repo_or_folder)
     path = os.path.expanduser(src)  # a Hub id is left as it is
     local = Path(path).is_dir()

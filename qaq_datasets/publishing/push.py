@@ -165,6 +165,8 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
 def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
     """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
     try:
+        if not isinstance(repo_id, str):  # validate_repo_id lets None through
+            raise HFValidationError(f"it must be a string, got {type(repo_id).__name__}")
         validate_repo_id(repo_id)
     except HFValidationError as exc:
         raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc

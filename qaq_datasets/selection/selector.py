@@ -177,8 +177,8 @@ class Selector(StepMethods):
         if plan.get("format", PLAN_FORMAT) != PLAN_FORMAT:
             raise ConfigError(f"not a selection plan: format {str(plan.get('format'))[:40]!r} (expected "
                               f"{PLAN_FORMAT!r}).")
-        if type(version := plan.get("version", PLAN_VERSION)) is not int or version > PLAN_VERSION:
-            raise ConfigError(f"plan version must be an integer up to {PLAN_VERSION} (a newer plan needs a newer "
+        if type(version := plan.get("version", PLAN_VERSION)) is not int or not 1 <= version <= PLAN_VERSION:
+            raise ConfigError(f"plan version must be an integer from 1 to {PLAN_VERSION} (a newer plan needs a newer "
                               f"library), got {shown(version)}.")
         if not isinstance(plan.get("steps"), list):
             raise ConfigError("a selection plan needs a 'steps' list.")

@@ -212,7 +212,7 @@ def test_full_disk_while_writing_the_card_keeps_the_old_card(tmp_path, monkeypat
 def test_bad_output_folder_is_refused_before_any_work(tmp_path, make):
     (tmp_path / "f").write_text("x")
     out = {"empty": "", "file": str(tmp_path / "f"), "under_a_file": str(tmp_path / "f" / "sub")}[make]
-    with pytest.raises(ConfigError, match="empty" if make == "empty" else "is a file"):
+    with pytest.raises(ConfigError, match="must name a folder" if make == "empty" else "is a file"):
         check_out_dir(out)
     with pytest.raises(ConfigError):
         save_folder(out, {"scored": scored_ds(3)})

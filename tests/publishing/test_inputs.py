@@ -14,13 +14,19 @@ from qaq_datasets.publishing import publish
 pytestmark = pytest.mark.filterwarnings("ignore:No scorers in the qaq. metadata")
 
 
-@pytest.mark.parametrize("repo_id", ["no spaces/allowed", "a/b/c", "../up", "x" * 200 + "/y"])
+@pytest.mark.parametrize("repo_id", ["no spaces/allowed", "a/b/c", "../up", "x" * 200 + "/y", None, 5])
 def test_malformed_repo_id(tmp_path, repo_id):
     with pytest.raises(ConfigError, match="not a valid Hub repo id"):
         publish(repo_id, scored_ds(5), dry_run=tmp_path / "out")
     with pytest.raises(ConfigError, match="not a valid Hub repo id"):
         publish(repo_id, scored_ds(5), token="x")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dry_run", ["", 5])
+def test_a_dry_run_that_names_no_folder(dry_run):
+    with pytest.raises(ConfigError, match="dry-run folder must name a folder"):
+        publish("me/x", scored_ds(5), dry_run=dry_run)
 
 
 def test_empty_dataset(tmp_path):

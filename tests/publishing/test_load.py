@@ -225,6 +225,33 @@ def test_a_folder_without_configs_in_its_card_still_fails_in_one_line(tmp_path):
     (tmp_path / "data").mkdir()
     scored_ds(5).to_parquet(str(tmp_path / "data" / "train-00000-of-00001.parquet"))
     (tmp_path / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1 cut")
-    with pytest.raises(ConfigError, match="could not be loaded") as err:
+    with pytest.raises(ConfigError, match="not a readable parquet file") as err:
         load_scored(tmp_path)
     assert len(str(err.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("data_dir", ["ABS", "../elsewhere"])
+def test_a_card_whose_data_dir_is_outside_its_folder_is_refused(tmp_path, data_dir):
+    folder, elsewhere = tmp_path / "scored", tmp_path / "elsewhere"
+    save_folder(folder, {"scored": scored_ds(5)}, METADATA)
+    save_folder(elsewhere, {"scored": scored_ds(5)}, METADATA)
+    readme = folder / "README.md"
+    data_dir = str(elsewhere) if data_dir == "ABS" else data_dir
+    readme.write_text(readme.read_text().replace("  data_files:", f"  data_dir: {data_dir}\n  data_files:", 1))
+    with pytest.raises(ConfigError, match="outside the folder"):
+        load_scored(folder)
+
+
+def test_a_folder_without_configs_holding_a_link_to_a_file_outside_is_refused(tmp_path):
+    folder, elsewhere = tmp_path / "scored", tmp_path / "elsewhere"
+    save_folder(elsewhere, {"scored": scored_ds(5)}, METADATA)
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "train.parquet").symlink_to(_shard(elsewhere))
+    with pytest.raises(ConfigError, match="a link to a file outside the folder"):
+        load_scored(folder)
+
+
+@pytest.mark.parametrize("source", ["", "  ", None, 5])
+def test_load_scored_needs_a_folder_or_a_repo_id(source):
+    with pytest.raises(ConfigError, match="needs a folder or a Hub dataset repo id"):
+        load_scored(source)

@@ -270,7 +270,22 @@ def test_bad_model_specs():
         qaq.score_fn("/nonexistent/model.gguf")
     with pytest.raises(ConfigError):
         qaq.score_fn(None)
+    with pytest.raises(ModelNotFoundError, match="model spec is empty"):
+        qaq.score_fn(" ")
     assert issubclass(ModelNotFoundError, ValueError)
+
+
+def test_a_file_that_is_not_gguf_is_refused_when_the_spec_resolves(tmp_path):
+    (tmp_path / "junk.gguf").write_bytes(b"not a model")
+    with pytest.raises(ModelNotFoundError, match="not a GGUF file"):
+        qaq.score_fn(tmp_path / "junk.gguf")
+
+
+def test_a_spec_that_starts_in_a_local_folder_is_a_missing_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org").mkdir()
+    with pytest.raises(ModelNotFoundError, match="Model folder 'org/name' does not exist .* local folder 'org'"):
+        qaq.score_fn("org/name")
 
 
 def test_fingerprint_is_stable_and_pickles_small(tiny_model_dir):

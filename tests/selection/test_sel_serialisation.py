@@ -71,8 +71,9 @@ def test_bad_plans():
         Selector.from_dict({"steps": [{"step": "stratify", "column": "x", "bins": 3, "colour": 1}]})
     with pytest.raises(ConfigError, match="stratify"):
         Selector.from_dict({"steps": [{"step": "rank", "column": "x"}]})
-    with pytest.raises(ConfigError, match="newer"):
-        Selector.from_dict({"version": 99, "steps": []})
+    for version in (99, 0, -1):
+        with pytest.raises(ConfigError, match="from 1 to 1 .a newer"):
+            Selector.from_dict({"version": version, "steps": []})
     with pytest.raises(ConfigError, match="format"):
         Selector.from_dict({"format": "other", "steps": []})
     with pytest.raises(ConfigError, match="unknown plan keys"):
