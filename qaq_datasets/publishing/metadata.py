@@ -129,18 +129,19 @@ def _check_data_files(folder: Path, entry: Mapping, where: str) -> None:
     have a readable footer (a missing, outside or truncated file: one ConfigError naming it)."""
     import pyarrow.parquet as pq
 
-    data_dir, specs = str(entry.get("data_dir") or ""), entry.get("data_files") or "**/*"
+    named = entry.get("data_files")  # none named: every file of the folder
+    data_dir, specs = str(entry.get("data_dir") or ""), named or "**/*"
     for spec in specs if isinstance(specs, list) else [specs]:
         paths = spec.get("path") if isinstance(spec, dict) else spec
         for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
             pattern = str(Path(data_dir, str(pattern)))
-            named = f"{where}: its card lists the data file {pattern[:200]!r}, which is"
+            lists = f"{where}: its card lists the data file {pattern[:200]!r}, which is"
             if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
-                raise ConfigError(f"{named} outside the folder.")
+                raise ConfigError(f"{lists} outside the folder.")
             files = [f for f in sorted(folder.glob(pattern)) if f.is_file()] if any(c in pattern for c in "*?[") \
                 else [folder / pattern]
-            if specs != "**/*" and (not files or not files[0].is_file()):
-                raise ConfigError(f"{named} missing.")
+            if named and (not files or not files[0].is_file()):
+                raise ConfigError(f"{lists} missing.")
             for file in files:
                 if not file.resolve().is_relative_to(folder.resolve()):
                     raise ConfigError(f"{where}: its data file {str(file.relative_to(folder))[:200]!r} is a link to "

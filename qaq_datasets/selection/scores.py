@@ -18,8 +18,6 @@ from .ranking import quantile_bins, within_bin_rank
 from .steps import Context, FitState, Score, Step, check_unit, register_step
 
 
-
-
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
     """min, max and mean of the finite values (None without one)."""
     finite = values[np.isfinite(values)]
