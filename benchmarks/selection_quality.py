@@ -26,10 +26,10 @@ plan keeps ``--budget``. The measure is the share of kept rows that are defectiv
 check can see (a signal's AUROC >= SEEN_AUROC on the tune half, or the text checks catch half of the kind); the
 tables show each plan's worst set and its median.
 
-``--tune`` chooses the default's knobs on the tune half by the stated rule (:func:`choose`: best worst set, then best
-median, then fewest knobs, then least clean loss, among the plans whose filters drop at most 5% of the tune half's
-clean rows), and runs leave-one-kind-out: the knobs chosen without kind K, reported on the report half's sets made
-mostly of K.
+``--tune`` chooses the default's knobs on the tune half by the stated rule (:func:`choose`: the final ranking, then
+the filters; in each round the best worst set, then best median, then fewest knobs, then least clean loss, then
+lowest mean, among the plans whose filters drop at most 5% of the tune half's clean rows), and runs
+leave-one-kind-out: the knobs chosen without kind K, reported on the report half's sets made mostly of K.
 """
 
 from __future__ import annotations
@@ -488,7 +488,8 @@ def survivors(A: dict, knobs: dict) -> np.ndarray:
                     x = x / A[step["divide_by"]]
             alive &= ~getattr(operator, OPS[step["op"]])(x, step["value"])
         else:  # the final ranking's columns
-            for c in (step.get(f) for f in ("column", "strong", "weak", "strong_by", "weak_by")):
+            for c in [*(step.get(f) for f in ("column", "strong", "weak", "strong_by", "weak_by")),
+                      *step.get("profile", ())]:
                 alive &= np.isfinite(A[c]) if c in A else True
     return alive
 
@@ -501,6 +502,9 @@ def final_keep(A: dict, idx: np.ndarray, alive: np.ndarray, knobs: dict, budget:
     k = max(1, int(np.floor(budget * n + 0.5)))
     if alive.sum() <= k:
         return np.flatnonzero(alive)
+    if knobs["final"] == "typical":
+        z = np.max([np.abs(A[c][idx] - m) / sd for c, (m, sd) in knobs["profile"].items()], axis=0)
+        return top_rows(z, alive, k, True)
     if knobs["final"] == "gap":
         r = {p: within_bin_rank(A[f"{p}rmi"][idx], quantile_bins("", A[f"{p}nll_q"][idx], alive, knobs["bins"],
                                                                   knobs["min_rows"]).of_row, alive)
@@ -527,9 +531,9 @@ def fast_eval(A, sets, knobs, budget, defect, seen, alive_pool=None) -> list[dic
 
 
 def knob_grid(base: dict):
-    """The candidates: each threshold off or at a few values (anchored: RMI/NLL(Q) between 0 and 1, IFD at 1,
-    nll_end and nll_q in nats) and the models whose RMI ratio is fenced on each side; the final ranking stays
-    the strong within-bin RMI rank closest to 0.5."""
+    """The filter candidates: each threshold off or at a few values (anchored: RMI/NLL(Q) between 0 and 1, IFD at
+    1, nll_end and nll_q in nats) and the models whose RMI ratio is fenced on each side; the final ranking is
+    ``base``'s."""
     import itertools
 
     axes = {"rho_low": (None, 0.0, 0.02, 0.04, 0.06), "rho_low_model": ("weak", "strong", "both"),
@@ -543,31 +547,70 @@ def knob_grid(base: dict):
         yield {**base, **k}
 
 
+#: the score columns a ``typical`` profile may read (one or two of them)
+PROFILE_COLUMNS = [f"{m}_{x}" for m in ("strong", "weak")
+                   for x in ("nll_q", "nll_q_given_a", "nll_a", "nll_a_given_q", "ifd", "nll_end", "rmi")]
+
+
+def fit_profile(A: dict, clean: np.ndarray, columns) -> dict:
+    """{column: [median, 1.4826 MAD]} of the clean rows ``clean`` (rounded to 2 decimals, as the library keeps
+    them)."""
+    out = {}
+    for c in columns:
+        v = A[c][clean]
+        v = v[np.isfinite(v)]
+        med = float(np.median(v))
+        out[c] = [round(med, 2), round(1.4826 * float(np.median(np.abs(v - med))), 2)]
+    return out
+
+
+def final_grid(base: dict, A: dict, clean: np.ndarray):
+    """The final-ranking candidates: the method's stratified RMI (the strong within-bin rank closest to 0.5) and
+    every ``typical`` profile of one or two :data:`PROFILE_COLUMNS`, fitted on the clean rows ``clean``."""
+    import itertools
+
+    yield {**base, "final": "center", "center": 0.5}
+    for r in (1, 2):
+        for cols in itertools.combinations(PROFILE_COLUMNS, r):
+            yield {**base, "final": "typical", "profile": fit_profile(A, clean, cols)}
+
+
 def knob_count(k: dict) -> int:
-    return sum(k[x] is not None for x in ("rho_low", "rho_high", "ifd_max", "end_max", "q_max"))
+    return sum(k[x] is not None for x in ("rho_low", "rho_high", "ifd_max", "end_max", "q_max")) + (
+        len(k["profile"]) if k["final"] == "typical" else 1)
+
+
+def describe(k: dict) -> str:
+    final = f"typical {k['profile']}" if k["final"] == "typical" else f"{k['final']} {k['center']}"
+    return ", ".join(f"{x}={k[x]}" for x in ("rho_low", "rho_low_model", "rho_high", "rho_high_model", "ifd_max",
+                                              "end_max", "q_max")) + f"; final {final}"
 
 
 def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, show=0):
-    """The candidate with the best worst set (seen-defect rate among kept), then the best median, then the fewest
-    knobs, then the least clean loss; only candidates whose filters drop at most ``max_clean_loss`` of the clean
-    rows ``clean_idx`` qualify."""
-    rows = []
-    for k in knob_grid(base):
-        alive = survivors(A, k)
-        if (~alive[clean_idx]).mean() > max_clean_loss:
-            continue
-        res = fast_eval(A, sets, k, budget, defect, seen, alive)
-        rates = np.nan_to_num([r["seen_rate"] for r in res], nan=0.0)  # a set with nothing kept keeps no defect
-        rows.append((rates.max(), float(np.median(rates)), knob_count(k),
-                     sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), k))
-    if not rows:
-        raise SystemExit(f"no candidate drops at most {max_clean_loss:.0%} of the clean rows")
-    rows.sort(key=lambda r: r[:4])
-    for r in rows[:show]:
-        print(f"worst {r[0]:.1%} median {r[1]:.1%} knobs {r[2]} clean lost {r[3]:.1%}: "
-              + ", ".join(f"{x}={r[4][x]}" for x in ("rho_low", "rho_low_model", "rho_high", "rho_high_model",
-                                                    "ifd_max", "end_max", "q_max")))
-    return rows[0][4], rows
+    """Two rounds from ``base``: first the final ranking (:func:`final_grid`, with ``base``'s filters), then the
+    filters (:func:`knob_grid`, with that ranking). In each, the candidate with the best worst set (seen-defect
+    rate among kept), then the best median, then the fewest knobs (thresholds and profile columns), then the least
+    clean loss, then the lowest mean; only candidates whose filters drop at most ``max_clean_loss`` of the clean
+    rows ``clean_idx`` qualify (profiles are fitted on them too)."""
+    best = base
+    for grid in (final_grid(base, A, clean_idx), None):
+        rows = []
+        for k in grid if grid is not None else knob_grid(best):
+            alive = survivors(A, k)
+            if (~alive[clean_idx]).mean() > max_clean_loss:
+                continue
+            res = fast_eval(A, sets, k, budget, defect, seen, alive)
+            rates = np.nan_to_num([r["seen_rate"] for r in res], nan=0.0)  # a set with nothing kept keeps no defect
+            rows.append((rates.max(), float(np.median(rates)), knob_count(k),
+                         sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), rates.mean(), k))
+        if not rows:
+            raise SystemExit(f"no candidate drops at most {max_clean_loss:.0%} of the clean rows")
+        rows.sort(key=lambda r: r[:5])
+        for r in rows[:show]:
+            print(f"worst {r[0]:.1%} median {r[1]:.1%} knobs {r[2]} clean lost {r[3]:.1%} mean {r[4]:.2%}: "
+                  + describe(r[5]))
+        best = rows[0][5]
+    return best, rows
 
 
 # ------------------------------------------------------------------------------------------------- the report
@@ -580,6 +623,10 @@ def kind_aurocs(A, defect, rows) -> dict:
         signals |= {f"{m} RMI/NLL(Q) high": A[f"{p}rmi"] / A[f"{p}nll_q"] for m, p in (("strong", "strong_"),
                                                                                       ("weak", "weak_"))}
     signals |= {"weak nll_end": A["weak_nll_end"], "weak nll_q": A["weak_nll_q"], "strong IFD": A["strong_ifd"]}
+    from qaq_datasets.selection.presets import DEFAULT_PARAMS
+
+    signals["distance from the default's profile"] = np.max(
+        [np.abs(A[c] - m) / sd for c, (m, sd) in DEFAULT_PARAMS["profile"].items()], axis=0)
     out = {}
     for kind in ALL_KINDS:
         sel = rows & np.isin(defect, [kind, "none"]) & A["ok"]
@@ -704,6 +751,36 @@ def main():
         print(f"\n{g}: the default keeps at most half the best single-direction baseline's seen-defective share in "
               f"{halves} of {len(res['default'])} sets; its worst set is {key} "
               f"({res['default'][worst]['seen_rate']:.1%}, kept per kind {res['default'][worst]['per_kind']})")
+    single = [n for n, p in STRATEGIES.items() if p in SINGLE_DIRECTION]
+    print("\nThe default by level: worst set / median / sets at <= 5%\n\n| defective | "
+          + " | ".join(f"{g}: worst | median | sets at <= 5%" for g in ("report", "two-source")) + " |\n"
+          + "|---" * 7 + "|")
+    for level in GRID_LEVELS:
+        cells = []
+        for g in ("report", "two-source"):
+            r = np.array([table[g]["default"][j]["seen_rate"] for j, key in enumerate(by_group[g]) if key[2] == level])
+            cells.append(f"{r.max():.1%} | {np.median(r):.1%} | {(r <= 0.05 + 1e-9).sum()} of {r.size}")
+        print(f"| {level:.0%} | " + " | ".join(cells) + " |")
+    print("\nBy the kind that makes up 60% or all of the defects: worst set of the default and of the best "
+          "single-direction baseline in the same sets\n\n| dominant kind | report: default | best baseline | "
+          "two-source: default | best baseline |\n|---|---|---|---|---|")
+    for kind in ALL_KINDS:
+        cells = []
+        for g in ("report", "two-source"):
+            js = [j for j, key in enumerate(by_group[g]) if key[1] in (f"{kind}=0.6", f"{kind}=1")]
+            best = max(min(table[g][n][j]["seen_rate"] for n in single) for j in js)
+            cells.append(f"{max(table[g]['default'][j]['seen_rate'] for j in js):.1%} | {best:.1%}")
+        print(f"| {kind}{'' if kind in seen else ' (unseen)'} | " + " | ".join(cells) + " |")
+    alive = survivors(A, knobs)
+    report_aucs = kind_aurocs(A, defect, half == "report")
+    print("\nPer kind: the share the default's filters drop, and the best AUROC of any signal (report half)\n\n"
+          "| kind | dropped, report half | dropped, HumanEval | best AUROC, report half | text checks catch |\n"
+          "|---|---|---|---|---|")
+    for kind in ALL_KINDS:
+        here = {h: (defect == kind) & (half == h) for h in ("report", "humaneval")}
+        name, auc = max(((n, a) for n, a in report_aucs[kind].items() if n != "text checks catch"), key=lambda x: x[1])
+        print(f"| {kind} | {(~alive[here['report']]).mean():.0%} | {(~alive[here['humaneval']]).mean():.0%} | "
+              f"{auc:.2f} ({name}) | {report_aucs[kind]['text checks catch']:.0%} |")
     CACHE.mkdir(exist_ok=True)
     (CACHE / "selection_quality_results.json").write_text(json.dumps(
         {g: {n: [{k: v for k, v in r.items() if k != "keep"} for r in rs] for n, rs in t.items()}

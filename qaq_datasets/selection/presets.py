@@ -7,10 +7,10 @@ name                models   plan
 ``default``         2        drop the rows the text checks flag (``check_*`` columns: looping,
                              prose where code was asked for, code in another language than
                              asked, Python that does not parse), then row-local thresholds at the
-                             method's anchors: IFD > 1 (``ifd_gt_1``), RMI / NLL(Q) near 1
-                             (``rmi_high``: echoes), an improbable end of answer (``end_unlikely``)
-                             or question (``question_unlikely``); then keep the ``fraction`` whose
-                             strong within-bin RMI rank is closest to 0.5
+                             method's anchors: IFD > 1 (``ifd_gt_1``) and an improbable end of
+                             answer (``end_unlikely``); then keep the ``fraction`` of rows
+                             closest to a fixed profile of clean rows: the weak model's NLL(Q|A)
+                             (how well the answer explains the question) and NLL(A) (``typical``)
 ``gap``             2        the paper's Diff-High as its text describes it: top ``fraction`` by
                              r_strong − r_weak, ranks within 10 nll_q bins of each model
 ``gap-global``      2        the same with global ranks, as the authors' README computes them
@@ -49,22 +49,28 @@ from ..scoring.schema import OK_STATUSES, ScoreColumns, check_prefix
 from .selector import Selector
 
 #: the ``default`` plan's knobs (chosen by the worst set of the selection benchmark's tune half, see
-#: docs/selection-benchmark.md). Every threshold reads one row alone and sits at one of the method's anchors, so no
-#: mix of other rows can move it: RMI / NLL(Q) is 0 where the answer tells nothing about the question and 1 where it
-#: spells the question out; IFD is 1 where the question does not help the answer; nll_end and nll_q are nats.
+#: docs/selection-benchmark.md). Every step reads one row alone, so no mix of other rows can move it: the thresholds
+#: sit at the method's anchors (RMI / NLL(Q) is 0 where the answer tells nothing about the question and 1 where it
+#: spells the question out; IFD is 1 where the question does not help the answer; nll_end and nll_q are nats), and
+#: the final ranking measures each row against a fixed profile of clean rows.
 DEFAULT_PARAMS = {
     # the text checks whose columns (check_{name}, see qaq_datasets.checks) drop a row: () for none
     "checks": ("looping", "missing_code", "wrong_language", "unparseable_code"),
     "rho_low": None,  # drop RMI / NLL(Q) below this (misaligned answers, fillers); None: left to ifd_max
     "rho_low_model": "weak",  # whose RMI / NLL(Q): "weak", "strong" or "both"
-    "rho_high": 0.7,  # drop RMI / NLL(Q) above this (echoes, restated questions); None: keep that side
+    "rho_high": None,  # drop RMI / NLL(Q) above this (echoes, restated questions); None: left to the final ranking
     "rho_high_model": "weak",
     "ifd_max": 1.0,  # drop IFD above this, for both models: the question makes the answer less likely
     "end_max": 15.0,  # drop a weak nll_end above this: the answer's end is improbable (cut off)
-    "q_max": 5.0,  # drop a weak nll_q above this: the question itself is improbable (scrambled, noise)
-    "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q) for the final ranking
+    "q_max": None,  # drop a weak nll_q above this: the question itself is improbable; None: left to the final ranking
+    # the final ranking: "typical": closest to `profile`; "center": the strong within-bin RMI rank closest to
+    # `center` (the method's stratified RMI); "gap": r_strong - r_weak
+    "final": "typical",
+    # {score column under the strong_/weak_ prefixes: [center, spread]} of the clean rows of the benchmark's tune half
+    # (median, 1.4826 MAD), for the default models (gemma3-270m strong, smollm2-135m weak), standard template
+    "profile": {"weak_nll_q_given_a": [1.65, 0.57], "weak_nll_a": [1.41, 0.77]},
+    "bins": 10,  # quantile bins of PPL(Q) (= of {p}nll_q) for "center" and "gap"
     "min_rows": 2,  # smaller bins are merged into a neighbour
-    "final": "center",  # "center": the strong within-bin RMI rank closest to `center`; "gap": r_strong - r_weak
     "center": 0.5,
 }
 
@@ -94,6 +100,8 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     if unknown := sorted(set(knobs) - set(DEFAULT_PARAMS)):
         raise ConfigError(f"unknown default-plan knobs {unknown}; knobs: {', '.join(DEFAULT_PARAMS)}.")
     k = {**DEFAULT_PARAMS, **knobs}
+    if k["final"] not in ("typical", "center", "gap"):
+        raise ConfigError(f"default-plan final must be 'typical', 'center' or 'gap', got {shown(k['final'])}.")
     s, w = ScoreColumns(strong), ScoreColumns(weak)
     sel = _status_ok(strong, weak)
     for check in build_checks(k["checks"] or ()):  # None or (): no check
@@ -107,6 +115,14 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     for knob, columns, reason in upper:
         for column in columns if k[knob] is not None else ():
             sel = sel.drop_where(column, ">", k[knob], reason=reason)
+    if k["final"] == "typical":
+        models, profile = {"strong_": s, "weak_": w}, {}
+        for column, cs in k["profile"].items():  # strong_/weak_ columns → the plan's prefixes
+            p, measure = ScoreColumns.parse(column) or (None, None)
+            if p not in models:
+                raise ConfigError(f"default-plan profile: {shown(column)} is no strong_ or weak_ score column.")
+            profile[getattr(models[p], measure)] = cs
+        return sel.typical(profile).keep_top(fraction)
     if k["final"] == "gap":
         return sel.gap(strong=s.rmi, weak=w.rmi, bins=k["bins"], min_rows=k["min_rows"]).keep_top(fraction)
     sel = sel.stratify(s.nll_q, k["bins"], min_rows=k["min_rows"]).rank(s.rmi)

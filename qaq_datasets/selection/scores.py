@@ -2,7 +2,7 @@
 
 None of these drops a row (apart from rows with missing values, which the fit loop handles); they
 set the current bins (``stratify``), the latest rank (``rank``) and the score ``keep_top`` ranks by
-(``rank``, ``gap``, ``score``, ``closest_to``, ``random``).
+(``rank``, ``gap``, ``score``, ``closest_to``, ``typical``, ``random``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, ConfigTypeError, shown
 from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
-from .steps import Context, FitState, Score, Step, check_unit, register_step
+from .steps import NUMERIC, Context, FitState, Score, Step, check_unit, is_number, register_step
 
 
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -239,6 +239,49 @@ class ClosestTo(Step):
         state.outputs[self.name] = distance = np.where(state.alive, np.abs(state.ranked[1] - self.center), np.nan)
         state.score = Score(self.name, distance, True)
         return {"rank_column": state.ranked[0], **value_stats(distance)}
+
+
+@register_step
+class Typical(Step):
+    """Score rows by their distance from a fixed profile of clean rows, closest first: the largest
+    ``|value − center| / spread`` over the profile's columns. keep_top then keeps the rows most like clean ones in
+    every column at once. A row's distance reads that row alone, so no mix of other rows (a dense cluster of
+    defects included) can move it. The profile is numbers measured on rows known to be clean, with the same
+    scorers: the default plan's come from the selection benchmark's tune half (docs/selection-benchmark.md).
+
+    Input columns: the profile's columns (numeric).
+    Output columns: ``name`` (float64 distance, NaN for rows not scored).
+
+    Examples:
+        >>> Selector().typical({"weak_nll_q_given_a": [1.65, 0.57], "weak_nll_a": [1.41, 0.77]}).keep_top(0.25)
+    """
+
+    kind = "typical"
+    profile: dict
+    _: KW_ONLY
+    name: str = "qaq_typical_distance"
+
+    def validate(self):
+        if not isinstance(self.profile, dict) or not self.profile:
+            raise ConfigTypeError(f"typical profile must map a column to [center, spread], got {shown(self.profile)}.")
+        for column, cs in self.profile.items():
+            if not (isinstance(column, str) and column and isinstance(cs, (list, tuple)) and len(cs) == 2
+                    and all(is_number(v) and abs(v) <= 1e300 for v in cs) and cs[1] > 0):  # NaN, inf, 10**400: no
+                raise ConfigError(f"typical profile: {shown(column)} needs [center, spread], two finite numbers with "
+                                  f"spread > 0, got {shown(cs)}.")
+        object.__setattr__(self, "profile", {c: [float(v) for v in cs] for c, cs in self.profile.items()})
+
+    def inputs(self):
+        return [(c, NUMERIC) for c in self.profile]
+
+    def outputs(self):
+        return [self.name]
+
+    def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
+        z = [np.abs(state.reader.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
+        state.outputs[self.name] = distance = np.where(valid, np.max(z, axis=0), np.nan)
+        state.score = Score(self.name, distance, True)
+        return value_stats(distance)
 
 
 @register_step

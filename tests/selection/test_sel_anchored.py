@@ -1,5 +1,6 @@
 """The default's thresholds sit at the method's anchors and read one row each, so no defect mix can capture them:
-a tight cluster of defects at RMI = 0 goes, the clean rows beside it stay, and a skewed clean-only bin loses few."""
+a tight cluster of defects at RMI = 0 goes, the clean rows beside it stay, and a skewed clean-only bin loses few.
+Its final ranking (``typical``) reads each row against fixed numbers too."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _clean(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _plan(**knobs):
-    return default_plan(fraction=1.0, checks=(), **knobs)
+    return default_plan(fraction=1.0, checks=(), **{"rho_high": 0.7, **knobs})
 
 
 @pytest.mark.parametrize("share", [0.4, 0.6])
@@ -155,3 +156,52 @@ def test_plan_files_and_selections_refuse_what_a_careless_user_gives(tmp_path):
     # any message of the library's errors is cut, whatever built it (a scorer's 100 KB question column name)
     err = ColumnError(f"Column {'q' * 100_000!r} is not in the dataset.", column="q", available=["a", "b"])
     assert len(str(err)) <= 600 and "[...]" in str(err) and str(err).endswith("Available columns: a, b.")
+
+
+def _typical_rows(n_clean: int, n_bad: int, seed: int = 0):
+    """Clean rows spread around the profile (weak nll_q_given_a 1.65 ± 0.57, weak nll_a 1.41 ± 0.77) and a tight
+    cluster of defects off it in one column (NLL(Q|A) ~ 3.5: questions the answer does not explain)."""
+    rng = np.random.default_rng(seed)
+    clean = rng.normal(1.65, 0.5, n_clean), rng.normal(1.41, 0.6, n_clean)
+    bad = rng.normal(3.5, 0.05, n_bad), rng.normal(1.41, 0.3, n_bad)
+    return from_columns(weak_nll_q_given_a=np.concatenate([clean[0], bad[0]]),
+                        weak_nll_a=np.concatenate([clean[1], bad[1]]))
+
+
+@pytest.mark.parametrize("share", [0.25, 0.5, 0.6])
+def test_typical_keeps_the_clean_rows_whatever_share_of_the_set_a_defect_cluster_is(share):
+    """The final ranking reads each row against fixed numbers: a dense cluster of defects, even the majority of the
+    set, cannot pull the kept rows toward itself (a within-set rank centred on the median would)."""
+    from qaq_datasets.selection.presets import DEFAULT_PARAMS
+
+    n_bad = int(400 * share / (1 - share))
+    ds = _typical_rows(400, n_bad)
+    sel = Selector().typical(DEFAULT_PARAMS["profile"]).keep_top(200).fit(ds)
+    assert sel.keep[:400].sum() == 200 and not sel.keep[400:].any()
+    middle = Selector().stratify("weak_nll_a", bins=1).rank("weak_nll_q_given_a").closest_to(0.5).keep_top(200)
+    assert share < 0.5 or middle.fit(ds).keep[400:].sum() >= 0.4 * 200  # at half, the relative centre is captured
+
+
+def test_typical_distance_is_row_local():
+    """Adding any rows never changes another row's distance."""
+    from qaq_datasets.selection.presets import DEFAULT_PARAMS
+
+    plan = Selector().typical(DEFAULT_PARAMS["profile"]).keep_top(1.0)
+    alone = plan.fit(_typical_rows(300, 0)).columns["qaq_typical_distance"]
+    mixed = plan.fit(_typical_rows(300, 500)).columns["qaq_typical_distance"]
+    assert np.array_equal(alone, mixed[:300])
+
+
+def test_typical_refuses_a_bad_profile_in_one_line():
+    from qaq_datasets.errors import ConfigTypeError
+
+    for bad, error in (({}, ConfigTypeError), ("weak_rmi", ConfigTypeError), ({"weak_rmi": [0.2]}, ConfigError),
+                       ({"weak_rmi": [0.2, 0]}, ConfigError), ({"weak_rmi": [float("nan"), 1]}, ConfigError),
+                       ({"weak_rmi": ["a", 1]}, ConfigError), ({"weak_rmi": [1, 10 ** 400]}, ConfigError),
+                       ({"weak_rmi": [float("inf"), 1]}, ConfigError), ({"": [0, 1]}, ConfigError)):
+        with pytest.raises(error, match="typical profile"):
+            Selector().typical(bad)
+    with pytest.raises(ColumnError, match="weak_nll_x"):  # a missing column is named before any row is read
+        Selector().typical({"weak_nll_x": [1, 1]}).fit(_typical_rows(5, 0))
+    plan = Selector().typical({"weak_rmi": [0.2, 0.1]}).keep_top(3)
+    assert Selector.from_yaml(plan.to_yaml()) == plan

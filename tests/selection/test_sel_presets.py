@@ -36,28 +36,39 @@ def test_each_preset_runs(ds, name):
     assert sel.report["plan"] == plan.to_dict()
 
 
-def test_default_checks_the_text_then_row_local_anchored_thresholds_then_keeps_the_centre(ds):
+def test_default_checks_the_text_then_row_local_anchored_thresholds_then_keeps_the_typical(ds):
     sel = preset("default").fit(ds)
     k = presets.DEFAULT_PARAMS
     steps = sel.report["steps"]
-    assert [s["step"] for s in steps] == ["drop_where"] * 11 + ["stratify", "rank", "closest_to", "keep_top"]
+    assert [s["step"] for s in steps] == ["drop_where"] * 9 + ["typical", "keep_top"]
     assert [s["params"]["column"] for s in steps[2:6]] == [f"check_{c}" for c in k["checks"]]
-    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "rmi_high", "ifd_gt_1", "end_unlikely",
-                                               "question_unlikely", "below_cut"}
+    assert set(sel.report["drop_reasons"]) <= {"not_ok_status", "ifd_gt_1", "end_unlikely", "below_cut"}
     assert {"not_ok_status", "below_cut"} <= set(sel.report["drop_reasons"])
-    assert steps[6]["params"] == {"column": "weak_rmi", "op": ">", "value": k["rho_high"], "reason": "rmi_high",
-                                  "divide_by": "weak_nll_q"}
-    assert [s["params"]["column"] for s in steps[7:11]] == ["weak_ifd", "strong_ifd", "weak_nll_end", "weak_nll_q"]
-    assert [s["params"]["value"] for s in steps[7:11]] == [k["ifd_max"]] * 2 + [k["end_max"], k["q_max"]]
-    assert steps[-2]["params"]["center"] == k["center"]
-    dist = sel.columns["qaq_center_distance"]
+    assert [s["params"]["column"] for s in steps[6:9]] == ["weak_ifd", "strong_ifd", "weak_nll_end"]
+    assert [s["params"]["value"] for s in steps[6:9]] == [k["ifd_max"]] * 2 + [k["end_max"]]
+    assert steps[-2]["params"]["profile"] == k["profile"]
+    dist = sel.columns["qaq_typical_distance"]
     below = np.array(sel.reasons, dtype=object) == "below_cut"
     assert dist[sel.keep].max() <= dist[below].min()
+    # the distance is the largest |value - center| / spread over the profile's columns
+    z = np.max([np.abs(_col(ds, c) - m) / sd for c, (m, sd) in k["profile"].items()], axis=0)
+    assert np.allclose(dist[sel.keep], z[sel.keep])
+
+
+def test_default_final_ranking_and_profile_are_knobs(ds):
+    centre = presets.default_plan(final="center").steps
+    assert [s["step"] for s in centre[-4:]] == ["stratify", "rank", "closest_to", "keep_top"]
+    plan = presets.default_plan(strong="a_", weak="b_", profile={"weak_rmi": [0.2, 0.1], "strong_nll_q": [2, 1]})
+    assert plan.steps[-2]["profile"] == {"b_rmi": [0.2, 0.1], "a_nll_q": [2.0, 1.0]}
+    with pytest.raises(ConfigError, match="'typical', 'center' or 'gap'"):
+        presets.default_plan(final="middle")
+    with pytest.raises(ConfigError, match="no strong_ or weak_ score column"):
+        presets.default_plan(profile={"qaq_rmi": [0, 1]})
 
 
 def test_default_parameters_live_in_one_place(monkeypatch):
     for knob, value in {"bins": 5, "rho_low": 0.02, "rho_low_model": "both", "ifd_max": None, "end_max": None,
-                        "checks": ()}.items():
+                        "checks": (), "final": "center"}.items():
         monkeypatch.setitem(presets.DEFAULT_PARAMS, knob, value)
     steps = preset("default").steps
     assert not [s for s in steps if s.get("column", "").startswith("check_")]

@@ -34,13 +34,13 @@ def test_apply(ds, sel):
     curated = sel.apply(ds)
     assert len(curated) == 75
     assert curated["instruction"][:] == [ds["instruction"][i] for i in sel.indices.tolist()]
-    assert set(sel.columns) == {"strong_rmi_rank", "qaq_center_distance"}
+    assert set(sel.columns) == {"qaq_typical_distance"}
     for name in sel.columns:
         np.testing.assert_array_equal(np.asarray(curated[name][:]), sel.columns[name][sel.indices])
     assert set(ds.column_names) < set(curated.column_names)
     # applying again to the curated columns' source replaces same-named columns
     again = sel.apply(sel.annotate(ds))
-    assert again.column_names.count("qaq_center_distance") == 1
+    assert again.column_names.count("qaq_typical_distance") == 1
 
 
 def test_annotate(ds, sel):
@@ -49,8 +49,8 @@ def test_annotate(ds, sel):
     assert annotated["qaq_keep"][:] == sel.keep.tolist()
     assert annotated["qaq_drop_reason"][:] == sel.reasons
     assert annotated.features["qaq_drop_reason"].dtype == "string"
-    dist = np.asarray(annotated["qaq_center_distance"][:], dtype=float)
-    np.testing.assert_array_equal(np.isnan(dist), np.isnan(sel.columns["qaq_center_distance"]))
+    dist = np.asarray(annotated["qaq_typical_distance"][:], dtype=float)
+    np.testing.assert_array_equal(np.isnan(dist), np.isnan(sel.columns["qaq_typical_distance"]))
 
 
 @pytest.mark.parametrize("batched", [False, True])
@@ -70,7 +70,7 @@ def test_dataset_with_an_indices_mapping(ds):
     a, b = set(sel.apply(shuffled)["instruction"][:]), set(base.apply(ds)["instruction"][:])
     assert len(a) == len(b)
     cut = base.report["steps"][-1]["fitted"]["cut"]
-    score_of = dict(zip(ds["instruction"], base.columns["qaq_center_distance"]))
+    score_of = dict(zip(ds["instruction"], base.columns["qaq_typical_distance"]))
     assert all(score_of[x] == cut for x in a ^ b), "rows differ beyond ties at the cut"
 
 
