@@ -67,14 +67,15 @@ class CheckFn:
 
         return {c: Value("bool") for c in self.columns}
 
-    def resolve(self, names: Iterable[str]) -> dict:
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - every batch of a map has the same names; a CheckFn is hashable
+    def resolve(self, names: tuple[str, ...]) -> dict:
         """The text columns it reads from a batch or dataset with column ``names`` (ColumnError when there are none),
         found once per set of column names."""
-        return _batch_columns(self, tuple(names))
+        return check_shape_columns(resolve_columns(names, self.question, self.answer, self.messages), names)
 
     def check(self, dataset) -> dict:
         """Check ``dataset``'s columns (and that they hold text) before anything runs; return the text columns read."""
-        return check_shape_columns(self.resolve(dataset.column_names), dataset.column_names, dataset.features)
+        return check_shape_columns(self.resolve(tuple(dataset.column_names)), dataset.column_names, dataset.features)
 
     def recipe(self) -> dict:
         """The checks and thresholds (the ``checks:`` of a scored dataset's ``qaq:`` block)."""
@@ -82,7 +83,7 @@ class CheckFn:
 
     def __call__(self, batch: dict) -> dict:
         """A ``Dataset.map`` batch (or one row, with ``batched=False``) → the check columns."""
-        if is_one_row(batch, self.resolve(batch)):
+        if is_one_row(batch, self.resolve(tuple(batch))):
             return {c: v[0] for c, v in self.check_batch({k: [v] for k, v in batch.items()}).items()}
         return self.check_batch(batch)
 
@@ -90,7 +91,7 @@ class CheckFn:
         """A batch → the check columns (``MultiScorer`` calls this as ``score_batch``, as a Scorer's: a batch is
         never guessed to be a row; ``rank`` is not used)."""
         out = {c: [] for c in self.columns}
-        for parsed in parse_batch(batch, self.resolve(batch)):
+        for parsed in parse_batch(batch, self.resolve(tuple(batch))):
             texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
             for check in self.checks:  # a row with no question or answer text is not checked: None
                 out[check.column].append(None if texts is None else check.found(texts))
@@ -105,12 +106,6 @@ class CheckFn:
         features.update(self.features())
         return dataset.map(self.check_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
                            **{"desc": "QAQ text checks", **map_kwargs})
-
-
-@functools.lru_cache(maxsize=64)
-def _batch_columns(fn: CheckFn, names: tuple[str, ...]) -> dict:
-    """``fn``'s text columns among a batch's column ``names`` (cached: every batch of a map has the same names)."""
-    return check_shape_columns(resolve_columns(names, fn.question, fn.answer, fn.messages), names)
 
 
 def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,

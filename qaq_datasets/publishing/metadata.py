@@ -104,11 +104,13 @@ def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitt
     return to_builtin({**{k: v for k, v in out.items() if v is not None}, **meta})
 
 
-def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None) -> str | None:
-    """The README.md text of a local folder or a Hub dataset repo (None when it has none)."""
+def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None,
+                   hub: bool = False) -> str | None:
+    """The README.md text of a local folder or a Hub dataset repo (None when it has none); with ``hub``, of the Hub
+    dataset repo even where a local folder has its name."""
     folder = Path(repo_or_folder).expanduser()
     try:
-        path = folder / README if folder.is_dir() else Path(hf_hub_download(
+        path = folder / README if folder.is_dir() and not hub else Path(hf_hub_download(
             str(repo_or_folder), README, repo_type="dataset", revision=revision, token=token))
         return path.read_text(encoding="utf-8") if path.is_file() else None
     except UnicodeDecodeError:

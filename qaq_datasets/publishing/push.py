@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
@@ -132,28 +132,20 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
                            f"{detail.rstrip('.')}. {hint}") from exc
 
 
-def _hub_readme(api: HfApi, repo_id: str) -> str | None:
-    """The README.md text of a dataset repo on the Hub, or None when it has none."""
-    try:
-        return Path(api.hf_hub_download(repo_id, README, repo_type="dataset")).read_text(encoding="utf-8")
-    except EntryNotFoundError:
-        return None
-
-
 def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
     api = HfApi(token=token)
     with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     with _step("reading the repo's card", repo_id, token, "Nothing was uploaded."):
-        readme = _hub_readme(api, repo_id)
+        readme = read_card_text(repo_id, token=token, hub=True)
     parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
     for name, dsdict in configs.items():
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
             dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
                                commit_message=f"qaq: upload config {name!r}")
     with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
-        readme = _hub_readme(api, repo_id)
+        readme = read_card_text(repo_id, token=token, hub=True)
     operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
     with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
         # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
