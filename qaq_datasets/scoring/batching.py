@@ -28,14 +28,13 @@ def padded_width(length: int) -> int:
     return -(-length // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
-def micro_batches(lengths: Sequence[int], token_budget: int, call_cost: int | None = None) -> list[list[int]]:
+def micro_batches(lengths: Sequence[int], token_budget: int, call_cost: int = CALL_COST_TOKENS) -> list[list[int]]:
     """Partition indices into groups, longest first, each with ``len(group) * padded_longest <= token_budget``.
 
     Among all partitions of the length-sorted sequences into contiguous runs (a sequence longer than the
-    budget runs alone), returns the one with the fewest padded tokens plus ``call_cost`` per group
-    (default ``CALL_COST_TOKENS``). Deterministic: ties in length keep index order.
+    budget runs alone), returns the one with the fewest padded tokens plus ``call_cost`` per group.
+    Deterministic: ties in length keep index order.
     """
-    call_cost = CALL_COST_TOKENS if call_cost is None else call_cost
     n = len(lengths)
     order = sorted(range(n), key=lambda i: (-lengths[i], i))
     widths = np.array([padded_width(lengths[i]) for i in order], dtype=np.int64)

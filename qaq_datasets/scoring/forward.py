@@ -43,31 +43,26 @@ PREFIX_CACHE_MIN_SHARE = 0.05  # ... nor are prefixes under this share of the to
 MAX_CACHED_PREFIXES = 4
 
 
-def shared_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
-    """The longest token prefix of all ``sequences`` that ends before the first scored position of any.
+def cached_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
+    """The longest token prefix of all ``sequences`` that ends before the first scored position of any: it runs
+    once and is cached.
 
     The position before a scored token must be fed (its hidden state predicts the token), so the prefix
-    stops one short of the earliest span start. Empty when shorter than ``MIN_SHARED_PREFIX``.
+    stops one short of the earliest span start. Empty when shorter than ``MIN_SHARED_PREFIX``, or when it is
+    too small a share of the tokens fed (under ``PREFIX_CACHE_MIN_SHARE``) to pay for the masked attention
+    kernel it brings.
     """
     prefix = os.path.commonprefix([list(s) for s in sequences])  # element-wise: any sequences, not only paths
     n = min([len(prefix)] + [start - 1 for sp in spans for start, end in sp if end > start])
-    return tuple(prefix[:n]) if n >= MIN_SHARED_PREFIX else ()
-
-
-def cached_prefix(sequences: Sequence[Sequence[int]], spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[int, ...]:
-    """The :func:`shared_prefix` that runs once and is cached, or ``()`` when it is too small a share of the
-    tokens fed (under ``PREFIX_CACHE_MIN_SHARE``) to pay for the masked attention kernel it brings."""
-    prefix = shared_prefix(sequences, spans)
-    if len(prefix) * len(sequences) < PREFIX_CACHE_MIN_SHARE * sum(len(s) for s in sequences):
+    if n < MIN_SHARED_PREFIX or n * len(sequences) < PREFIX_CACHE_MIN_SHARE * sum(len(s) for s in sequences):
         return ()
-    return prefix
+    return tuple(prefix[:n])
 
 
 class SpanScorer:
     """Computes per-span mean NLLs for token sequences with one causal LM."""
 
     def __init__(self, model, *, token_budget: int = 8192):
-        self.model = model
         self.token_budget = token_budget
         self.decoder = getattr(model, model.base_model_prefix)
         self.lm_head = model.get_output_embeddings()

@@ -50,8 +50,10 @@ OK_STATUSES = [OK, TRUNCATED]
 ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, NO_ASSISTANT_TURN, NO_USER_TURN,
        BAD_MESSAGES, CONTEXT_TOO_LONG, OOM, ERROR)
 
-_KIND_DTYPES = {"float": {"float16", "float32", "float64", "double", "float"}, "string": {"string", "large_string"},
-                "int": {f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64)}}
+#: a feature's dtype -> its kind of type (see :func:`kind_of`)
+_DTYPE_KINDS = {**dict.fromkeys(("float16", "float32", "float64", "double", "float"), "float"),
+                **dict.fromkeys(("string", "large_string"), "string"),
+                **dict.fromkeys((f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64)), "int")}
 
 
 def count_statuses(statuses) -> dict:
@@ -138,11 +140,7 @@ def infer_prefixes(columns: Iterable[str]) -> list[str]:
 # -- checks ---------------------------------------------------------------------------------------
 def kind_of(feature) -> str | None:
     """``"float"``, ``"int"``, ``"string"`` or None (anything else) for a ``datasets`` feature."""
-    dtype = getattr(feature, "dtype", None)
-    for kind, names in _KIND_DTYPES.items():
-        if dtype in names:
-            return kind
-    return None
+    return _DTYPE_KINDS.get(getattr(feature, "dtype", None))
 
 
 def check_columns(available: Iterable[str], needed: Iterable[str], features=None) -> None:

@@ -181,9 +181,7 @@ class Scorer:
     def _row_template(self, row: dict, n_parts: int, system: str | None) -> Template:
         t = self.config.template
         if callable(t):
-            t = template_arg(t(row))
-            if callable(t):
-                raise ConfigTypeError("A template callable must return a Template or a template name.")
+            t = template_arg(t(row))  # a callable that returns a callable fails in resolve_template
         if (t, n_parts > 1) not in self._resolved:  # built-in names are resolved once (chat templates render slowly)
             self._resolved[t, n_parts > 1] = resolve_template(t, self.tokenizer, n_parts)
         t = self._resolved[t, n_parts > 1]
@@ -228,19 +226,19 @@ class Scorer:
 
     def _score_rows(self, batch, rows, status, result, rank):
         self._ensure_model(rank)
-        encoders = {}
+        encoded = {}  # row -> (encoder, Q's texts, turns, A)
         for i, (system, parts, turns, a) in rows.items():
             row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
             try:
-                encoders[i] = self._encoder(self._row_template(row, len(parts), system))
+                enc = self._encoder(self._row_template(row, len(parts), system))
             except ConfigError as exc:  # the row's own system context leaves no room under max_length
                 if system is None:
                     raise
                 status[i] = st.CONTEXT_TOO_LONG
                 logger.warning("Row %d: %s", i, exc)
-        rows = {i: (enc, enc.question_texts(rows[i][1], rows[i][2]), rows[i][2], rows[i][3])
-                for i, enc in encoders.items()}
-        texts = [t for enc, parts, turns, a in rows.values() for t in (*parts, a)]
+                continue
+            encoded[i] = (enc, enc.question_texts(parts, turns), turns, a)
+        texts = [t for enc, parts, turns, a in encoded.values() for t in (*parts, a)]
         try:
             ids = data_ids(self.tokenizer, texts)
         except Exception:  # noqa: BLE001 - a text the fast batch path rejects: find it row by row
@@ -252,7 +250,7 @@ class Scorer:
                     logger.warning("The tokenizer failed on a text: %r", exc)
                     ids.append(None)
         pairs, seqs, spans, k = {}, [], [], 0
-        for i, (enc, parts, turns, a) in rows.items():
+        for i, (enc, parts, turns, a) in encoded.items():
             row_ids, k = ids[k : k + len(parts) + 1], k + len(parts) + 1
             if None in row_ids or not any(row_ids[:-1]) or not row_ids[-1]:
                 status[i] = st.ERROR if None in row_ids else st.NO_TOKENS  # the tokenizer failed, or gave no tokens

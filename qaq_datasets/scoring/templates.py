@@ -120,7 +120,7 @@ def resolve_template(template, tokenizer, n_parts: int = 1) -> Template:
     if template == "raw":
         return Template("raw", "", "\n\n", "", "\n\n", add_bos=True)
     if template_arg(template) not in ("standard", "paper"):  # an unknown name or type fails in template_arg
-        raise ConfigTypeError("A template callable picks a template per row: call it with the row first.")
+        raise ConfigTypeError("A template callable is called with the row and must return a Template or a name.")
     std = chat_template(tokenizer) or FORMAT_TEMPLATE
     if template == "standard":
         return std

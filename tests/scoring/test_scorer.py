@@ -88,14 +88,14 @@ def test_exactly_two_forward_passes_per_row(scorer, tiny_model, monkeypatch, min
 
 
 def test_shared_prefix_stops_before_the_first_scored_token():
-    from qaq_datasets.scoring.forward import shared_prefix
+    from qaq_datasets.scoring.forward import cached_prefix
 
     seqs = [[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 9], [1, 2, 3, 4, 5, 6, 8, 8]]
-    assert shared_prefix(seqs, [[(6, 7)], [(5, 6)], [(7, 8)]]) == (1, 2, 3, 4)  # token 5 predicts seq 2's first
-    assert shared_prefix(seqs, [[(6, 7)], [(6, 6), (6, 6)], [(7, 8)]]) == (1, 2, 3, 4, 5)  # empty spans: no limit
-    assert shared_prefix(seqs, [[(3, 7)], [(5, 6)], [(7, 8)]]) == ()  # too short to be worth a cache
-    assert shared_prefix([[1, 2, 3, 4, 5, 6], [7, 2, 3, 4, 5, 6]], [[(6, 6)], [(6, 6)]]) == ()
-    assert shared_prefix([], []) == ()
+    assert cached_prefix(seqs, [[(6, 7)], [(5, 6)], [(7, 8)]]) == (1, 2, 3, 4)  # token 5 predicts seq 2's first
+    assert cached_prefix(seqs, [[(6, 7)], [(6, 6), (6, 6)], [(7, 8)]]) == (1, 2, 3, 4, 5)  # empty spans: no limit
+    assert cached_prefix(seqs, [[(3, 7)], [(5, 6)], [(7, 8)]]) == ()  # too short to be worth a cache
+    assert cached_prefix([[1, 2, 3, 4, 5, 6], [7, 2, 3, 4, 5, 6]], [[(6, 6)], [(6, 6)]]) == ()
+    assert cached_prefix([], []) == ()
 
 
 def test_the_prefix_is_cached_only_when_it_is_a_real_share_of_the_tokens():
