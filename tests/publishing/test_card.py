@@ -159,13 +159,18 @@ def test_card_from_the_real_selector(tmp_path):
     section = generated_section(DatasetCard(text).text)
     for reason, count in selection.report["drop_reasons"].items():
         assert f"| dropped: `{reason}` | −{count} |" in section
-    assert f"of `{selection.report['bins_column']}`" in section and "(ppl " in section
+    assert not selection.report["bins"] and "rows per bin" not in section  # the default ranks without bins
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "strong_ifd.png", "strong_rmi.png", "weak_ifd.png", "weak_rmi.png"]
     from datasets import load_dataset
 
     curated = load_dataset(str(tmp_path), "curated")["train"]
-    assert curated["output"] == selection.apply(ds)["output"] and "qaq_center_distance" in curated.column_names
+    assert curated["output"] == selection.apply(ds)["output"] and "qaq_typical_distance" in curated.column_names
+    binned = qs.presets.default_plan(final="center").fit(ds)
+    out = tmp_path.parent / f"{tmp_path.name}-binned"  # a plan that stratifies gets the per-bin table
+    publish("me/real", ds, binned, dry_run=out, metadata=meta)
+    binned_section = generated_section(DatasetCard((out / "README.md").read_text()).text)
+    assert f"of `{binned.report['bins_column']}`" in binned_section and "(ppl " in binned_section
 
 
 def _turns(q, a):
