@@ -127,7 +127,8 @@ def select(
     try:
         selection = selector.fit(scored)
     except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names
-        by_default = (ScoreColumns.parse(exc.column or "") or [""])[0] in ("strong_", "weak_")
+        by_default = (ScoreColumns.parse(exc.column or "") or [""])[0] in ("strong_", "weak_") \
+            and exc.column not in scored.column_names  # a column of the wrong type keeps its own message
         if by_default and not (strong or weak) and len(scorers) > 1:
             raise ColumnError(f"Plan {plan!r} needs column {exc.column!r}, but the rows were scored by "
                               f"{', '.join(scorers)}: name the models, e.g. --strong {scorers[0]} --weak "

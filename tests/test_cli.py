@@ -37,7 +37,7 @@ def second_model_dir(tiny_tokenizer, tmp_path_factory):
     return str(folder)
 
 
-def test_score_select_publish_dry_run(data_file, tmp_path, tiny_model_dir, second_model_dir):
+def test_score_select_publish_dry_run(data_file, tmp_path, tiny_model_dir, second_model_dir, capsys):
     out = tmp_path / "scored"
     main(["score", str(data_file), "--out", str(out), "--question", "instruction", "--question", "input",
           "--model", f"strong={second_model_dir}", "--model", f"weak={tiny_model_dir}", "--dtype", "float32"])
@@ -56,6 +56,10 @@ def test_score_select_publish_dry_run(data_file, tmp_path, tiny_model_dir, secon
     report = json.loads((sel / "qaq_report.json").read_text())
     assert report["rows_kept"] == len(curated) and report["rows_in"] == len(ROWS)
     assert (sel / "qaq_plan.yaml").exists()
+    # a plan that reads a text column as a number: its own message, not the hint to name the models
+    (bad := tmp_path / "bad_plan.yaml").write_text("steps:\n- step: typical\n  profile:\n    weak_status: [1, 1]\n")
+    err = _one_line_error(capsys, ["select", str(out), "--out", str(tmp_path / "bad"), "--plan", str(bad)])
+    assert "needs a numeric column, but 'weak_status' has type" in err and "name the models" not in err
 
     hub = tmp_path / "hub"
     main(["publish", str(out), "me/tiny", "--selection", str(sel), "--dry-run", str(hub)])
