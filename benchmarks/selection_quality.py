@@ -494,6 +494,11 @@ def survivors(A: dict, knobs: dict) -> np.ndarray:
     return alive
 
 
+def profile_distance(A: dict, profile: dict, idx=slice(None)) -> np.ndarray:
+    """The ``typical`` step's distance of the pool rows ``idx``: the largest |value - center| / spread."""
+    return np.max([np.abs(A[c][idx] - m) / sd for c, (m, sd) in profile.items()], axis=0)
+
+
 def final_keep(A: dict, idx: np.ndarray, alive: np.ndarray, knobs: dict, budget: float) -> np.ndarray:
     """Positions (in ``idx``) of the rows the default keeps among ``alive`` (its final ranking and budget)."""
     from qaq_datasets.selection.ranking import quantile_bins, top_rows, within_bin_rank
@@ -503,8 +508,7 @@ def final_keep(A: dict, idx: np.ndarray, alive: np.ndarray, knobs: dict, budget:
     if alive.sum() <= k:
         return np.flatnonzero(alive)
     if knobs["final"] == "typical":
-        z = np.max([np.abs(A[c][idx] - m) / sd for c, (m, sd) in knobs["profile"].items()], axis=0)
-        return top_rows(z, alive, k, True)
+        return top_rows(profile_distance(A, knobs["profile"], idx), alive, k, True)
     if knobs["final"] == "gap":
         r = {p: within_bin_rank(A[f"{p}rmi"][idx], quantile_bins("", A[f"{p}nll_q"][idx], alive, knobs["bins"],
                                                                   knobs["min_rows"]).of_row, alive)
@@ -625,8 +629,7 @@ def kind_aurocs(A, defect, rows) -> dict:
     signals |= {"weak nll_end": A["weak_nll_end"], "weak nll_q": A["weak_nll_q"], "strong IFD": A["strong_ifd"]}
     from qaq_datasets.selection.presets import DEFAULT_PARAMS
 
-    signals["distance from the default's profile"] = np.max(
-        [np.abs(A[c] - m) / sd for c, (m, sd) in DEFAULT_PARAMS["profile"].items()], axis=0)
+    signals["distance from the default's profile"] = profile_distance(A, DEFAULT_PARAMS["profile"])
     out = {}
     for kind in ALL_KINDS:
         sel = rows & np.isin(defect, [kind, "none"]) & A["ok"]
