@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
 from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_batch, resolve_columns
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts
+
+#: a digest of this package's code: in the checks' fingerprint, so an edited rule never reads a stale cache
+CODE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
 
 
 def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = None) -> tuple[Check, ...]:
@@ -41,13 +46,15 @@ def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = No
 @dataclass(frozen=True)
 class CheckFn:
     """The checks as a ``Dataset.map`` function (built by :func:`check_fn`). ``datasets`` fingerprints it from its
-    checks, their thresholds, the columns and the library version, so a changed check never reads a stale cache."""
+    checks, their thresholds, the columns, the library version and the checks' code (:data:`CODE_DIGEST`), so a
+    changed check never reads a stale cache."""
 
     checks: tuple[Check, ...]
     question: tuple[str, ...] | None = None
     answer: str | None = None
     messages: str | None = None
     version: str = _version.__version__
+    code: str = CODE_DIGEST
     clash = "check column {!r}; drop the old checks or score without them"  # MultiScorer's error on a column there
 
     @property

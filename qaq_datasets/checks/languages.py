@@ -107,9 +107,10 @@ def named_languages(text: str) -> set[str]:
 def guess_language(code: str, min_hits: int = 2, dominance: float = 2.0, c_lines: int = 2,
                    c_every: int = 3) -> str | None:
     """The language of ``code``: one whose signatures (and a ``def`` with no ``:``: Ruby's when an ``end`` line
-    closes it, else Python's) match at least ``min_hits`` times and ``dominance`` times as often as any other's;
-    ``"c-family"`` for code whose lines end in ``;``, ``{`` or ``}`` (at least ``c_lines``, and one line
-    in ``c_every``) that Python cannot parse, but that is none of those; else None."""
+    closes it, else Python's) match at least ``min_hits`` times (or once, where no other language's do and the
+    language's own parser accepts the code) and ``dominance`` times as often as any other's; ``"c-family"`` for
+    code whose lines end in ``;``, ``{`` or ``}`` (at least ``c_lines``, and one line in ``c_every``) that Python
+    cannot parse, but that is none of those; else None."""
     counts = {lang: sum(1 for rx in rxs if rx.search(code)) for lang, rxs in _SIGNATURES.items()}
     if _BARE_DEF.search(code):
         counts["ruby" if _END.search(code) else "python"] += 1
@@ -118,7 +119,8 @@ def guess_language(code: str, min_hits: int = 2, dominance: float = 2.0, c_lines
     lines = [ln.rstrip() for ln in code.splitlines() if ln.strip()]
     braces = sum(ln.endswith((";", "{", "}")) for ln in lines)
     c_like = braces >= c_lines and c_every * braces >= len(lines) and not parses(code)  # a dict literal is Python
-    if best >= min_hits and best >= dominance * second and (LANGUAGES[lang].c_family or not c_like):
+    parsed = best == 1 and LANGUAGES[lang].parser is not None and LANGUAGES[lang].parser(code)
+    if (best >= min_hits or parsed) and best >= dominance * second and (LANGUAGES[lang].c_family or not c_like):
         return lang
     return "c-family" if c_like else None
 

@@ -3,6 +3,8 @@ not parse; no model), and check_fn, which writes them as columns."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from datasets import Dataset
 
@@ -98,6 +100,11 @@ def test_languages():
     assert guess_language("hello world") is None
     assert guess_language("def f(x)\n    return x") == "python"  # a lost ":" does not make it Ruby
     assert guess_language("def f(x)\n  x + 1\nend\nputs f(1)") == "ruby"
+    # one signature hit is enough only where the language's own parser accepts the code
+    assert guess_language("squares = [i**2 for i in range(1, 11)]") == "python"
+    assert guess_language("squares = [i**2 for i in range(1, 11)") is None  # does not parse
+    assert guess_language("def flip_cas") is None  # Ruby's signature once, and Ruby has no parser here
+    assert guess_language("public int Area(int w, int h)\n{\n   return w * h;\n}") != "java"  # C# looks alike
 
 
 def test_looping():
@@ -166,6 +173,8 @@ def test_a_changed_check_is_a_new_fingerprint(tmp_path):
     again = disk.map(check_fn(), batched=True)
     tuned = disk.map(check_fn({"looping": {"block_repeats": 2}}), batched=True)
     assert once._fingerprint == again._fingerprint != tuned._fingerprint
+    fn = check_fn()  # an edited rule (the package's code, not only its thresholds) is a new fingerprint too
+    assert dataclasses.replace(fn, code="an edited rule").fingerprint != fn.fingerprint
 
 
 def test_checks_are_chosen_and_tuned_by_name():
