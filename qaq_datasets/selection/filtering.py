@@ -115,8 +115,8 @@ class DropOutliers(Step):
     """
 
     kind = "drop_outliers"
-    needs = ("bins", "drop_outliers() needs a stratify() step before it (stratify(column, bins=1) for one global "
-                     "fence).")
+    needs = (("stratify",), "drop_outliers() needs a stratify() step before it (stratify(column, bins=1) for one "
+                            "global fence).")
     column: str
     low: float | None = 3.0
     high: float | None = 3.0
@@ -165,7 +165,7 @@ class DropExtremes(Step):
     """
 
     kind = "drop_extremes"
-    needs = ("rank_column", "drop_extremes() needs a rank() step (after a stratify()) before it.")
+    needs = (("rank",), "drop_extremes() needs a rank() step (after a stratify()) before it.")
     low: float = 0.1
     high: float = 0.95
 
@@ -199,7 +199,8 @@ class KeepTop(Step):
     """
 
     kind = "keep_top"
-    needs = ("score", "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random().")
+    needs = (("rank", "gap", "score", "closest_to", "typical", "random"),  # the steps that set a score
+             "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random().")
     n: int | float
 
     def validate(self):  # a row count (int), else a fraction: check_unit refuses anything but a number in (0, 1]

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError, ConfigTypeError, shown
 from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
-from .steps import NUMERIC, Context, FitState, Score, Step, check_unit, is_number, register_step
+from .steps import NUMERIC, FitState, Score, Step, check_unit, is_number, register_step
 
 
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -53,10 +53,6 @@ class Stratify(Step):
     _: KW_ONLY
     min_rows: int = 2
 
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.bins, ctx.min_rows = self.bins, self.min_rows
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         state.bins = b = quantile_bins(self.column, state.reader.numeric(self.column), valid, self.bins, self.min_rows)
         state.stratifications.append((index, None, b))
@@ -84,18 +80,14 @@ class Rank(Step):
     """
 
     kind = "rank"
-    needs = ("bins", "rank({self.column!r}) needs a stratify() step before it (use stratify(column, bins=1) for one "
-                     "global rank).")
+    needs = (("stratify",), "rank({self.column!r}) needs a stratify() step before it (use stratify(column, bins=1) "
+                            "for one global rank).")
     column: str
     _: KW_ONLY
     name: str | None = None
 
     def outputs(self):
         return [self.name or f"{self.column}_rank"]
-
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.rank_column = self.column
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         output, rank = self.outputs()[0], within_bin_rank(state.reader.numeric(self.column), state.bins.of_row, valid)
@@ -146,10 +138,11 @@ class Gap(Step):
             raise ConfigError(f"gap compares two models, but {self.strong!r} and {self.weak!r} come from the same "
                               f"model prefix {ps[0]!r}; pass e.g. strong='strong_rmi', weak='weak_rmi'.")
 
-    def resolve(self, ctx: Context) -> Gap:
-        if self.bins is None and ctx.bins is None:
+    def resolve(self, earlier: tuple[Step, ...]) -> Gap:
+        last = next((s for s in reversed(earlier) if s.kind == "stratify"), None)  # whose bins it reuses
+        if self.bins is None and last is None:
             raise ConfigError("gap() needs bins= or a stratify() step before it (whose bins it reuses).")
-        return replace(self, bins=self.bins or ctx.bins, min_rows=self.min_rows or (2 if self.bins else ctx.min_rows),
+        return replace(self, bins=self.bins or last.bins, min_rows=self.min_rows or (2 if self.bins else last.min_rows),
                        strong_by=self.strong_by or _model_nll_q(self.strong, "strong"),
                        weak_by=self.weak_by or _model_nll_q(self.weak, "weak"))
 
@@ -201,10 +194,6 @@ class ScoreBy(Step):
     def outputs(self):
         return [self.name] if self.divide_by else []
 
-    def advance(self, ctx: Context) -> None:
-        super().advance(ctx)
-        ctx.score = self.name if self.divide_by else self.column
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         values = np.where(valid, state.reader.ratio(self.column, self.divide_by), np.nan)
         state.outputs.update({self.name: values} if self.divide_by else {})
@@ -224,7 +213,7 @@ class ClosestTo(Step):
     """
 
     kind = "closest_to"
-    needs = ("rank_column", "closest_to() needs a rank() step before it (it measures distance from a rank).")
+    needs = (("rank",), "closest_to() needs a rank() step before it (it measures distance from a rank).")
     center: float = 0.5
     _: KW_ONLY
     name: str = "qaq_center_distance"

@@ -42,7 +42,7 @@ from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError, first_line, shown
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .result import Selection, build_report
-from .steps import NAN_SCORE, STEPS, ColumnReader, Context, FitState, Step, StepMethods, check_column
+from .steps import NAN_SCORE, STEPS, ColumnReader, FitState, Step, StepMethods, check_column
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
@@ -88,12 +88,10 @@ class Selector(StepMethods):
     # ------------------------------------------------------------------ building
 
     def _append(self, step: Step) -> Selector:
-        ctx = Context()  # what the steps so far provide
-        for earlier in self._steps:
-            earlier.advance(ctx)
-        step = step.resolve(ctx)
-        step.check(ctx)
-        for name in set(step.outputs()) & ctx.outputs:
+        step = step.resolve(self._steps)
+        if step.needs and not any(earlier.kind in step.needs[0] for earlier in self._steps):
+            raise ConfigError(step.needs[1].format(self=step))
+        for name in set(step.outputs()) & {name for earlier in self._steps for name in earlier.outputs()}:
             raise ConfigError(f"{step.kind}: an earlier step already computes a column named {name!r}; "
                               "pass name= to choose another.")
         return self._with_steps((*self._steps, step))

@@ -9,16 +9,17 @@ method of its ``kind``: the method's parameters are the dataclass's fields (keyw
 docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's parameters
 (what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step names the dataset
 columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults that depend on the
-steps before it (``resolve``), checks that those steps provide what it needs (``check``; by default, what its
-``needs`` names), and ``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted
-values. Adding a step is writing such a class in a module that ``selector.py`` imports; nothing else.
+steps before it (``resolve``), names the kinds of step one of which must come before it (``needs``), and ``run``
+applies it to the rows still alive in a :class:`FitState`, returning its fitted values. Adding a step is writing
+such a class in a module that ``selector.py`` imports (and, for a step that sets a score, naming its kind in
+``keep_top``'s ``needs``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -129,17 +130,6 @@ class FitState:
 # --------------------------------------------------------------------------- steps
 
 
-@dataclass
-class Context:
-    """What the steps so far provide, tracked while a plan is built (no data involved)."""
-
-    bins: int | None = None  # bins of the latest stratify
-    min_rows: int | None = None
-    rank_column: str | None = None  # column of the latest rank
-    score: str | None = None  # name of the current keep_top score
-    outputs: set[str] = field(default_factory=set)
-
-
 #: parameters holding a column name (checked by ``Step.__post_init__``; None allowed where it is the default)
 _NAMES = ("column", "strong", "weak", "strong_by", "weak_by", "divide_by", "name", "reason")
 #: parameters naming a numeric column the step reads (``Step.inputs``)
@@ -156,9 +146,9 @@ class Step:
     """Base class of the selection steps (each one's docstring says what it does)."""
 
     kind: ClassVar[str]
-    #: what the default ``check`` requires: (a ``Context`` field the steps before this one must have set, the error
-    #: when they have not, in which ``{self.<field>}`` is filled in)
-    needs: ClassVar[tuple[str, str] | None] = None
+    #: what the step needs before it: (the kinds of which an earlier step must be one, the error when none is, in
+    #: which ``{self.<field>}`` is filled in)
+    needs: ClassVar[tuple[tuple[str, ...], str] | None] = None
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -189,19 +179,9 @@ class Step:
         """Names of the columns this step computes (added by ``Selection.apply``/``annotate``)."""
         return []
 
-    def resolve(self, ctx: Context) -> Step:
-        """This step with the defaults that depend on the steps before it (``ctx``) filled in; by default itself."""
+    def resolve(self, earlier: tuple[Step, ...]) -> Step:
+        """This step with the defaults that depend on the ``earlier`` steps filled in; by default itself."""
         return self
-
-    def check(self, ctx: Context) -> None:
-        """Raise ConfigError when the steps before this one do not provide what it needs (by default ``needs``)."""
-        if self.needs and getattr(ctx, self.needs[0]) is None:
-            raise ConfigError(self.needs[1].format(self=self))
-
-    def advance(self, ctx: Context) -> None:
-        """Record in ``ctx`` what this step provides to the steps after it (its first output becomes the score)."""
-        ctx.outputs.update(self.outputs())
-        ctx.score = next(iter(self.outputs()), ctx.score)
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         """Apply the step; ``valid`` = alive rows with no missing value in ``inputs()``."""
