@@ -125,35 +125,21 @@ def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | 
                           f"{f' at revision {revision!r}' if revision else ''}.") from exc
 
 
-def _check_data_files(folder: Path, entry: Mapping, where: str) -> None:
-    """Check that the data files a config entry of a folder's card names (``data_files`` under its ``data_dir``;
-    with none named, every file ``load_dataset`` could read there) are inside the folder, exist and, for parquet,
-    have a readable footer (a missing, outside or truncated file: one ConfigError naming it)."""
+def _check_data_files(folder: Path, data_files) -> None:
+    """Check that every data file ``load_dataset`` resolved for a folder's config (``datasets`` found them, so they
+    exist) is inside the folder and, for parquet, has a readable footer; ValueError naming the file otherwise."""
     import pyarrow.parquet as pq
 
-    named = entry.get("data_files")  # none named: every file of the folder
-    data_dir, specs = str(entry.get("data_dir") or ""), named or "**/*"
-    for spec in specs if isinstance(specs, list) else [specs]:
-        paths = spec.get("path") if isinstance(spec, dict) else spec
-        for pattern in [paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []:
-            pattern = str(Path(data_dir, str(pattern)))
-            lists = f"{where}: its card lists the data file {pattern[:200]!r}, which is"
-            if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
-                raise ConfigError(f"{lists} outside the folder.")
-            files = [f for f in sorted(folder.glob(pattern)) if f.is_file()] if any(c in pattern for c in "*?[") \
-                else [folder / pattern]
-            if named and (not files or not files[0].is_file()):
-                raise ConfigError(f"{lists} missing.")
-            for file in files:
-                if not file.resolve().is_relative_to(folder.resolve()):
-                    raise ConfigError(f"{where}: its data file {str(file.relative_to(folder))[:200]!r} is a link to "
-                                      "a file outside the folder.")
-                if file.suffix == ".parquet":
-                    try:
-                        pq.read_metadata(file)
-                    except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
-                        raise ConfigError(f"{where}: the data file {str(file)!r} is not a readable parquet file "
-                                          f"({first_line(exc, 120)}); write the folder again.") from None
+    for file in map(Path, (f for files in (data_files or {}).values() for f in files)):
+        if not file.resolve().is_relative_to(folder.resolve()):
+            raise ValueError(f"its data file {str(file)[:200]!r} is outside the folder or a link to a file outside "
+                             "the folder")
+        if file.suffix == ".parquet":
+            try:
+                pq.read_metadata(file)
+            except Exception as exc:  # noqa: BLE001 - ArrowInvalid, OSError: a file cut short
+                raise ValueError(f"the data file {str(file)!r} is not a readable parquet file "
+                                 f"({first_line(exc, 120)}); write the folder again") from None
 
 
 def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split: str | None = None, *,
@@ -171,7 +157,7 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     that is missing, truncated or outside the folder, or anything else ``load_dataset`` raises (an unknown config
     or split: ``load_dataset`` names the ones there are).
     """
-    from datasets import load_dataset
+    from datasets import load_dataset_builder
 
     if not isinstance(repo_or_folder, (str, os.PathLike)) or not str(repo_or_folder).strip():
         raise ConfigError(f"load_scored needs a folder or a Hub dataset repo id (owner/name), got "
@@ -188,12 +174,14 @@ def load_scored(repo_or_folder: str | os.PathLike, config: str = "scored", split
     configs = {str(c.get("config_name", "default")): c for c in card.get("configs") or [] if isinstance(c, dict)}
     # an unknown config is load_dataset's one line naming the configs
     name = "default" if config == "scored" and "scored" not in configs and "default" in configs else config
-    if local:
-        _check_data_files(Path(path), configs.get(name, {}), f"{where} (config {name!r})")
-    try:
-        ds = load_dataset(path, name if configs else None, split=split, revision=revision, token=token)
-    except Exception as exc:  # noqa: BLE001 - a file we did not check, the Hub: one line, cut
-        raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc)}") from None
+    try:  # load_dataset's own steps, with the data files it resolved checked before they are read
+        builder = load_dataset_builder(path, name if configs else None, revision=revision, token=token)
+        if local:
+            _check_data_files(Path(path), builder.config.data_files)
+        builder.download_and_prepare()
+        ds = builder.as_dataset(split=split)
+    except Exception as exc:  # noqa: BLE001 - a bad or missing data file, the Hub: one line, cut
+        raise ConfigError(f"{where} (config {name!r}) could not be loaded: {first_line(exc, 400)}") from None
     for split_name, part in ds.items() if isinstance(ds, DatasetDict) else [(split, ds)]:
         prefixes = prefixes_for(meta, part.column_names, f"{where} (config {name!r})")
         check_score_columns(part.features, prefixes, where=f"{where}, config {name!r}, split {split_name!r}")
