@@ -33,7 +33,6 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
                                    RevisionNotFoundError)
 
-from .._version import __version__
 from ..errors import ColumnError, ConfigError, first_line, shown
 from ..files import to_builtin
 from ..inputs import looks_like_hub_id
@@ -89,19 +88,6 @@ def text_columns_for(meta: Mapping | None) -> dict | None:
         if recipe.get("answer") or recipe.get("messages"):
             return {k: recipe[k] for k in ("question", "answer", "messages") if recipe.get(k)}
     return None
-
-
-def qaq_block(meta: dict, prefixes: list[str], *, plan: dict | None = None, fitted_on: dict | None = None,
-              source: dict | None = None) -> dict:
-    """The card's ``qaq:`` block: library version, scorers, selection plan and its rows, seed, source, the rest."""
-    meta = dict(meta)
-    old = {k: meta.pop(k, None) for k in ("library_version", "scorers", "selection", "fitted_on", "seed", "source")}
-    out = {"library_version": __version__, "scorers": old["scorers"] or inferred_scorers(prefixes),
-           "selection": old["selection"] if plan is None else plan,
-           "fitted_on": old["fitted_on"] if fitted_on is None else fitted_on,
-           "seed": old["seed"] if old["seed"] is not None else (plan or {}).get("seed"),
-           "source": {**(s if isinstance(s := old["source"], dict) else {}), **(source or {})} or s or None}
-    return to_builtin({**{k: v for k, v in out.items() if v is not None}, **meta})
 
 
 def read_card_text(repo_or_folder, *, revision: str | None = None, token: str | None = None,

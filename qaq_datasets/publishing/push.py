@@ -41,6 +41,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
 from ..files import to_builtin, write_atomic
 from ..scoring.schema import check_score_columns
@@ -48,7 +49,7 @@ from ..selection.result import check_fitted_on
 from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render,
                    rmi_examples, score_figures, size_category)
 from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
-from .metadata import load_scored, prefixes_for, qaq_block, read_card_text, validate_metadata
+from .metadata import inferred_scorers, load_scored, prefixes_for, read_card_text, text_columns_for, validate_metadata
 
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
 
@@ -75,35 +76,36 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     prefixes = prefixes_for(meta, base.column_names, "The scored dataset")
     for name, ds in scored.items():
         check_score_columns(ds.features, prefixes, where=f"the scored dataset (split {name!r})")
-    configs, keep, report, files, fitted_on = {} if curated_only else {"scored": scored}, None, None, {}, None
+    # qaq.source: a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
+    known = k if isinstance(k := meta.get("source"), dict) else {"dataset": str(k)} if k else {}
+    src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
+    block = {**meta, "library_version": __version__, "scorers": meta.get("scorers") or inferred_scorers(prefixes)}
+    if src:
+        block["source"] = {**known, "dataset": src, **({"license": license} if license else {})}
+    configs, keep, report, files = {} if curated_only else {"scored": scored}, None, None, {}
     if selection is not None:
         if not all(hasattr(selection, a) for a in ("plan", "report", "keep", "apply", "fitted_on")):
             raise ConfigTypeError("selection must be a qaq Selection (with .plan, .report, .keep, .apply, .fitted_on), "
                                   f"got {type(selection).__name__}.")
-        fitted_on = check_fitted_on(selection.fitted_on, base, what="The selection",
-                                    fix=f"re-fit the plan on the rows you publish (split {split!r}): plan.fit(scored)")
+        block["fitted_on"] = check_fitted_on(selection.fitted_on, base, what="The selection", fix=f"re-fit the plan "
+                                             f"on the rows you publish (split {split!r}): plan.fit(scored)")
         keep = np.asarray(selection.keep, dtype=bool)
         if not keep.any():
             raise ConfigError(f"The selection kept none of the {len(base)} rows; there is no curated config to "
                               "publish. Check the selection's report (drop_reasons) or publish the scored rows only.")
         configs["curated"] = DatasetDict({split: selection.apply(base)})
         report = {"rows_in": len(keep), "rows_kept": int(keep.sum()), **to_builtin(selection.report)}
-        files[PLAN_FILE] = yaml.safe_dump(to_builtin(selection.plan), sort_keys=False, allow_unicode=True).encode()
+        block["selection"] = to_builtin(selection.plan)
+        files[PLAN_FILE] = yaml.safe_dump(block["selection"], sort_keys=False, allow_unicode=True).encode()
         files[REPORT_FILE] = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    # qaq.source: a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
-    known = k if isinstance(k := meta.get("source"), dict) else {"dataset": str(k)} if k else {}
-    src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
-    block = qaq_block(meta, prefixes, plan=None if selection is None else selection.plan, source={
-        "dataset": src, **({"license": license} if license else {})} if src else None,
-        fitted_on=fitted_on)
     figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
     files.update({f["path"]: f["png"] for f in figs})
-    recipe = next(iter((meta.get("scorers") or {}).values()), {})
     section = render("publish_section.md.j2", repo_id=repo_id, source=src, curated_only=curated_only, configs=configs,
                      report=report, figures=figs, figures_note=note, selection_split=split, seed=block.get("seed"),
-                     examples=rmi_examples(base, prefixes[0], recipe, keep), checks=check_counts(base))
+                     examples=rmi_examples(base, prefixes[0], text_columns_for(meta) or {}, keep),
+                     checks=check_counts(base))
     fields = {"task_categories": ["text-generation"],
               "size_categories": [size_category(sum(map(len, scored.values())))], "tags": TAGS, "license": license,
               "source_datasets": [src] if src else None}
