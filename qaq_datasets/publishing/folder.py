@@ -213,8 +213,19 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
     # the README goes first: it marks the folder as one qaq wrote
     save_folder(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
-    write_atomic(inside(folder, PLAN_FILE), yaml.safe_dump(to_builtin(selection.plan), sort_keys=False))
-    write_atomic(inside(folder, REPORT_FILE), json.dumps(to_builtin(selection.report), indent=2) + "\n")
+    return write_files(folder, selection_files(selection))
+
+
+def selection_files(selection) -> dict[str, bytes]:
+    """``{qaq_plan.yaml: the plan as YAML, qaq_report.json: the report as JSON}`` of a selection."""
+    return {PLAN_FILE: yaml.safe_dump(to_builtin(selection.plan), sort_keys=False, allow_unicode=True).encode(),
+            REPORT_FILE: (json.dumps(to_builtin(selection.report), indent=2, ensure_ascii=False) + "\n").encode()}
+
+
+def write_files(folder: Path, files: Mapping[str, bytes | str]) -> Path:
+    """Write each of ``files`` (``{path inside folder: content}``) atomically; return ``folder``."""
+    for rel, content in files.items():
+        write_atomic(inside(folder, rel), content)
     return folder
 
 

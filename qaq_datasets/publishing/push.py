@@ -30,12 +30,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 
 import numpy as np
-import yaml
 from datasets import Dataset, DatasetDict
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HFValidationError
@@ -43,12 +41,11 @@ from huggingface_hub.utils import validate_repo_id
 
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
-from ..files import to_builtin, write_atomic
+from ..files import to_builtin
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
-from .card import (PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render,
-                   rmi_examples, score_figures, size_category)
-from .folder import as_dataset_dict, check_out_dir, inside, load_selection, write_data
+from .card import README, check_counts, merge_card, parse_card, render, rmi_examples, score_figures, size_category
+from .folder import as_dataset_dict, check_out_dir, load_selection, selection_files, write_data, write_files
 from .metadata import inferred_scorers, load_scored, prefixes_for, read_card_text, text_columns_for, validate_metadata
 
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
@@ -94,10 +91,8 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
             raise ConfigError(f"The selection kept none of the {len(base)} rows; there is no curated config to "
                               "publish. Check the selection's report (drop_reasons) or publish the scored rows only.")
         configs["curated"] = DatasetDict({split: selection.apply(base)})
-        report = {"rows_in": len(keep), "rows_kept": int(keep.sum()), **to_builtin(selection.report)}
-        block["selection"] = to_builtin(selection.plan)
-        files[PLAN_FILE] = yaml.safe_dump(block["selection"], sort_keys=False, allow_unicode=True).encode()
-        files[REPORT_FILE] = (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode()
+        report, block["selection"] = to_builtin(selection.report), to_builtin(selection.plan)
+        files.update(selection_files(selection))
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
     figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
@@ -159,9 +154,7 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
 def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
     """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
     try:
-        if not isinstance(repo_id, str):  # validate_repo_id lets None through
-            raise HFValidationError(f"it must be a string, got {type(repo_id).__name__}")
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id if repo_id is not None else "")  # it lets None through
     except HFValidationError as exc:
         raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc
     folder = check_out_dir(dry_run, "dry-run folder") if dry_run is not None else None
@@ -202,9 +195,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
                             metadata=metadata, figures=figures)
     if folder is None:
         return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size)
-    for rel, content in card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])).items():
-        write_atomic(inside(folder, rel), content)
-    return folder
+    return write_files(folder, card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])))
 
 
 def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir: str | os.PathLike | None = None,
