@@ -101,26 +101,6 @@ def bins_table(bins, keep: np.ndarray) -> list[dict[str, Any]]:
              **({"ppl_low": ppl[0][b], "ppl_high": ppl[1][b]} if ppl else {})} for b in range(bins.count)]
 
 
-def build_report(state, steps: list[dict[str, Any]], kept_with_missing: int, plan: dict[str, Any]) -> dict[str, Any]:
-    """The report (keys above) of a fitted ``FitState`` and its ``steps`` entries."""
-    keep, rows_in, strata = state.alive, state.n, state.stratifications
-    rows_kept, drop_reasons = int(keep.sum()), state.dropped_by(np.ones(state.n, dtype=bool))
-    for index, label, bins in strata:  # attach each step's bins table(s): gap's by label
-        table, fitted = bins_table(bins, keep), steps[index]["fitted"]
-        fitted["bins"] = table if label is None else {**fitted.get("bins", {}), label: table}
-    first = strata[0][2] if strata else None
-    cut = next((s["fitted"] for s in reversed(steps) if s["step"] == "keep_top"), {"budget": None, "shortfall": 0})
-    if rows_kept == 0:
-        why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
-        state.warn(f"no row was kept ({why}).")
-    return to_builtin({
-        "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept, "rows_dropped": rows_in - rows_kept,
-        "drop_reasons": drop_reasons, "budget": cut["budget"], "shortfall": cut["shortfall"],
-        "kept_with_missing": kept_with_missing, "bins_column": first.column if first else None,
-        "bins": bins_table(first, keep) if first else [], "steps": steps, "notes": state.notes,
-        "warnings": state.warnings, "plan": plan, "fitted_on": rows_identity(state.reader.dataset)})
-
-
 def _with_columns(ds, new: dict[str, Any]):
     """``ds`` with the columns ``new``, each replacing a column of the same name."""
     for name, values in new.items():
@@ -157,10 +137,28 @@ class Selection:
         {'below_cut': 750}
     """
 
-    def __init__(self, state, report: dict[str, Any]):
-        """The selection of a fitted ``FitState`` and its report (:func:`build_report`)."""
-        self.keep, self.columns, self.report, self.plan = state.alive, state.outputs, report, report["plan"]
-        self.rows_in, self.fitted_on, self.indices = state.n, report["fitted_on"], np.flatnonzero(state.alive)
+    def __init__(self, state, steps: list[dict[str, Any]], kept_with_missing: int, plan: dict[str, Any]):
+        """The selection of a fitted ``FitState``, with the report (see the module docs) of it and its ``steps``
+        entries."""
+        keep, rows_in, strata = state.alive, state.n, state.stratifications
+        rows_kept, drop_reasons = int(keep.sum()), state.dropped_by(np.ones(state.n, dtype=bool))
+        for index, label, bins in strata:  # attach each step's bins table(s): gap's by label
+            table, fitted = bins_table(bins, keep), steps[index]["fitted"]
+            fitted["bins"] = table if label is None else {**fitted.get("bins", {}), label: table}
+        first = strata[0][2] if strata else None
+        cut = next((s["fitted"] for s in reversed(steps) if s["step"] == "keep_top"), {"budget": None, "shortfall": 0})
+        if rows_kept == 0:
+            why = ", ".join(f"{n} {r}" for r, n in drop_reasons.items()) or "the dataset has no rows"
+            state.warn(f"no row was kept ({why}).")
+        self.report = to_builtin({
+            "library_version": __version__, "rows_in": rows_in, "rows_kept": rows_kept,
+            "rows_dropped": rows_in - rows_kept, "drop_reasons": drop_reasons, "budget": cut["budget"],
+            "shortfall": cut["shortfall"], "kept_with_missing": kept_with_missing,
+            "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
+            "steps": steps, "notes": state.notes, "warnings": state.warnings, "plan": plan,
+            "fitted_on": rows_identity(state.reader.dataset)})
+        self.keep, self.columns, self.rows_in, self.indices = keep, state.outputs, rows_in, np.flatnonzero(keep)
+        self.plan, self.fitted_on = self.report["plan"], self.report["fitted_on"]
         for values in (self.keep, self.indices, *self.columns.values()):
             values.setflags(write=False)
         self._codes, self._reason_names = state.code, list(state.reasons)
@@ -203,8 +201,8 @@ class Selection:
         """
         keep = np.asarray(self.keep)
 
-        def qaq_selection_filter(example, idx):
-            return bool(keep[idx]) if isinstance(idx, (int, np.integer)) else keep[np.asarray(idx, np.int64)].tolist()
+        def qaq_selection_filter(example, idx):  # one index: a bool; a batch of them: a list of bools
+            return keep[np.asarray(idx, np.int64)].tolist()
 
         return qaq_selection_filter
 

@@ -41,7 +41,7 @@ from datasets import Dataset, DatasetDict
 from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError, first_line, shown
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
-from .result import Selection, build_report
+from .result import Selection
 from .steps import NAN_SCORE, STEPS, ColumnReader, FitState, Step, StepMethods, check_column
 
 PLAN_FORMAT = "qaq-selection-plan"
@@ -149,8 +149,7 @@ class Selector(StepMethods):
                                  "dropped": state.dropped_by(before), "fitted": fitted})
         # a row kept with keep_nan had a missing value where a step read it while it was alive
         had_missing = np.any([state.reader.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
-        report = build_report(state, step_reports, int((had_missing & state.alive).sum()), self.to_dict())
-        return Selection(state, report)
+        return Selection(state, step_reports, int((had_missing & state.alive).sum()), self.to_dict())
 
     # ------------------------------------------------------------------ serialisation
 

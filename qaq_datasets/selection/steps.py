@@ -113,13 +113,11 @@ class FitState:
     def drop(self, mask: np.ndarray, reason: str) -> int:
         """Drop the alive rows of ``mask`` with ``reason``; return how many were dropped."""
         hit = mask & self.alive
-        count = int(hit.sum())
-        if count:
-            if reason not in self.reasons:
-                self.reasons.append(reason)
-            self.code[hit] = self.reasons.index(reason) + 1
-            self.alive[hit] = False
-        return count
+        if reason not in self.reasons:  # a reason that drops no row is in no count (dropped_by)
+            self.reasons.append(reason)
+        self.code[hit] = self.reasons.index(reason) + 1
+        self.alive[hit] = False
+        return int(hit.sum())
 
     def dropped_by(self, before_alive: np.ndarray) -> dict[str, int]:
         """{reason: count} of the rows that were alive in ``before_alive`` and are not now."""
