@@ -90,8 +90,7 @@ def _status_ok(*prefixes: str) -> Selector:
     return sel
 
 
-def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | float = 0.25, seed: int = 0,
-                 **knobs: Any) -> Selector:
+def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | float = 0.25, **knobs: Any) -> Selector:
     """The ``default`` plan with :data:`DEFAULT_PARAMS`, any of them replaced by ``knobs``.
 
     Examples:
@@ -129,46 +128,37 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     return sel.closest_to(k["center"]).keep_top(fraction)
 
 
-def _gap(strong: str, weak: str, fraction, seed, bins: int = DEFAULT_PARAMS["bins"]) -> Selector:
+def _band(c: ScoreColumns, center: str) -> Selector:
+    k = SWEET_SPOT_PARAMS
+    return _status_ok(c.prefix).stratify(c.nll_q, k["bins"], min_rows=k["min_rows"]).rank(c.rmi).closest_to(k[center])
+
+
+def _ifd_ok(c: ScoreColumns) -> Selector:
+    return _status_ok(c.prefix).drop_where(c.ifd, ">", 1, reason="ifd_gt_1")
+
+
+def _gap(strong: str, weak: str, fraction, bins: int = DEFAULT_PARAMS["bins"]) -> Selector:
     gap = _status_ok(strong, weak).gap(strong=ScoreColumns(strong).rmi, weak=ScoreColumns(weak).rmi, bins=bins)
     return gap.keep_top(fraction)
 
 
-def _band(p: str, fraction, seed, center: str = "center") -> Selector:
-    k, c = SWEET_SPOT_PARAMS, ScoreColumns(p)
-    sel = _status_ok(p).stratify(c.nll_q, k["bins"], min_rows=k["min_rows"]).rank(c.rmi)
-    return sel.closest_to(k[center]).keep_top(fraction)
-
-
-def _ifd(p: str, fraction, seed, loss_ratio: bool = True) -> Selector:
-    c = ScoreColumns(p)
-    sel = _status_ok(p).drop_where(c.ifd, ">", 1, reason="ifd_gt_1")
-    if loss_ratio:  # Cherry_LLM's code: the ratio of mean losses
-        return sel.score(c.nll_a_given_q, divide_by=c.nll_a, name="qaq_ifd_ratio").keep_top(fraction)
-    return sel.score(c.ifd).keep_top(fraction)  # Superfiltering's code: the perplexity ratio (ifd_ppl)
-
-
-def _perplexity(p: str, fraction, seed) -> Selector:
-    return _status_ok(p).score(ScoreColumns(p).nll_a_given_q, ascending=True).keep_top(fraction)
-
-
-# name → (models: 2 = strong+weak, 1 = one model, 0 = none; default model of a 1-model preset; builder)
-_PRESETS: dict[str, tuple[int, str | None, Callable[..., Selector]]] = {
-    "default": (2, None, default_plan),
-    "gap": (2, None, _gap),
-    "gap-global": (2, None, partial(_gap, bins=1)),
-    "sweet-spot": (1, "strong", _band),
-    "paper-band": (1, "strong", partial(_band, center="paper_center")),
-    "cherry": (1, "strong", _ifd),
-    "superfiltering": (1, "weak", partial(_ifd, loss_ratio=False)),
-    "perplexity": (1, "strong", _perplexity),
-    "random": (0, None, None),
+#: two-model presets: name → the plan of (strong prefix, weak prefix, fraction)
+_TWO_MODEL: dict[str, Callable[..., Selector]] = {
+    "default": default_plan, "gap": _gap, "gap-global": partial(_gap, bins=1)}
+#: single-model presets: name → (the model read unless told, the plan before keep_top on that model's columns c)
+_ONE_MODEL: dict[str, tuple[str, Callable[[ScoreColumns], Selector]]] = {
+    "sweet-spot": ("strong", partial(_band, center="center")),
+    "paper-band": ("strong", partial(_band, center="paper_center")),
+    # Cherry_LLM's code ranks by the ratio of mean losses, Superfiltering's by the perplexity ratio (its ifd_ppl)
+    "cherry": ("strong", lambda c: _ifd_ok(c).score(c.nll_a_given_q, divide_by=c.nll_a, name="qaq_ifd_ratio")),
+    "superfiltering": ("weak", lambda c: _ifd_ok(c).score(c.ifd)),
+    "perplexity": ("strong", lambda c: _status_ok(c.prefix).score(c.nll_a_given_q, ascending=True)),
 }
 
 
 def list_presets() -> list[str]:
     """The preset names, recommended first."""
-    return list(_PRESETS)
+    return [*_TWO_MODEL, *_ONE_MODEL, "random"]
 
 
 def preset(name: str, *, strong: str | None = None, weak: str | None = None, prefix: str | None = None,
@@ -191,29 +181,28 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
         >>> preset("cherry", prefix="qaq_", fraction=0.1)
         >>> preset("sweet-spot", scorers=["weak_"])  # reads weak_rmi, weak_nll_q, weak_status
     """
-    if name not in _PRESETS:
-        raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(_PRESETS)}.")
-    models, default_model, build = _PRESETS[name]
+    if name not in list_presets():
+        raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(list_presets())}.")
     known = [_prefix(p, "scorers") for p in scorers] if scorers is not None else None
-    if models == 2:
-        if prefix is not None:
-            raise ConfigError(f"preset {name!r} compares two models (strong= and weak=); prefix= only applies "
-                              "to single-model presets.")
-        if known is not None and len(known) < 2 and strong is None and weak is None:
-            one_model = ", ".join(n for n, spec in _PRESETS.items() if spec[0] < 2)
-            raise ConfigError(f"preset {name!r} compares a strong and a weak model, but the scores hold "
-                              f"{len(known)} model ({', '.join(known) or 'none'}); presets that work with one "
-                              f"model: {one_model}.")
-        strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
-        if strong == weak:
-            raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")
-        return build(strong, weak, fraction, seed)
-    if models == 0:  # random: drop the unscorable rows of every model the data has
+    if name == "random":  # drop the unscorable rows of every model the data has
         ones = [prefix] if prefix else [p for p in (strong, weak) if p] or known or ["strong_", "weak_"]
         return _status_ok(*(_prefix(p, "prefix") for p in ones)).random(seed).keep_top(fraction)
-    one = prefix or (strong if default_model == "strong" else weak)
-    one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
-    return build(_prefix(one, "prefix"), fraction, seed)
+    if name in _ONE_MODEL:
+        default_model, build = _ONE_MODEL[name]
+        one = prefix or (strong if default_model == "strong" else weak)
+        one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
+        return build(ScoreColumns(_prefix(one, "prefix"))).keep_top(fraction)
+    if prefix is not None:
+        raise ConfigError(f"preset {name!r} compares two models (strong= and weak=); prefix= only applies "
+                          "to single-model presets.")
+    if known is not None and len(known) < 2 and strong is None and weak is None:
+        raise ConfigError(f"preset {name!r} compares a strong and a weak model, but the scores hold {len(known)} "
+                          f"model ({', '.join(known) or 'none'}); presets that work with one model: "
+                          f"{', '.join([*_ONE_MODEL, 'random'])}.")
+    strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
+    if strong == weak:
+        raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")
+    return _TWO_MODEL[name](strong, weak, fraction)
 
 
 def load_plan(plan: Any = "default", fraction: int | float | None = None, *, scorers=None,
