@@ -74,14 +74,14 @@ class DropWhere(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
-            col = state.reader.arrow(self.column)
+            col = state.arrow(self.column)
             hit = pc.is_in(col, value_set=pa.array(self._values, type=col.type)).to_numpy()  # a null row: False
         elif self.op in ("<", "<=", ">", ">="):
-            x = state.reader.ratio(self.column, self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
+            x = state.ratio(self.column, self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
             hit = getattr(operator, OPS[self.op])(np.where(np.isnan(x), np.inf if "<" in self.op else -np.inf, x),
                                                   float(self.value))
         else:
-            hit = np.isin(state.reader.numeric(self.column), np.asarray(self._values, float))
+            hit = np.isin(state.numeric(self.column), np.asarray(self._values, float))
         if self.op in ("!=", "not in"):
             hit = ~hit
         column = f"{self.column}_per_{self.divide_by}" if self.divide_by else self.column
@@ -130,7 +130,7 @@ class DropOutliers(Step):
             raise ConfigError("drop_outliers needs low=, high= or both (a number of scales from the median).")
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        x, bins = state.reader.numeric(self.column), state.bins
+        x, bins = state.numeric(self.column), state.bins
         lo, hi, fences, reasons = np.full(state.n, -np.inf), np.full(state.n, np.inf), [], {}
         for b in range(bins.count):
             rows = valid & (bins.of_row == b)

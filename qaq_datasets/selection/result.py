@@ -156,7 +156,7 @@ class Selection:
             "shortfall": cut["shortfall"], "kept_with_missing": kept_with_missing,
             "bins_column": first.column if first else None, "bins": bins_table(first, keep) if first else [],
             "steps": steps, "notes": state.notes, "warnings": state.warnings, "plan": plan,
-            "fitted_on": rows_identity(state.reader.dataset)})
+            "fitted_on": rows_identity(state.dataset)})
         self.keep, self.columns, self.rows_in, self.indices = keep, state.outputs, rows_in, np.flatnonzero(keep)
         self.plan, self.fitted_on = self.report["plan"], self.report["fitted_on"]
         for values in (self.keep, self.indices, *self.columns.values()):

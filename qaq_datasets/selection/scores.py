@@ -54,7 +54,7 @@ class Stratify(Step):
     min_rows: int = 2
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        state.bins = b = quantile_bins(self.column, state.reader.numeric(self.column), valid, self.bins, self.min_rows)
+        state.bins = b = quantile_bins(self.column, state.numeric(self.column), valid, self.bins, self.min_rows)
         state.stratifications.append((index, None, b))
         if b.collapsed or b.merged:
             state.notes.append(f"step {index} (stratify {self.column}): {self.bins} bins requested, {b.count} used "
@@ -90,7 +90,7 @@ class Rank(Step):
         return [self.name or f"{self.column}_rank"]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        output, rank = self.outputs()[0], within_bin_rank(state.reader.numeric(self.column), state.bins.of_row, valid)
+        output, rank = self.outputs()[0], within_bin_rank(state.numeric(self.column), state.bins.of_row, valid)
         state.outputs[output], state.ranked, state.score = rank, (self.column, rank), Score(output, rank, False)
         return {"output": output, "bins_column": state.bins.column, "rows_ranked": int(np.isfinite(rank).sum())}
 
@@ -152,9 +152,9 @@ class Gap(Step):
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         ranks, used = {}, {}
         for label, column, by in (("weak", self.weak, self.weak_by), ("strong", self.strong, self.strong_by)):
-            b = quantile_bins(by, state.reader.numeric(by), valid, self.bins, self.min_rows)
+            b = quantile_bins(by, state.numeric(by), valid, self.bins, self.min_rows)
             state.stratifications.append((index, label, b))
-            ranks[label], used[label] = within_bin_rank(state.reader.numeric(column), b.of_row, valid), b.count
+            ranks[label], used[label] = within_bin_rank(state.numeric(column), b.of_row, valid), b.count
             if b.collapsed or b.merged:
                 state.notes.append(f"step {index} (gap, {label} bins of {by}): {self.bins} requested, {b.count} used.")
         diff = ranks["strong"] - ranks["weak"]
@@ -195,7 +195,7 @@ class ScoreBy(Step):
         return [self.name] if self.divide_by else []
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        values = np.where(valid, state.reader.ratio(self.column, self.divide_by), np.nan)
+        values = np.where(valid, state.ratio(self.column, self.divide_by), np.nan)
         state.outputs.update({self.name: values} if self.divide_by else {})
         state.score = Score(self.name if self.divide_by else self.column, values, self.ascending)
         return value_stats(values)
@@ -267,7 +267,7 @@ class Typical(Step):
         return [self.name]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        z = [np.abs(state.reader.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
+        z = [np.abs(state.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
         state.outputs[self.name] = distance = np.where(valid, np.max(z, axis=0), np.nan)
         state.score = Score(self.name, distance, True)
         return value_stats(distance)

@@ -42,7 +42,7 @@ from ..checks import build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError, first_line, shown
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .result import Selection
-from .steps import NAN_SCORE, STEPS, ColumnReader, FitState, Step, StepMethods, check_column
+from .steps import NAN_SCORE, STEPS, FitState, Step, StepMethods, check_column
 
 PLAN_FORMAT = "qaq-selection-plan"
 PLAN_VERSION = 1
@@ -137,10 +137,10 @@ class Selector(StepMethods):
         for i, step in enumerate(self._steps):  # every column checked before any is read
             for column, kind in step.inputs():
                 check_column(ds, column, kind, f"step {i} ({step.kind})")
-        state, step_reports = FitState(len(ds), ColumnReader(ds)), []
+        state, step_reports = FitState(ds), []
         for i, step in enumerate(self._steps):
             before = state.alive.copy()
-            missing = before & np.any([state.reader.missing(c, kind) for c, kind in step.inputs()], axis=0)
+            missing = before & np.any([state.missing(c, kind) for c, kind in step.inputs()], axis=0)
             if not self._keep_nan:
                 state.drop(missing, NAN_SCORE)
             fitted = step.run(state, state.alive & ~missing, i)
@@ -148,7 +148,7 @@ class Selector(StepMethods):
                                  "rows_out": int(state.alive.sum()), "nan_rows": int(missing.sum()),
                                  "dropped": state.dropped_by(before), "fitted": fitted})
         # a row kept with keep_nan had a missing value where a step read it while it was alive
-        had_missing = np.any([state.reader.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
+        had_missing = np.any([state.missing(c, kind) for s in self._steps for c, kind in s.inputs()], axis=0)
         return Selection(state, step_reports, int((had_missing & state.alive).sum()), self.to_dict())
 
     # ------------------------------------------------------------------ serialisation

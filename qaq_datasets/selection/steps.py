@@ -52,16 +52,32 @@ def check_column(ds, column: str, kind: str, where: str) -> None:
                           column=column, available=ds.column_names)
 
 
-class ColumnReader:
-    """Reads single columns of one dataset as Arrow (numeric ones cached as numpy); nothing else is touched."""
+# --------------------------------------------------------------------------- fit state
+
+
+class Score(NamedTuple):
+    """The ranking score ``keep_top`` uses: higher is better unless ``ascending``."""
+
+    name: str
+    values: np.ndarray
+    ascending: bool
+
+
+class FitState:
+    """One fit on one dataset ``ds``: its columns, read one at a time as Arrow (numeric ones cached as numpy; nothing
+    else is touched), which rows are alive, why the others were dropped, and what the steps computed so far."""
 
     def __init__(self, ds):
-        self.dataset = ds
-        self._ds = ds.with_format("arrow")  # a column comes back as Arrow, through any indices mapping
-        self._numeric: dict[str, np.ndarray] = {}
+        self.dataset, self.n, self.reasons, self.notes, self.warnings = ds, len(ds), [], [], []
+        self._arrow, self._numeric = ds.with_format("arrow"), {}  # Arrow columns, through any indices mapping
+        self.alive, self.code = np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=np.int16)  # k>0: reasons[k - 1]
+        # the current stratification (ranking.Bins), (column, rank) of the latest rank step, the keep_top Score
+        self.bins = self.ranked = self.score = None
+        self.outputs: dict[str, np.ndarray] = {}  # computed columns, NaN where not computed
+        self.stratifications: list[tuple] = []  # (step index, label or None, Bins)
 
     def arrow(self, column: str) -> pa.ChunkedArray:
-        return self._ds[column]
+        return self._arrow[column]
 
     def numeric(self, column: str) -> np.ndarray:
         """The column as float64 numpy (NaN for nulls)."""
@@ -81,29 +97,6 @@ class ColumnReader:
         if kind == STRING:
             return np.asarray(self.arrow(column).is_null().to_numpy(), dtype=bool)
         return ~np.isfinite(self.numeric(column))
-
-
-# --------------------------------------------------------------------------- fit state
-
-
-class Score(NamedTuple):
-    """The ranking score ``keep_top`` uses: higher is better unless ``ascending``."""
-
-    name: str
-    values: np.ndarray
-    ascending: bool
-
-
-class FitState:
-    """Which rows are alive, why the others were dropped, and what the steps computed so far."""
-
-    def __init__(self, n: int, reader: ColumnReader):
-        self.n, self.reader, self.reasons, self.notes, self.warnings = n, reader, [], [], []
-        self.alive, self.code = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int16)  # code k>0: reasons[k - 1]
-        # the current stratification (ranking.Bins), (column, rank) of the latest rank step, the keep_top Score
-        self.bins = self.ranked = self.score = None
-        self.outputs: dict[str, np.ndarray] = {}  # computed columns, NaN where not computed
-        self.stratifications: list[tuple] = []  # (step index, label or None, Bins)
 
     def warn(self, note: str) -> None:
         """A note the user must see (``qaq select`` prints it): it goes to the report's notes and warnings."""

@@ -19,7 +19,7 @@ def test_missing_column_lists_available_columns_before_reading_anything(ds, monk
     def no_reading(*args, **kwargs):
         raise AssertionError("columns were read before the plan was validated")
 
-    monkeypatch.setattr(selector_module, "ColumnReader", no_reading)
+    monkeypatch.setattr(selector_module, "FitState", no_reading)
     plan = Selector().stratify("weak_nll_q").rank("weak_rmi").drop_extremes().score("strong_ifdd").keep_top(0.5)
     with pytest.raises(ColumnError) as err:
         plan.fit(ds)
