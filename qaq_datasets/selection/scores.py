@@ -221,9 +221,6 @@ class ClosestTo(Step):
     def validate(self):
         object.__setattr__(self, "center", check_unit(self.center, "closest_to center", "[0, 1]"))
 
-    def outputs(self):
-        return [self.name]
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         state.outputs[self.name] = distance = np.where(state.alive, np.abs(state.ranked[1] - self.center), np.nan)
         state.score = Score(self.name, distance, True)
@@ -263,9 +260,6 @@ class Typical(Step):
     def inputs(self):
         return [(c, NUMERIC) for c in self.profile]
 
-    def outputs(self):
-        return [self.name]
-
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         z = [np.abs(state.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
         state.outputs[self.name] = distance = np.where(valid, np.max(z, axis=0), np.nan)
@@ -291,9 +285,6 @@ class Random(Step):
     seed: int = 0
     _: KW_ONLY
     name: str = "qaq_random"
-
-    def outputs(self):
-        return [self.name]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         # one draw per dataset row, so a row's value depends only on (seed, row index)

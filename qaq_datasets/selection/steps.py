@@ -167,8 +167,9 @@ class Step:
         return [(c, NUMERIC) for c in dict.fromkeys(getattr(self, f, None) for f in _INPUTS) if c is not None]
 
     def outputs(self) -> list[str]:
-        """Names of the columns this step computes (added by ``Selection.apply``/``annotate``)."""
-        return []
+        """Names of the columns this step computes (added by ``Selection.apply``/``annotate``): by default its
+        ``name`` parameter, where it has one."""
+        return [self.name] if getattr(self, "name", None) else []
 
     def resolve(self, earlier: tuple[Step, ...]) -> Step:
         """This step with the defaults that depend on the ``earlier`` steps filled in; by default itself."""
