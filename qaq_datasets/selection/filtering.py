@@ -77,9 +77,8 @@ class DropWhere(Step):
             col = state.arrow(self.column)
             hit = pc.is_in(col, value_set=pa.array(self._values, type=col.type)).to_numpy()  # a null row: False
         elif self.op in ("<", "<=", ">", ">="):
-            x = state.ratio(self.column, self.divide_by)  # x / 0 is ±inf (compared as such); 0 / 0 is NaN
-            hit = getattr(operator, OPS[self.op])(np.where(np.isnan(x), np.inf if "<" in self.op else -np.inf, x),
-                                                  float(self.value))
+            # x / 0 is ±inf (compared as such); 0 / 0 is NaN, which matches no comparison
+            hit = getattr(operator, OPS[self.op])(state.ratio(self.column, self.divide_by), float(self.value))
         else:
             hit = np.isin(state.numeric(self.column), np.asarray(self._values, float))
         if self.op in ("!=", "not in"):

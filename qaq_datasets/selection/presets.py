@@ -74,10 +74,6 @@ DEFAULT_PARAMS = {
     "center": 0.5,
 }
 
-#: knobs of the ``sweet-spot`` / ``paper-band`` plans
-SWEET_SPOT_PARAMS = {"bins": 10, "min_rows": 2, "center": 0.5, "paper_center": 0.625}
-
-
 def _prefix(value: str, what: str) -> str:
     """``value`` as a scorer prefix (checked), with a trailing ``_`` added where it lacks one."""
     return check_prefix(value + "_" if isinstance(value, str) and not value.endswith("_") else value, what)
@@ -128,9 +124,8 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     return sel.closest_to(k["center"]).keep_top(fraction)
 
 
-def _band(c: ScoreColumns, center: str) -> Selector:
-    k = SWEET_SPOT_PARAMS
-    return _status_ok(c.prefix).stratify(c.nll_q, k["bins"], min_rows=k["min_rows"]).rank(c.rmi).closest_to(k[center])
+def _band(c: ScoreColumns, center: float) -> Selector:  # RMI ranked within 10 bins of nll_q, closest to center first
+    return _status_ok(c.prefix).stratify(c.nll_q, 10, min_rows=2).rank(c.rmi).closest_to(center)
 
 
 def _ifd_ok(c: ScoreColumns) -> Selector:
@@ -147,8 +142,8 @@ _TWO_MODEL: dict[str, Callable[..., Selector]] = {
     "default": default_plan, "gap": _gap, "gap-global": partial(_gap, bins=1)}
 #: single-model presets: name → (the model read unless told, the plan before keep_top on that model's columns c)
 _ONE_MODEL: dict[str, tuple[str, Callable[[ScoreColumns], Selector]]] = {
-    "sweet-spot": ("strong", partial(_band, center="center")),
-    "paper-band": ("strong", partial(_band, center="paper_center")),
+    "sweet-spot": ("strong", partial(_band, center=0.5)),
+    "paper-band": ("strong", partial(_band, center=0.625)),  # the band [0.5, 0.75) at a 25% budget
     # Cherry_LLM's code ranks by the ratio of mean losses, Superfiltering's by the perplexity ratio (its ifd_ppl)
     "cherry": ("strong", lambda c: _ifd_ok(c).score(c.nll_a_given_q, divide_by=c.nll_a, name="qaq_ifd_ratio")),
     "superfiltering": ("weak", lambda c: _ifd_ok(c).score(c.ifd)),
