@@ -187,10 +187,6 @@ class ScoreBy(Step):
     divide_by: str | None = None
     name: str = "qaq_ratio"
 
-    def validate(self):
-        if not isinstance(self.ascending, bool):
-            raise ConfigError(f"score ascending must be True or False, got {self.ascending!r}.")
-
     def outputs(self):
         return [self.name] if self.divide_by else []
 

@@ -109,10 +109,6 @@ class Selector(StepMethods):
         raise ConfigError("this plan has no keep_top() step whose budget could be changed.")
 
     @property
-    def keep_nan(self) -> bool:
-        return self._keep_nan
-
-    @property
     def checks(self) -> dict | None:
         """The text checks' thresholds the plan carries (``{name: {threshold: value}}``), or None."""
         return None if self._checks is None else {k: dict(v) for k, v in self._checks.items()}

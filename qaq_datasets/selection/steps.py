@@ -7,12 +7,12 @@ NaN for nulls; string columns stay Arrow arrays and are compared with ``pyarrow.
 A step is one class, registered with :func:`register_step`, which makes it a frozen dataclass and the ``Selector``
 method of its ``kind``: the method's parameters are the dataclass's fields (keyword-only after ``KW_ONLY``), its
 docstring is the class's, and ``Selector.from_dict`` reads that kind in plans. The fields are the step's parameters
-(what ``Selector.to_dict`` writes; the base class checks the column-name and integer ones). A step names the dataset
-columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults that depend on the
-steps before it (``resolve``), names the kinds of step one of which must come before it (``needs``), and ``run``
-applies it to the rows still alive in a :class:`FitState`, returning its fitted values. Adding a step is writing
-such a class in a module that ``selector.py`` imports (and, for a step that sets a score, naming its kind in
-``keep_top``'s ``needs``).
+(what ``Selector.to_dict`` writes; the base class checks the column-name, integer and bool ones). A step names
+the dataset columns it reads (``inputs``) and the columns it computes (``outputs``), fills in the defaults that
+depend on the steps before it (``resolve``), names the kinds of step one of which must come before it (``needs``),
+and ``run`` applies it to the rows still alive in a :class:`FitState`, returning its fitted values. Adding a step
+is writing such a class in a module that ``selector.py`` imports (and, for a step that sets a score, naming its
+kind in ``keep_top``'s ``needs``).
 """
 
 from __future__ import annotations
@@ -151,10 +151,12 @@ class Step:
             elif f.name in _NAMES and not (isinstance(value, str) and value):
                 raise (ConfigError if isinstance(value, str) else ConfigTypeError)(
                     f"{what} must be a non-empty column name (str), got {type(value).__name__}: {shown(value)}.")
+            elif f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ConfigError(f"{what} must be True or False, got {value!r}.")
         self.validate()
 
     def validate(self) -> None:
-        """Check (and normalise) the parameters beyond column names and integers."""
+        """Check (and normalise) the parameters beyond column names, integers and bools."""
 
     def params(self) -> dict[str, Any]:
         """The step's parameters, YAML/JSON-ready (tuples become lists)."""
