@@ -29,6 +29,8 @@ from . import schema as st
 
 logger = logging.getLogger(__name__)
 
+#: the feature dtypes of a text column (``None``: a feature without one, ``null``: only None cells)
+_TEXT_DTYPES = (None, "string", "large_string", "null", "json")
 #: (question columns, answer column) of the shapes :func:`detect_columns` knows, besides ``messages``
 NAMED_SHAPES = ((["prompt"], "completion"), (["instruction", "input"], "output"), (["problem"], "solution"),
                 (["query"], "response"), (["question"], "answer"), (["instruction"], "response"))
@@ -85,20 +87,28 @@ def check_distinct_columns(question, answer) -> None:
 
 
 def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> dict:
-    """``columns`` (of :func:`resolve_columns`), or :class:`ColumnError` unless they are in ``names`` and, with
-    ``features``, text columns hold text and a ``messages`` column holds conversations (lists are turns)."""
-    names = list(names)
-    needed = [c for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c]
-    st.check_columns(names, needed)
-    if features is None:
-        return columns
-    st.check_columns(names, [c for c in needed if c != columns.get("messages") and not _is_list(features[c])],
-                     features)
-    conv = features[columns["messages"]] if "messages" in columns else None
-    if conv is not None and not _is_list(conv) and type(conv).__name__ != "Json":  # mixed cells: checked per row
-        raise ColumnError(f"Column {columns['messages']!r} must hold conversations (lists of {{role, content}} "
-                          f"turns), but its feature is {conv}.", available=names)
+    """``columns`` (of :func:`resolve_columns`), or :class:`ColumnError` naming the first one missing from ``names``
+    (listing those there) or, with ``features``, one whose feature cannot hold its cells: a text column must hold
+    text (lists are TRL's turns) and a ``messages`` column conversations. A column of mixed cells (``Json``) passes:
+    a cell of the wrong kind gets its status on its own row."""
+    names, conv = list(names), columns.get("messages")
+    for col in _read(columns):
+        if col not in names:
+            raise ColumnError(f"Column {col!r} is not in the dataset.", column=col, available=names)
+    for col in _read(columns) if features is not None else ():
+        feat, dtype = features[col], getattr(features[col], "dtype", None)
+        if col == conv and not _is_list(feat) and type(feat).__name__ != "Json":
+            raise ColumnError(f"Column {col!r} must hold conversations (lists of {{role, content}} turns), but its "
+                              f"feature is {feat}.", available=names)
+        if col != conv and not _is_list(feat) and (isinstance(feat, dict) or dtype not in _TEXT_DTYPES):
+            raise ColumnError(f"Column {col!r} must hold text, but its feature is {feat}.", column=col,
+                              available=names)
     return columns
+
+
+def _read(columns: dict) -> list[str]:
+    """The columns that a row's Q and A are read from."""
+    return [c for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c]
 
 
 def _is_list(feature) -> bool:
@@ -118,8 +128,7 @@ def is_one_row(batch, columns: dict) -> bool:
     values = list(batch.values())
     if not all(isinstance(v, list) for v in values) or len({len(v) for v in values}) > 1:
         return True
-    cells = [x for c in (columns.get("messages"), *columns.get("question", ()), columns.get("answer")) if c
-             for x in batch[c]]
+    cells = [x for c in _read(columns) for x in batch[c]]
     kinds = {type(x) for x in cells}
     if not cells or list in kinds:
         return not cells  # an empty conversation (map never passes an empty batch), or conversations: a batch

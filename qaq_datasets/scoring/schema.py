@@ -58,10 +58,8 @@ _DTYPE_KINDS = {**dict.fromkeys(("float16", "float32", "float64", "double", "flo
 
 def count_statuses(statuses) -> dict:
     """``{status: count}`` in the order of :data:`ALL`, unknown statuses last."""
-    counter = dict(Counter(statuses))
-    out = {k: counter.pop(k) for k in ALL if k in counter}
-    out.update(sorted(counter.items(), key=lambda kv: str(kv[0])))
-    return out
+    order = {status: k for k, status in enumerate(ALL)}
+    return dict(sorted(Counter(statuses).items(), key=lambda kv: (order.get(kv[0], len(ALL)), str(kv[0]))))
 
 
 # -- names ----------------------------------------------------------------------------------------
@@ -141,23 +139,6 @@ def infer_prefixes(columns: Iterable[str]) -> list[str]:
 def kind_of(feature) -> str | None:
     """``"float"``, ``"int"``, ``"string"`` or None (anything else) for a ``datasets`` feature."""
     return _DTYPE_KINDS.get(getattr(feature, "dtype", None))
-
-
-def check_columns(available: Iterable[str], needed: Iterable[str], features=None) -> None:
-    """Raise :class:`ColumnError` naming the first missing column (listing the available ones), or a column
-    whose feature cannot hold text at all (numbers, lists). A column of mixed cells (``Json``) passes: a cell
-    that is not text gets the status ``not_a_string`` on its own row.
-    """
-    available = list(available)
-    for col in needed:
-        if col not in available:
-            raise ColumnError(f"Column {col!r} is not in the dataset.", column=col, available=available)
-        feat = None if features is None else features[col]
-        dtype = getattr(feat, "dtype", None)
-        if feat is not None and (isinstance(feat, (list, dict)) or (dtype is not None and kind_of(feat) != "string"
-                                                                        and dtype not in ("null", "json"))):
-            raise ColumnError(f"Column {col!r} must hold text, but its feature is {feat}.", column=col,
-                              available=available)
 
 
 def check_score_columns(features: Mapping, prefixes: Iterable[str], *, where: str = "the dataset") -> None:
