@@ -30,8 +30,9 @@ def writing(path: Path):
     """Turn a full disk while writing ``path`` into :class:`DiskFullError` naming it (the OS names no file)."""
     try:
         yield
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except OSError as exc:  # (pyarrow's writers raise it without an errno)
+        if isinstance(exc, DiskFullError) or (exc.errno not in (errno.ENOSPC, errno.EDQUOT)
+                                              and "No space left" not in str(exc)):
             raise
         raise DiskFullError(f"No space left on the device while writing {str(path)!r}; nothing was left half-written "
                             "under a final name. Free some space and run the command again.") from exc

@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+from ..errors import DiskFullError
 from ..publishing.folder import has_run
 from ..scoring import MultiScorer
 from .ray_data import score_ray
-from .sharded import DiskFullError, out_lock, run_sharded
+from .sharded import out_lock, run_sharded
 
 __all__ = ["DiskFullError", "MultiScorer", "has_run", "out_lock", "run_sharded", "score_ray"]

@@ -21,7 +21,6 @@ if one is gone, the same command scores the rows again).
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -32,8 +31,8 @@ from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from ..errors import ConfigError, DiskFullError, check_int
-from ..files import write_atomic
+from ..errors import ConfigError, check_int
+from ..files import write_atomic, writing
 from ..publishing.folder import RUN_MANIFEST, save_folder
 from ..scoring import MultiScorer
 
@@ -153,12 +152,8 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
     dist = _init_group(local) if world > 1 else None
     try:
         fn.device_index = None if world == 1 or os.environ.get("LOCAL_WORLD_SIZE") == "1" else local
-        return _run(dataset, fn, out, shard_rows, batch_size, source, echo, rank, world, dist)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
-            raise DiskFullError(f"No space left on the device of {out}; nothing was left under a final name. Free "
-                                "some space and run the same command again: finished shards are kept.") from None
-        raise
+        with writing(out):  # a full disk: DiskFullError; the same command resumes from the finished shards
+            return _run(dataset, fn, out, shard_rows, batch_size, source, echo, rank, world, dist)
     finally:
         if dist is not None:
             dist.destroy_process_group()
