@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import ColumnError, ConfigError, QAQError
+from .models.aliases import DEFAULT_STRONG, DEFAULT_WEAK
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="QAQ: score, select and publish synthetic code-instruction data (Hugging Face datasets).")
@@ -38,8 +39,8 @@ def score(
     answer: Annotated[Optional[str], typer.Option(help="Answer column. Default: found from the columns.")] = None,
     messages: Annotated[Optional[str], typer.Option(
         help="A column of {role, content} turns: A is the last (assistant) turn, Q every turn before it.")] = None,
-    model: Annotated[Optional[list[str]], typer.Option(
-        help="NAME=SPEC (repeatable); columns get the prefix NAME_. Default: strong=gemma3-270m weak=smollm2-135m.")] = None,
+    model: Annotated[list[str], typer.Option(help="NAME=SPEC (repeatable); columns get the prefix NAME_.")] = [
+        f"strong={DEFAULT_STRONG}", f"weak={DEFAULT_WEAK}"],
     split: Annotated[Optional[str], typer.Option(
         help="Split of a folder or Hub dataset to score (default: train).")] = None,
     config: Annotated[Optional[str], typer.Option(help="Config of a folder or Hub dataset that has several.")] = None,
@@ -157,13 +158,9 @@ def publish(
     typer.echo(f"Published to {where}")
 
 
-def parse_model_args(items: list[str] | None) -> dict[str, str]:
-    """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``; defaults when empty. A name
-    makes the prefix ``{name}_``, which score_fn checks."""
-    from .models import DEFAULT_STRONG, DEFAULT_WEAK
-
-    if not items:
-        return {"strong": DEFAULT_STRONG, "weak": DEFAULT_WEAK}
+def parse_model_args(items: list[str]) -> dict[str, str]:
+    """``["strong=gemma3-270m", "weak=smollm2-135m"]`` → ``{"strong": ..., "weak": ...}``. A name makes the prefix
+    ``{name}_``, which score_fn checks."""
     out: dict[str, str] = {}
     for item in items:
         name, sep, spec = item.partition("=")

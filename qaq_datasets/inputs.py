@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ConfigError, first_line
+from .errors import ConfigError, check_int, first_line
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
@@ -104,8 +104,7 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
     """
     import datasets
 
-    if max_rows is not None and max_rows < 1:
-        raise ConfigError(f"max_rows must be >= 1, got {max_rows}.")
+    max_rows = max_rows if max_rows is None else check_int(max_rows, "max_rows", 1)
     text = os.fspath(source)
     if not text.strip():
         raise ConfigError("The dataset is an empty string: give a data file, a folder or a Hub dataset id.")

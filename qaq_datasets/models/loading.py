@@ -74,7 +74,7 @@ def weights_digest(model, extra: str = "") -> str:
 
 def _location(src: ResolvedSpec) -> tuple[str, dict]:
     """Where ``from_pretrained`` loads from, and its keyword arguments (a Hub model at its pinned commit)."""
-    if src.is_gguf:
+    if src.kind in ("alias", "gguf"):  # converted once into a transformers folder
         return str(gguf_folder(src)), {}
     return src.location, ({"revision": src.pinned().revision} if src.kind == "hub" else {})
 

@@ -24,10 +24,6 @@ class ResolvedSpec:
     identity: str | None  # sha256 of the GGUF, a digest of the folder, the Hub commit (None until pinned)
     revision: str | None = None
 
-    @property
-    def is_gguf(self) -> bool:
-        return self.kind in ("alias", "gguf")
-
     def pinned(self) -> ResolvedSpec:
         """The same spec with a Hub revision resolved to its commit (from the local cache, else the Hub)."""
         if self.identity is not None:

@@ -124,7 +124,7 @@ class Scorer:
             self._resolve_columns(dataset.column_names, dataset.features)
         if not callable(self.config.template):
             for n_parts in (1, 2):  # alpaca has a preamble for each
-                self._encoder(self._row_template({}, n_parts, None))
+                self._encoder({}, n_parts, None)
 
     def _resolve_columns(self, names, features=None) -> dict:
         if self.columns is None:
@@ -142,12 +142,6 @@ class Scorer:
             self._tokenizer = load_tokenizer(self.config.model.pinned())
         return self._tokenizer
 
-    def _encoder(self, template: Template) -> PairEncoder:
-        if template not in self._encoders:
-            if len(self._encoders) > 256:
-                self._encoders.clear()
-            self._encoders[template] = PairEncoder(self.tokenizer, template, self.config.max_length)
-        return self._encoders[template]
 
     def _ensure_model(self, rank: int | None = None):
         """Load the model (once per process) and its span scorer; return the span scorer."""
@@ -178,14 +172,20 @@ class Scorer:
 
     span_scorer = property(_ensure_model)  # the span scorer, the model loaded
 
-    def _row_template(self, row: dict, n_parts: int, system: str | None) -> Template:
+    def _encoder(self, row: dict, n_parts: int, system: str | None) -> PairEncoder:
+        """The encoder of a row: the template (a callable's pick for ``row``) with the row's own system turn."""
         t = self.config.template
         if callable(t):
             t = template_arg(t(row))  # a callable that returns a callable fails in resolve_template
         if (t, n_parts > 1) not in self._resolved:  # built-in names are resolved once (chat templates render slowly)
             self._resolved[t, n_parts > 1] = resolve_template(t, self.tokenizer, n_parts)
         t = self._resolved[t, n_parts > 1]
-        return t if system is None else replace(t, system=system)  # a conversation's own system turn
+        t = t if system is None else replace(t, system=system)  # a conversation's own system turn
+        if t not in self._encoders:
+            if len(self._encoders) > 256:
+                self._encoders.clear()
+            self._encoders[t] = PairEncoder(self.tokenizer, t, self.config.max_length)
+        return self._encoders[t]
 
     def encode(self, question: str | list[str], answer: str, *, system: str | None = None, turns: bool = False) -> dict:
         """The two id sequences fed to the model for one pair, and the target spans scored.
@@ -196,7 +196,7 @@ class Scorer:
         -log p(ids[t] | ids[:t]).
         """
         parts = [question] if isinstance(question, str) else list(question)
-        enc = self._encoder(self._row_template({}, len(parts), system))
+        enc = self._encoder({}, len(parts), system)
         ids = data_ids(self.tokenizer, [*enc.question_texts(parts, turns), answer])
         return enc.pair(enc.question(ids[:-1], turns), ids[-1])
 
@@ -230,7 +230,7 @@ class Scorer:
         for i, (system, parts, turns, a) in rows.items():
             row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
             try:
-                enc = self._encoder(self._row_template(row, len(parts), system))
+                enc = self._encoder(row, len(parts), system)
             except ConfigError as exc:  # the row's own system context leaves no room under max_length
                 if system is None:
                     raise
