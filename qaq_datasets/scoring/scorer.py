@@ -67,7 +67,6 @@ class Scorer:
         self.score_columns = ScoreColumns(config.prefix)
         self.from_loaded = loaded is not None  # a model object passed in (a worker process re-loads it by spec)
         self.columns: dict | None = None  # the columns scored, once given or found (see check)
-        self._tokenizer = loaded.tokenizer if loaded else None
         self._encoders: dict = {}  # template -> PairEncoder
         self._resolved: dict = {}  # (template, several Q parts) -> Template
         self._span_scorer = None
@@ -133,14 +132,14 @@ class Scorer:
         return check_shape_columns(self.columns, names, features)
 
     # -- model ------------------------------------------------------------------------------------
-    @property
+    @cached_property
     def tokenizer(self):
-        """The tokenizer (loaded alone, without the weights, for a spec scorer)."""
-        if self._tokenizer is None:
-            from ..models.loading import load_tokenizer
+        """The model's tokenizer; loaded alone, without the weights, for a spec scorer whose model is not loaded."""
+        if self._qaq_model is not None:
+            return self._qaq_model.tokenizer
+        from ..models.loading import load_tokenizer
 
-            self._tokenizer = load_tokenizer(self.config.model.pinned())
-        return self._tokenizer
+        return load_tokenizer(self.config.model.pinned())
 
 
     def _ensure_model(self, rank: int | None = None):
@@ -163,7 +162,6 @@ class Scorer:
             if key not in _LOADED:
                 _LOADED[key] = load_model(key[0], device_map=device_map, dtype=c.dtype)
             self._qaq_model = _LOADED[key]
-            self._tokenizer = self._tokenizer or self._qaq_model.tokenizer
         if self._span_scorer is None:
             from .forward import SpanScorer
 
