@@ -6,7 +6,6 @@ not exist is refused here and never sent to the Hub as a dataset id.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -44,18 +43,12 @@ def _not_utf8_line(path: Path) -> int | None:
 def _why(exc: Exception, path: Path, builder: str = "") -> str:
     """Why the data file (``builder``) or folder ``path`` could not be read: empty, no rows, where it stops being
     JSON, else the reader's own first line."""
-    if "corresponds to no data" in str(exc):  # datasets' words for it
-        return "it holds no rows"
+    if "corresponds to no data" in str(exc) or "BatchSize must be greater than 0" in str(exc.__cause__):
+        return "it holds no rows"  # datasets' words for it (the second one: a parquet file of no rows)
     if "available configs" in str(exc):  # datasets' words when a source has several and none was picked
         return f"{' '.join(str(exc).splitlines()[:2])} (with --config)"
     if builder and path.stat().st_size == 0:
         return "it is empty"
-    if builder == "parquet":
-        import pyarrow.parquet as pq
-
-        with contextlib.suppress(Exception):  # not a parquet file: the reader's error says why
-            if pq.read_metadata(path).num_rows == 0:  # datasets fails on it with "BatchSize must be greater than 0"
-                return "it holds no rows"
     if builder == "json":  # where a JSON (lines) file stops being valid JSON
         text = path.read_text(encoding="utf-8")
         whole = text.lstrip()[:1] == "["  # one JSON array, else JSON lines
