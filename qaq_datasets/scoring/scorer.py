@@ -69,7 +69,6 @@ class Scorer:
         self.columns: dict | None = None  # the columns scored, once given or found (see check)
         self._encoders: dict = {}  # template -> PairEncoder
         self._resolved: dict = {}  # (template, several Q parts) -> Template
-        self._span_scorer = None
 
     # -- identity ---------------------------------------------------------------------------------
     @cached_property
@@ -141,9 +140,8 @@ class Scorer:
 
         return load_tokenizer(self.config.model.pinned())
 
-
     def _ensure_model(self, rank: int | None = None):
-        """Load the model (once per process) and its span scorer; return the span scorer."""
+        """The loaded model (loaded once per process, on the GPU of ``rank`` where ``map`` passes one)."""
         if self._qaq_model is None:
             import torch
 
@@ -162,13 +160,14 @@ class Scorer:
             if key not in _LOADED:
                 _LOADED[key] = load_model(key[0], device_map=device_map, dtype=c.dtype)
             self._qaq_model = _LOADED[key]
-        if self._span_scorer is None:
-            from .forward import SpanScorer
+        return self._qaq_model
 
-            self._span_scorer = SpanScorer(self._qaq_model.model, token_budget=self.config.token_budget)
-        return self._span_scorer
+    @cached_property
+    def span_scorer(self):
+        """The span scorer of the model (loaded on the first use, where ``map`` passes no rank)."""
+        from .forward import SpanScorer
 
-    span_scorer = property(_ensure_model)  # the span scorer, the model loaded
+        return SpanScorer(self._ensure_model().model, token_budget=self.config.token_budget)
 
     def _encoder(self, row: dict, n_parts: int, system: str | None) -> PairEncoder:
         """The encoder of a row: the template (a callable's pick for ``row``) with the row's own system turn."""
@@ -258,7 +257,7 @@ class Scorer:
             sp = p["spans"]
             seqs += [p["forward_ids"], p["reverse_ids"]]
             spans += [[sp["q"], sp["a_given_q"], sp["a_end"]], [sp["a"], sp["q_given_a"]]]
-        nlls, fails = self._span_scorer.run(seqs, spans)  # ([], [] when no row got this far)
+        nlls, fails = self.span_scorer.run(seqs, spans)  # ([], [] when no row got this far)
         c = self.score_columns
         for i, (p, k) in pairs.items():
             if fails[k] or fails[k + 1]:
@@ -313,8 +312,7 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         >>> scored = ds.map(qaq.score_fn("smollm2-135m"), batched=True)  # doctest: +SKIP
         >>> scored = chats.map(qaq.score_fn("smollm2-135m", template="paper"), batched=True)  # doctest: +SKIP
     """
-    from ..models.loading import QAQModel, as_qaq_model, resolve_dtype
-    from ..models.spec import resolve_spec
+    from ..models import QAQModel, as_qaq_model, resolve_dtype, resolve_spec
 
     question = [question] if isinstance(question, str) else question
     if question is not None and (not isinstance(question, Sequence) or not all(isinstance(c, str) for c in question)):
