@@ -22,6 +22,7 @@ string is the system context: the template's ``system``, or the conversation's o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from ..errors import ConfigError, ConfigTypeError
@@ -86,15 +87,11 @@ def _chat_pieces(tokenizer, roles: list[str]) -> list[str] | None:
         text = tokenizer.apply_chat_template(msgs, tokenize=False)
     except Exception:  # noqa: BLE001 - templates that insist on user/assistant alternation from the user
         return None
-    if any(text.count(s) != 1 for s in _S[1 : 1 + len(roles)]) or text.count(_S[0]) > 1:
+    turns = _S[1 : 1 + len(roles)]
+    cut = re.split(f"({'|'.join(map(re.escape, turns))})", text.replace(_S[0], SYSTEM))
+    if cut[1::2] != turns or text.count(_S[0]) > 1:  # each turn once, in order; the system turn at most once
         return None
-    pieces = []
-    for s in _S[1 : 1 + len(roles)]:
-        head, _, text = text.replace(_S[0], SYSTEM).partition(s)
-        if any(x in head for x in _S):  # out of order
-            return None
-        pieces.append(head)
-    return pieces + [text]
+    return cut[::2]
 
 
 def chat_template(tokenizer) -> Template | None:
