@@ -210,7 +210,8 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     scored, metadata = load_scored(scored_dir)
     card = parse_card(read_card_text(scored_dir), f"the folder {os.fspath(scored_dir)!r}").data
     sources = card.get("source_datasets") or []
-    selection = None if selection_dir is None else load_selection(selection_dir, scored[selection_split(scored)])
+    selection = None if selection_dir is None else load_selection(selection_dir, scored[selection_split(scored)],
+                                                                    text_columns_for(metadata))
     return publish(repo_id, scored, selection, private=private, token=token, dry_run=dry_run, metadata=metadata,
                    source=sources[0] if isinstance(sources, list) and len(sources) == 1 else None,
                    license=card.get("license") if card.get("license") != "unknown" else None)

@@ -165,3 +165,18 @@ def test_a_report_that_does_not_match_the_refit_is_refused(tmp_path, edit):
     with pytest.raises(ConfigError, match=needle):
         publish_folder(tmp_path / "scored", "me/x", selection_dir=tmp_path / "selected", dry_run=tmp_path / "dry")
     assert not (tmp_path / "dry").exists()
+
+
+def test_a_selection_made_on_rows_without_check_columns_publishes(tmp_path, capsys):
+    from qaq_datasets.checks import check_columns
+    from qaq_datasets.cli import main
+
+    ds = scored_ds(60, prefixes=("strong_", "weak_"))
+    ds = ds.remove_columns(check_columns(ds.column_names))  # scored elsewhere, or before the checks were columns
+    save_folder(tmp_path / "scored", {"scored": ds}, TWO)
+    main(["select", str(tmp_path / "scored"), "--out", str(tmp_path / "selected")])
+    assert "computing the text checks" in capsys.readouterr().out
+    main(["publish", str(tmp_path / "scored"), "me/x", "--selection", str(tmp_path / "selected"), "--dry-run",
+          str(tmp_path / "dry")])  # the plan is re-fitted with the checks computed the same way
+    kept = load_dataset(str(tmp_path / "selected"), "curated")["train"]["output"]
+    assert load_dataset(str(tmp_path / "dry"), "curated")["train"]["output"] == kept
