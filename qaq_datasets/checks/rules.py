@@ -164,7 +164,7 @@ class Looping(Check):
             if count >= self.min_count and count / len(lines) >= self.line_share:
                 return True
         r = self.block_repeats
-        for k in range(2, self.max_block + 1):  # a multi-line block looping (the last copy may be cut off)
+        for k in range(2, min(self.max_block, len(lines) // r) + 1):  # a block looping (its last copy may be cut)
             if any(len(set(lines[i:i + k])) > 1 and all(lines[i + j * k:i + (j + 1) * k] == lines[i:i + k]
                                                         for j in range(1, r)) for i in range(len(lines) - r * k + 1)):
                 return True
@@ -172,6 +172,8 @@ class Looping(Check):
         grams = [tuple(words[i:i + 5]) for i in range(len(words) - 4)]
         if len(words) >= self.min_words and len(set(grams)) / len(grams) < self.gram_share:
             return True
+        if self.span_repeats > len(text):  # also keeps the regex's repeat count within what `re` accepts
+            return False
         m = re.search(r"(\S.{0,29}?)\1{%d,}" % (self.span_repeats - 1), text, re.DOTALL)
         return bool(m and len(m.group(0)) >= self.min_span)
 

@@ -158,7 +158,10 @@ def merge_card(existing_text: str | None, *, fields: Mapping, qaq: Mapping, sect
 
 def truncate(text, max_chars: int = 300, max_lines: int = 12) -> str:
     """``text`` as a string, cut to ``max_chars`` characters and ``max_lines`` lines, with a length note."""
-    text = ("" if text is None else str(text)).replace(BEGIN, "").replace(END, "").strip()
+    text = "" if text is None else str(text)
+    while BEGIN in text or END in text:  # removing one marker may join the pieces of another
+        text = text.replace(BEGIN, "").replace(END, "")
+    text = text.strip()
     cut = "\n".join(text[:max_chars].split("\n")[:max_lines]).rstrip()
     return text if cut == text else f"{cut} … [{len(text) - len(cut)} more characters]"
 

@@ -119,6 +119,8 @@ def test_looping():
     assert not looping("", "if a:\n    x = 1\nif b:\n    x = 1\nif c:\n    x = 1\n")  # alike, not repeated
     assert not looping("", "def f(x):\n    if x:\n        return 1\n    return 0\n")
     assert not looping("", "def f():\n        return '        '\n")  # indentation is not a loop
+    # a huge threshold is bounded by the answer itself: no blow-up, no regex overflow
+    assert not Looping(max_block=10**7, span_repeats=10**12)("", "a = 1\nb = 2\nc = 3\n")
 
 
 def _rows():

@@ -225,3 +225,10 @@ def test_a_published_card_shows_a_conversation_dataset_s_text(tmp_path):
             figures=False)
     section = generated_section(DatasetCard((tmp_path / "README.md").read_text()).text)
     assert "How do I sort list" in section and ".sort()" in section and "(no question column)" not in section
+
+
+def test_example_text_cannot_forge_the_markers():
+    from qaq_datasets.publishing.card import truncate
+
+    nested = "def f():\n    return 1\n# <!-- qaq:e" + END + "nd -->\n# " + BEGIN[:9] + BEGIN + BEGIN[9:]
+    assert BEGIN not in truncate(nested, max_chars=10_000) and END not in truncate(nested, max_chars=10_000)
