@@ -143,9 +143,17 @@ def check_fn(checks=None, *, question: str | list[str] | None = None, answer: st
     return CheckFn(build_checks(checks), question, answer, messages)
 
 
-def check_columns(names: Iterable[str]) -> list[str]:
-    """The check columns among ``names``."""
-    return [n for n in names if n.startswith(COLUMN_PREFIX) and n.removeprefix(COLUMN_PREFIX) in CHECKS]
+def check_columns(names: Iterable[str], features: Mapping | None = None) -> list[str]:
+    """The check columns among ``names``; with ``features``, those of them that it holds, each of which must be
+    bool (ColumnError otherwise: a float or string column would be read as flagging nothing, or fail later)."""
+    found = [n for n in names if n.startswith(COLUMN_PREFIX) and n.removeprefix(COLUMN_PREFIX) in CHECKS]
+    if features is None:
+        return found
+    found = [n for n in found if n in features]
+    if wrong := next((n for n in found if getattr(features[n], "dtype", None) != "bool"), None):
+        raise ColumnError(f"Column {wrong!r} has type {features[wrong]}, but a text check's column is bool (True where "
+                          f"the problem is found); drop it, and `qaq select` computes it again.", column=wrong)
+    return found
 
 
 def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = None, text: Mapping | None = None,
@@ -159,6 +167,7 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
     """
     thresholds = dict(thresholds or {})
     todo = {c.removeprefix(COLUMN_PREFIX): c for c in check_columns(columns)}  # check name -> column
+    check_columns(todo.values(), dataset.features)  # those the data holds are bool
     todo = {n: c for n, c in todo.items() if n in thresholds or c not in dataset.column_names}
     if not todo:
         return dataset, {}

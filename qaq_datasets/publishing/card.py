@@ -81,7 +81,7 @@ def check_counts(ds) -> list[dict]:
 
     from ..checks import COLUMN_PREFIX, check_columns
 
-    cols = check_columns(ds.column_names)
+    cols = check_columns(ds.column_names, ds.features)
     table = ds.select_columns(cols).with_format("arrow")[:] if cols else None
     return [{"name": c.removeprefix(COLUMN_PREFIX), "flagged": pc.sum(table[c]).as_py() or 0,
              "checked": len(table) - table[c].null_count} for c in cols]

@@ -180,3 +180,18 @@ def test_a_selection_made_on_rows_without_check_columns_publishes(tmp_path, caps
           str(tmp_path / "dry")])  # the plan is re-fitted with the checks computed the same way
     kept = load_dataset(str(tmp_path / "selected"), "curated")["train"]["output"]
     assert load_dataset(str(tmp_path / "dry"), "curated")["train"]["output"] == kept
+
+
+def test_a_check_column_that_is_not_bool_is_refused(tmp_path):
+    from qaq_datasets.checks import add_checks
+    from qaq_datasets.errors import ColumnError
+    from qaq_datasets.publishing.card import check_counts
+    from qaq_datasets.selection import preset
+
+    ds = scored_ds(30, prefixes=("strong_", "weak_"))
+    halves = ds.remove_columns("check_looping").add_column("check_looping", [0.5] * len(ds))  # never == 1
+    with pytest.raises(ColumnError, match="'check_looping' has type .*float.* is bool"):
+        add_checks(halves, [s.get("column") or "" for s in preset("default").steps])
+    words = ds.remove_columns("check_looping").add_column("check_looping", ["false"] * len(ds))
+    with pytest.raises(ColumnError, match="'check_looping' has type .*string"):
+        check_counts(words)  # the card's counts: one line, not pyarrow's sum over strings
