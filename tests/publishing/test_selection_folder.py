@@ -195,3 +195,22 @@ def test_a_check_column_that_is_not_bool_is_refused(tmp_path):
     words = ds.remove_columns("check_looping").add_column("check_looping", ["false"] * len(ds))
     with pytest.raises(ColumnError, match="'check_looping' has type .*string"):
         check_counts(words)  # the card's counts: one line, not pyarrow's sum over strings
+
+
+@pytest.mark.parametrize("field, value", [("model", "gemma3-270m"), ("answer", ["output"]), ("question", 5)])
+def test_a_recipe_field_of_the_wrong_type_is_one_line(tmp_path, field, value):
+    from qaq_datasets.publishing import load_scored
+
+    ds = scored_ds(20, prefixes=("strong_", "weak_"))
+    bad = {"scorers": {"strong": {"prefix": "strong_", field: value}, "weak": {"prefix": "weak_"}}}
+    with pytest.raises(ConfigError, match=f"qaq.scorers.strong.{field} must be"):
+        save_folder(tmp_path / "new", {"scored": ds}, bad)
+    assert not list(tmp_path.glob("new/**/*.parquet"))  # refused before any data is written
+    save_folder(tmp_path / "scored", {"scored": ds}, TWO)  # then the card edited by hand
+    card = tmp_path / "scored" / "README.md"
+    line = "      prefix: strong_\n"
+    text = card.read_text().replace(line, f"{line}      {field}: {json.dumps(value)}\n", 1)
+    assert text != card.read_text()
+    card.write_text(text)
+    with pytest.raises(ConfigError, match=f"qaq.scorers.strong.{field} must be"):
+        load_scored(tmp_path / "scored")
