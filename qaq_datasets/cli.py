@@ -104,7 +104,6 @@ def select(
     prefix: Annotated[Optional[str], typer.Option(help="The one model's prefix (single-model presets).")] = None,
 ):
     """Fit a selection plan on scored rows and write the curated rows, the plan and the report."""
-    from .checks import add_checks
     from .publishing import check_out_dir, load_scored, save_selection
     from .publishing.metadata import prefixes_for, text_columns_for
     from .publishing.push import selection_split
@@ -122,8 +121,7 @@ def select(
     scored = scored[selection_split(scored)]  # train, or the only split
     scorers = prefixes_for(metadata, scored.column_names)
     selector = load_plan(plan, fraction=budget, scorers=scorers, **options)
-    scored, computed = add_checks(scored, [s.get("column") or "" for s in selector.steps], thresholds=selector.checks,
-                                  text=text_columns_for(metadata), echo=typer.echo)
+    scored, computed = selector.add_checks(scored, text_columns_for(metadata), echo=typer.echo)
     metadata = {**metadata, "checks": {**(metadata.get("checks") or {}), **computed}} if computed else metadata
     try:
         selection = selector.fit(scored)

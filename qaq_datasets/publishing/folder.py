@@ -232,7 +232,7 @@ def write_files(folder: Path, files: Mapping[str, bytes | str]) -> Path:
 def load_selection(folder: str | os.PathLike, scored: Dataset, text: dict | None = None):
     """Re-fit the plan of a selection folder on ``scored``, after checking it was fitted on these very rows and
     that the folder still agrees with itself. The text checks' columns the plan reads are computed as ``qaq
-    select`` computes them (:func:`~qaq_datasets.checks.add_checks`, from the ``text`` columns).
+    select`` computes them (``Selector.add_checks``, from the ``text`` columns).
 
     Raises ConfigError when the folder lacks its plan, report or ``fitted_on`` record; when ``scored`` is not the
     data the plan was fitted on (another dataset, even of the same length); when ``qaq_plan.yaml`` is not the plan
@@ -240,7 +240,6 @@ def load_selection(folder: str | os.PathLike, scored: Dataset, text: dict | None
     folder's report says (an edited report, or a library version that fits differently). The folder's card, report
     and curated rows describe one fit: publishing another would contradict them.
     """
-    from ..checks import add_checks
     from ..selection import Selector
 
     folder = Path(folder).expanduser()
@@ -262,7 +261,7 @@ def load_selection(folder: str | os.PathLike, scored: Dataset, text: dict | None
         saved = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
     except (ValueError, RecursionError):
         raise ConfigError(f"{where}: {REPORT_FILE} is not valid JSON; {again}.") from None
-    scored = add_checks(scored, [s.get("column") or "" for s in plan.steps], thresholds=plan.checks, text=text)[0]
+    scored = plan.add_checks(scored, text)[0]
     selection = plan.fit(scored)
     now = {k: selection.report[k] for k in ("rows_kept", "drop_reasons")}
     if not isinstance(saved, dict) or {k: saved.get(k) for k in now} != now:

@@ -118,6 +118,14 @@ class Selector(StepMethods):
         """The steps as dicts (``{"step": kind, **params}``), in order."""
         return [{"step": s.kind, **s.params()} for s in self._steps]
 
+    def add_checks(self, ds, text: Mapping | None = None, echo=None) -> tuple:
+        """``(ds, recipe)``: ``ds`` with the text checks' columns this plan reads, computed with its ``checks``
+        thresholds where it carries them or the data lacks them (:func:`~qaq_datasets.checks.add_checks`)."""
+        from ..checks import add_checks
+
+        columns = [s.get("column") or "" for s in self.steps]
+        return add_checks(ds, columns, thresholds=self.checks, text=text, echo=echo)
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, ds) -> Selection:

@@ -183,7 +183,6 @@ def test_a_selection_made_on_rows_without_check_columns_publishes(tmp_path, caps
 
 
 def test_a_check_column_that_is_not_bool_is_refused(tmp_path):
-    from qaq_datasets.checks import add_checks
     from qaq_datasets.errors import ColumnError
     from qaq_datasets.publishing.card import check_counts
     from qaq_datasets.selection import preset
@@ -191,7 +190,7 @@ def test_a_check_column_that_is_not_bool_is_refused(tmp_path):
     ds = scored_ds(30, prefixes=("strong_", "weak_"))
     halves = ds.remove_columns("check_looping").add_column("check_looping", [0.5] * len(ds))  # never == 1
     with pytest.raises(ColumnError, match="'check_looping' has type .*float.* is bool"):
-        add_checks(halves, [s.get("column") or "" for s in preset("default").steps])
+        preset("default").add_checks(halves)
     words = ds.remove_columns("check_looping").add_column("check_looping", ["false"] * len(ds))
     with pytest.raises(ColumnError, match="'check_looping' has type .*string"):
         check_counts(words)  # the card's counts: one line, not pyarrow's sum over strings
