@@ -38,7 +38,7 @@ import numpy as np
 import yaml
 from datasets import Dataset, DatasetDict
 
-from ..checks import build_checks
+from ..checks import add_checks, build_checks
 from ..errors import ConfigError, ConfigTypeError, QAQError, first_line, shown
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .result import Selection
@@ -121,8 +121,6 @@ class Selector(StepMethods):
     def add_checks(self, ds, text: Mapping | None = None, echo=None) -> tuple:
         """``(ds, recipe)``: ``ds`` with the text checks' columns this plan reads, computed with its ``checks``
         thresholds where it carries them or the data lacks them (:func:`~qaq_datasets.checks.add_checks`)."""
-        from ..checks import add_checks
-
         columns = [s.get("column") or "" for s in self.steps]
         return add_checks(ds, columns, thresholds=self.checks, text=text, echo=echo)
 
