@@ -65,10 +65,8 @@ def weights_digest(model, extra: str = "") -> str:
     total = sum(p.numel() for p in model.parameters())
     for name, p in model.state_dict().items():
         h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
-        t = p.detach().to("cpu").contiguous().view(-1)
-        if total > 20_000_000:
-            t = t[:4096]
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes())
+        t = p.detach().to("cpu").contiguous().view(-1)  # its raw bytes (numpy has no bfloat16)
+        h.update(t[:4096 if total > 20_000_000 else None].view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
@@ -116,8 +114,7 @@ def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any
         device_map = "cpu"  # accelerate's auto map adds nothing on a CPU-only machine
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, name), device_map=device_map, **kwargs)
-    model.eval()
-    model.requires_grad_(False)
+    model.eval().requires_grad_(False)
     return QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)
 
 

@@ -194,8 +194,7 @@ def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | Datas
                      has_selection=bool(qaq.get("selection")), location=str(folder),
                      checks=check_counts(first) if first is not None else [])
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
-    write_atomic(inside(folder, README), text)
-    return folder
+    return write_files(folder, {README: text})
 
 
 def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata: dict | None = None) -> Path:
@@ -205,14 +204,13 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     block. A plan that keeps no rows still writes its plan, report and card (no ``curated`` config: ``datasets``
     cannot load an empty split); the card says so. Returns the folder.
     """
-    folder = check_out_dir(out)
     kept = int(np.sum(selection.keep))
     fitted_on = check_fitted_on(getattr(selection, "fitted_on", None), scored, what="The selection",
                                 fix="re-fit the plan on these scored rows: plan.fit(scored)")
     qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
     # the README goes first: it marks the folder as one qaq wrote
-    save_folder(folder, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
+    folder = save_folder(out, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
     return write_files(folder, selection_files(selection))
 
 
@@ -247,8 +245,8 @@ def load_selection(folder: str | os.PathLike, scored: Dataset, text: dict | None
     if missing := next((n for n in (PLAN_FILE, REPORT_FILE, README) if not (folder / n).is_file()), None):
         raise ConfigError(f"{where} has no {missing}; was it written by `qaq select`?")
     qaq = parse_card(read_card_text(folder), f"the selection folder {str(folder)!r}").data.get("qaq")
-    qaq = qaq if isinstance(qaq, dict) else {}
-    if not isinstance(fitted := qaq.get("fitted_on"), dict) or not isinstance(qaq.get("selection"), dict):
+    if not (isinstance(qaq, dict) and isinstance(fitted := qaq.get("fitted_on"), dict)
+            and isinstance(qaq.get("selection"), dict)):
         raise ConfigError(f"{where} does not record its plan and the rows it was fitted on (qaq.selection and "
                           f"qaq.fitted_on in its README); {again}.")
     check_fitted_on(fitted, scored, what=where, fix="run `qaq select` on these scored rows")

@@ -55,18 +55,16 @@ def validate_metadata(meta: Any) -> dict:
         raise ConfigError(f"qaq.scorers must be a mapping of name -> recipe (a mapping), got {str(scorers)[:80]}.")
     for name, recipe in (scorers or {}).items():
         check_prefix(recipe_prefix(name, recipe), f"qaq.scorers.{name[:40]}.prefix")
-        for key, ok, want in _RECIPE_TYPES:  # the fields later code reads, as a hand-edited card may change them
-            if key in recipe and recipe[key] is not None and not ok(recipe[key]):
-                raise ConfigError(f"qaq.scorers.{name[:40]}.{key} must be {want}, got {str(recipe[key])[:80]}.")
+        for key, (kind, want) in _RECIPE_TYPES.items():  # the fields later code reads; a hand-edited card may differ
+            value = recipe.get(key)
+            items = value if key == "question" and isinstance(value, list) else [value]  # a question may be a list
+            if value is not None and not all(isinstance(v, kind) for v in items):
+                raise ConfigError(f"qaq.scorers.{name[:40]}.{key} must be {want}, got {str(value)[:80]}.")
     return meta
 
 
-_RECIPE_TYPES = [("model", lambda v: isinstance(v, dict), "a mapping (spec, revision, ...)"),
-                 ("question", lambda v: isinstance(v, str) or (isinstance(v, list) and
-                                                               all(isinstance(c, str) for c in v)),
-                  "a column name or a list of column names"),
-                 ("answer", lambda v: isinstance(v, str), "a column name"),
-                 ("messages", lambda v: isinstance(v, str), "a column name")]
+_RECIPE_TYPES = {"model": (dict, "a mapping (spec, revision, ...)"), "answer": (str, "a column name"),
+                 "question": (str, "a column name or a list of column names"), "messages": (str, "a column name")}
 
 
 def recipe_prefix(name: str, recipe: Mapping) -> str:

@@ -132,9 +132,8 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
 def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None) -> str:
     """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
     api = HfApi(token=token)
-    with _step("creating the repo", repo_id, token, "Nothing was uploaded."):
+    with _step("creating the repo and reading its card", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    with _step("reading the repo's card", repo_id, token, "Nothing was uploaded."):
         readme = read_card_text(repo_id, token=token, hub=True)
     parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
     for name, dsdict in configs.items():
