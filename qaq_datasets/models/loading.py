@@ -128,6 +128,5 @@ def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:
     if not callable(tokenizer) or not hasattr(tokenizer, "eos_token_id"):
         raise ConfigTypeError(f"tokenizer must be the model's transformers tokenizer (AutoTokenizer.from_pretrained"
                               f"(...)), got {type(tokenizer).__name__}.")
-    model.eval()
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
-    return QAQModel(model=model, tokenizer=tokenizer, source=None, dtype=dtype)
+    return QAQModel(model=model.eval(), tokenizer=tokenizer, source=None, dtype=dtype)

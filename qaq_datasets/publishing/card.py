@@ -111,15 +111,13 @@ def load_yaml(text: str, where: str):
     ``where`` and the line, never repeating the text."""
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:  # ValueError: a value the loader cannot convert
+        mark = getattr(exc, "problem_mark", None)  # only a YAMLError has one
         at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        why = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
-        raise ConfigError(f"{where} could not be read (YAML{at}): {why[:160]}.") from None
-    except (RecursionError, ValueError) as exc:  # ValueError: a value the loader cannot convert
         why = ("it is nested too deeply" if isinstance(exc, RecursionError) else
-               "a value could not be converted (e.g. an integer of thousands of digits)")
-        raise ConfigError(f"{where} could not be read (YAML): {why}.") from None
+               "a value could not be converted (e.g. an integer of thousands of digits)" if isinstance(exc, ValueError)
+               else " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())[:160])
+        raise ConfigError(f"{where} could not be read (YAML{at}): {why}.") from None
 
 
 def parse_card(text: str | None, where: str) -> DatasetCard:
@@ -214,10 +212,10 @@ def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bin
     from matplotlib.ticker import MaxNLocator
 
     finite = {k: np.asarray(v, dtype=np.float64)[np.isfinite(v)] for k, v in groups.items()}
-    every = np.concatenate([np.zeros(0), *finite.values()])
-    ax = Figure(figsize=(6.4, 3.6), dpi=100).add_subplot()  # savefig(format="png") draws with Agg; no pyplot
-    if every.size:
-        lo, hi = np.percentile(every, [0.5, 99.5])  # numpy widens an empty range by 0.5 each side
+    # savefig(format="png") draws with Agg; no pyplot
+    ax = Figure(figsize=(6.4, 3.6), dpi=100, layout="tight").add_subplot()
+    if any(v.size for v in finite.values()):
+        lo, hi = np.percentile(np.concatenate(list(finite.values())), [0.5, 99.5])  # hist widens lo == hi by 0.5
         for name, v in ((n, v) for n, v in finite.items() if v.size):
             ax.hist(np.clip(v, lo, hi), bins=bins, range=(lo, hi), alpha=0.6, color=_COLORS.get(name),
                     label=f"{name} ({v.size})")
@@ -226,7 +224,6 @@ def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bin
         ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes)
     ax.set(title=title, xlabel=xlabel, ylabel="rows")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.figure.tight_layout()
     ax.figure.savefig(buf := io.BytesIO(), format="png", metadata={"Software": None})
     return buf.getvalue()
 
