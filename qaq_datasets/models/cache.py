@@ -7,13 +7,12 @@ Entries are written to a temporary folder and renamed into place, so a crash nev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import tempfile
 from pathlib import Path
-
-from huggingface_hub.utils.sha import sha_fileobj
 
 from ..errors import require
 from ..files import write_atomic
@@ -37,8 +36,11 @@ def file_sha256(path: Path) -> str:
     except (OSError, ValueError):
         memo = {}
     if key not in memo:
+        digest = hashlib.sha256()
         with path.open("rb") as fh:
-            memo[key] = sha_fileobj(fh).hex()  # huggingface_hub's chunked sha256
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        memo[key] = digest.hexdigest()
         write_atomic(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
