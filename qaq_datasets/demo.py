@@ -14,8 +14,6 @@ import numpy as np
 
 from .errors import ConfigError, check_int, require
 
-FILLER = "Here is the solution to your problem. Let me know if you need anything else!"
-
 
 def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     """HumanEval problems (prompt → canonical solution) plus labelled broken pairs.
@@ -37,7 +35,7 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
         kind = ("misaligned", "echo", "filler")[k // n_each_defect]
         answer = {"misaligned": problems[(n_clean + k + 17) % len(problems)]["canonical_solution"],  # another's
                   "echo": p["prompt"].split('"""')[1].strip() if '"""' in p["prompt"] else p["prompt"],
-                  "filler": FILLER}[kind]
+                  "filler": "Here is the solution to your problem. Let me know if you need anything else!"}[kind]
         rows.append(dict(task_id=p["task_id"], instruction=p["prompt"], output=answer, defect=kind))
     random.Random(seed).shuffle(rows)
     return Dataset.from_list(rows)

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ConfigError, check_int, first_line
+from .errors import ConfigError, first_line
 
 _BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 
@@ -97,7 +97,6 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
     """
     import datasets
 
-    max_rows = max_rows if max_rows is None else check_int(max_rows, "max_rows", 1)
     text = os.fspath(source)
     if not text.strip():
         raise ConfigError("The dataset is an empty string: give a data file, a folder or a Hub dataset id.")
@@ -124,7 +123,7 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
             raise ConfigError(f"Cannot read {where}: {_why(exc, path)}") from None
     if len(ds) == 0:
         raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
-    if max_rows is not None and max_rows < len(ds):
+    if max_rows is not None and max_rows < len(ds):  # (``qaq score --max-rows`` is >= 1: typer checks it)
         ds = ds.select(range(max_rows))
     return ds
 

@@ -91,12 +91,12 @@ class CheckFn:
     def __call__(self, batch: dict) -> dict:
         """A ``Dataset.map`` batch (or one row, with ``batched=False``) → the check columns."""
         if is_one_row(batch, self.resolve(tuple(batch))):
-            return {c: v[0] for c, v in self.check_batch({k: [v] for k, v in batch.items()}).items()}
-        return self.check_batch(batch)
+            return {c: v[0] for c, v in self.score_batch({k: [v] for k, v in batch.items()}).items()}
+        return self.score_batch(batch)
 
-    def check_batch(self, batch: dict, rank: int | None = None) -> dict:
-        """A batch → the check columns (``MultiScorer`` calls this as ``score_batch``, as a Scorer's: a batch is
-        never guessed to be a row; ``rank`` is not used)."""
+    def score_batch(self, batch: dict, rank: int | None = None) -> dict:
+        """A batch → the check columns (``MultiScorer`` calls it, as a Scorer's: a batch is never guessed to be a
+        row; ``rank`` is not used)."""
         out = {c: [] for c in self.columns}
         for parsed in parse_batch(batch, self.resolve(tuple(batch))):
             texts = None if isinstance(parsed, str) else Texts("\n\n".join(parsed[1]), parsed[3])
@@ -104,14 +104,12 @@ class CheckFn:
                 out[check.column].append(None if texts is None else check.found(texts))
         return out
 
-    score_batch = check_batch
-
     def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
-        """``dataset.map`` of :meth:`check_batch` (batched) with the check columns declared, after :meth:`check`."""
+        """``dataset.map`` of :meth:`score_batch` (batched) with the check columns declared, after :meth:`check`."""
         self.check(dataset)
         features = dataset.features.copy()
         features.update(self.features())
-        return dataset.map(self.check_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
+        return dataset.map(self.score_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
                            **{"desc": "QAQ text checks", **map_kwargs})
 
 
