@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-from ..errors import DiskFullError
 from ..publishing.folder import has_run
-from ..scoring import MultiScorer
 from .ray_data import score_ray
 from .sharded import out_lock, run_sharded
 
-__all__ = ["DiskFullError", "MultiScorer", "has_run", "out_lock", "run_sharded", "score_ray"]
+__all__ = ["has_run", "out_lock", "run_sharded", "score_ray"]

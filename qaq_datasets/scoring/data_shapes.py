@@ -22,9 +22,9 @@ Examples:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from ..errors import ColumnError
+from ..errors import ColumnError, ConfigError, ConfigTypeError
 from . import schema as st
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,24 @@ def resolve_columns(available: Iterable[str], question=None, answer=None, messag
     return {"question": question, "answer": answer}
 
 
+def column_args(question=None, answer=None, messages=None) -> tuple:
+    """The ``question=``, ``answer=`` and ``messages=`` of :func:`~qaq_datasets.score_fn` and
+    :func:`~qaq_datasets.check_fn`, checked before any data is read: ``(question columns as a tuple or None, answer,
+    messages)``; :class:`ConfigError` (:class:`ConfigTypeError` for a wrong type) otherwise."""
+    question = [question] if isinstance(question, str) else question
+    if question is not None and (not isinstance(question, Sequence) or not all(isinstance(c, str) for c in question)):
+        raise ConfigTypeError(f"question must be a column name or a list of column names, got {question!r}.")
+    if question is not None and not question:
+        raise ConfigError("question names no column.")
+    if answer is not None and not isinstance(answer, str):
+        raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
+    if messages is not None and (not isinstance(messages, str) or question or answer):
+        raise ConfigError("messages= names one column of conversations; it does not go with question=/answer=.")
+    if question and answer:
+        check_distinct_columns(question, answer)
+    return question and tuple(question), answer, messages
+
+
 def check_distinct_columns(question, answer) -> None:
     """Raise :class:`ColumnError` when a column is named twice among the question columns and the answer."""
     names = [*question, answer]
@@ -92,9 +110,8 @@ def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> d
     text (lists are TRL's turns) and a ``messages`` column conversations. A column of mixed cells (``Json``) passes:
     a cell of the wrong kind gets its status on its own row."""
     names, conv = list(names), columns.get("messages")
-    for col in _read(columns):
-        if col not in names:
-            raise ColumnError(f"Column {col!r} is not in the dataset.", column=col, available=names)
+    if missing := next((col for col in _read(columns) if col not in names), None):
+        raise ColumnError(f"Column {missing!r} is not in the dataset.", column=missing, available=names)
     for col in _read(columns) if features is not None else ():
         feat, dtype = features[col], getattr(features[col], "dtype", None)
         if col == conv and not _is_list(feat) and type(feat).__name__ != "Json":

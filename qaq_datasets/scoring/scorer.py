@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -19,7 +19,7 @@ from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_i
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import ScoreColumns, count_statuses
-from .data_shapes import check_distinct_columns, check_shape_columns, is_one_row, parse_batch, resolve_columns
+from .data_shapes import check_shape_columns, column_args, is_one_row, parse_batch, resolve_columns
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
@@ -314,19 +314,9 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     """
     from ..models import QAQModel, as_qaq_model, resolve_dtype, resolve_spec
 
-    question = [question] if isinstance(question, str) else question
-    if question is not None and (not isinstance(question, Sequence) or not all(isinstance(c, str) for c in question)):
-        raise ConfigTypeError(f"question must be a column name or a list of column names, got {question!r}.")
-    if question is not None and not question:
-        raise ConfigError("question names no column.")
-    if answer is not None and not isinstance(answer, str):
-        raise ConfigTypeError(f"answer must name one column, got {answer!r}.")
-    if messages is not None and (not isinstance(messages, str) or question or answer):
-        raise ConfigError("messages= names one column of conversations; it does not go with question=/answer=.")
+    question, answer, messages = column_args(question, answer, messages)
     max_length = check_int(max_length, "max_length", 4, INT_MAX)
     token_budget = check_int(token_budget, "token_budget", 1, INT_MAX)
-    if question and answer:
-        check_distinct_columns(question, answer)
     st.check_prefix(prefix)
     template = template_arg(template)
     if model is None:
@@ -340,7 +330,7 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         src, dtype = loaded.source, loaded.dtype
     else:  # a model spec (resolve_spec refuses anything else)
         loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
-    return Scorer(ScorerConfig(src, dtype, question and tuple(question), answer, messages, prefix, template,
+    return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template,
                                max_length, token_budget, device_map), loaded)
 
 

@@ -8,7 +8,8 @@ from runner_helpers import assert_same_rows, make_dataset, scored_of, scorers_fo
 
 from qaq_datasets.checks import check_fn
 from qaq_datasets.cli import main
-from qaq_datasets.runner import MultiScorer, run_sharded
+from qaq_datasets.runner import run_sharded
+from qaq_datasets.scoring import MultiScorer
 
 ROWS = 30
 

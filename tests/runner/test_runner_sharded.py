@@ -13,8 +13,8 @@ from datasets import Dataset
 from runner_helpers import assert_same_rows, make_dataset, make_rows, scored_of, scorers_for
 
 import qaq_datasets as qaq
-from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
-from qaq_datasets.runner import DiskFullError, has_run, run_sharded
+from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError, DiskFullError
+from qaq_datasets.runner import has_run, run_sharded
 
 ROWS = 30
 
