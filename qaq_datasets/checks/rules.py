@@ -94,6 +94,15 @@ class Texts:
     def fenced(self) -> list[tuple[str, str]]:
         return _FENCE.findall(self.answer)
 
+    def rejects(self, lang: str, code: str) -> bool:
+        """Whether ``lang`` has a parser and it rejects ``code`` (an unfenced answer that opens with prose: from its
+        first line of code)."""
+        parser = LANGUAGES[lang].parser
+        if not parser or parser(code):
+            return False
+        start = None if self.fenced else _CODE_START.search(code)
+        return not (start and parser(code[start.start():]))
+
     def blocks(self, *guess) -> list[tuple[str | None, str]]:
         """(language, code) of each fenced block (or of the whole answer); ``guess``: :func:`guess_language`'s
         thresholds."""
@@ -209,17 +218,22 @@ class _Guessing(Check):
 
 @register
 class WrongLanguage(_Guessing):
-    """Code in another language than the one the question names, or, with no code in the asked language, an
-    answer whose text (outside code and quotes) names other languages and not the asked one."""
+    """Code in another language than the one the question names (code the asked language's parser rejects is
+    C-family from ``rejected_lines`` lines ending in ``;``, ``{`` or ``}``), or, with no code in the asked language,
+    an answer whose text (outside code and quotes) names other languages and not the asked one."""
 
     name = "wrong_language"
+    rejected_lines: int = 1
 
     def found(self, texts: Texts) -> bool:
         asked, blocks = texts.asked, self.blocks(texts)
         if not asked:
             return False
-        if any(lang and differ(asked, lang) for lang, _ in blocks):
-            return True
+        for lang, code in blocks:
+            if not lang and texts.rejects(asked, code):  # code the asked language's parser rejects: C-family
+                lang = guess_language(code, self.min_hits, self.dominance, self.rejected_lines, self.c_every)
+            if lang and differ(asked, lang):
+                return True
         if any(lang == asked for lang, _ in blocks):
             return False
         named = named_languages(_QUOTED.sub(" ", _FENCE.sub(" ", texts.answer)))
@@ -236,13 +250,7 @@ class UnparseableCode(_Guessing):
     def found(self, texts: Texts) -> bool:
         if not texts.asked and _PSEUDO.search(texts.question):
             return False
-        for lang, code in self.blocks(texts):
-            parser = LANGUAGES[lang].parser if lang in LANGUAGES else None
-            if parser and not parser(code):
-                start = None if texts.fenced else _CODE_START.search(code)
-                if not (start and parser(code[start.start():])):
-                    return True
-        return False
+        return any(lang in LANGUAGES and texts.rejects(lang, code) for lang, code in self.blocks(texts))
 
 
 def asks_for_code(question: str) -> bool:

@@ -33,6 +33,14 @@ JS = "function add(a, b) {\n  const total = a + b;\n  return total;\n}\nconsole.
     ("Write a JavaScript function that adds two numbers.", JAVA, "wrong_language"),
     ("Write a Java method that adds two numbers.", "if (x) {\n  y = f(x);\n}\nreturn y;", "ok"),  # a brace language
     ("Write a C++ function that adds two numbers.", PY, "wrong_language"),
+    # one ;-ended line is C-family where the asked language's parser rejects it ...
+    ("Write a Python statement that keeps the larger of a and b.", "int m = a > b ? a : b;", "wrong_language"),
+    ("Lowercase a string in Python.", "var lower = text.toLowerCase();", "wrong_language"),
+    # ... not where it accepts it, nor where the asked language has no parser, nor for a truncated def
+    ("Print a sum in Python.", "print(a + b);", "unchecked"),
+    ("Write a Java statement that keeps the larger of a and b.", "m = max(a, b);", "unchecked"),
+    ("Write a Python function that flips case.", "def flip_cas", "unchecked"),
+    ("Write a Python function that adds two numbers.", "Here it is:\nx = a + b;", "unchecked"),  # prose first
     ("How do you add two numbers in Python?", "Use the + operator: a + b gives their sum.", "unchecked"),  # prose
     ("Explain recursion.", "It is when a function calls itself.", "unchecked"),
     ("Create a Python dictionary of three people's ages.", "ages = {\n  'ann': 3,\n  'bob': 4,\n  'cy': 5\n}", "unchecked"),
