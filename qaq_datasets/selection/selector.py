@@ -28,6 +28,7 @@ Rules that hold for every plan:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -198,6 +199,10 @@ class Selector(StepMethods):
                                   "(see preset('default').to_yaml()).")
             if kind not in known:
                 raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
+            fields = [f.name for f in dataclasses.fields(STEPS[kind]) if f.init]
+            if unknown := sorted(str(k)[:40] for k in set(params) - set(fields)):
+                raise ConfigError(f"plan step {i} ({kind}): unknown parameter {', '.join(unknown[:5])}; "
+                                  f"known: {', '.join(fields)}.")
             try:  # a bad signature or parameter name, or the step's own check (whatever its type): its values cut
                 selector = getattr(selector, kind)(**params)
             except (TypeError, ValueError, OverflowError) as exc:
