@@ -594,7 +594,7 @@ def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, 
     """Two rounds from ``base``: first the final ranking (:func:`final_grid`, with ``base``'s filters), then the
     filters (:func:`knob_grid`, with that ranking). In each, the candidate with the best worst set (seen-defect
     rate among kept), then the best median, then the fewest knobs (thresholds and profile columns), then the least
-    clean loss, then the lowest mean; only candidates whose filters drop at most ``max_clean_loss`` of the clean
+    clean loss, then the lowest mean, then ``base`` itself; only candidates whose filters drop at most ``max_clean_loss`` of the clean
     rows ``clean_idx`` qualify (profiles are fitted on them too)."""
     best = base
     for grid in (final_grid(base, A, clean_idx), None):
@@ -609,7 +609,7 @@ def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, 
                          sum(r["clean_lost"] for r in res) / max(1, sum(r["clean"] for r in res)), rates.mean(), k))
         if not rows:
             raise SystemExit(f"no candidate drops at most {max_clean_loss:.0%} of the clean rows")
-        rows.sort(key=lambda r: r[:5])
+        rows.sort(key=lambda r: (*r[:5], r[5] != base))  # an exact tie keeps ``base``: a change must be better
         for r in rows[:show]:
             print(f"worst {r[0]:.1%} median {r[1]:.1%} knobs {r[2]} clean lost {r[3]:.1%} mean {r[4]:.2%}: "
                   + describe(r[5]))
