@@ -49,7 +49,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     from .checks import check_fn
     from .models import DEFAULT_STRONG, DEFAULT_WEAK
     from .scoring import MultiScorer, ScoreColumns, score_fn
-    from .scoring.schema import SCORED
+    from .scoring.schema import OK_STATUSES
     from .selection import Selector, preset
 
     out = publishing.check_out_dir(out_dir, "demo output folder")  # before anything is scored
@@ -69,7 +69,7 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
     print(f"{'model':<8} {'ok':>5} {'tokens':>8}   RMI  p10 / median / p90")
     for name, s in stats.items():
         q = np.nanpercentile(np.asarray(scored[ScoreColumns.named(name).rmi], dtype=float), [10, 50, 90])
-        ok = sum(n for status, n in s["status"].items() if status in SCORED)
+        ok = sum(n for status, n in s["status"].items() if status in OK_STATUSES)
         print(f"{name:<8} {ok:>5} {s['tokens']:>8}   {q[0]:+.3f} / {q[1]:+.3f} / {q[2]:+.3f}")
 
     sc = ScoreColumns.named("strong")

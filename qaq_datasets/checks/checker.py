@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError
-from ..scoring.data_shapes import check_shape_columns, is_one_row, parse_batch, resolve_columns
+from ..scoring.data_shapes import check_shape_columns, column_args, is_one_row, parse_batch, resolve_columns
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts
 
 #: a digest of this package's code: in the checks' fingerprint, so an edited rule never reads a stale cache
@@ -135,10 +135,7 @@ def check_fn(checks=None, *, question: str | list[str] | None = None, answer: st
         >>> checked = ds.map(qaq.check_fn(), batched=True)                      # doctest: +SKIP
         >>> checked = ds.map(qaq.check_fn({"looping": {"min_count": 6}}), batched=True, num_proc=2)  # doctest: +SKIP
     """
-    question = (question,) if isinstance(question, str) else tuple(question) if question else None
-    if messages and (question or answer):
-        raise ConfigError("check_fn takes question=/answer= or messages=, not both.")
-    return CheckFn(build_checks(checks), question, answer, messages)
+    return CheckFn(build_checks(checks), *column_args(question, answer, messages))
 
 
 def check_columns(names: Iterable[str], features: Mapping | None = None) -> list[str]:

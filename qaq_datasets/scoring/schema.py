@@ -1,7 +1,7 @@
 """The one contract of the score columns, used by scoring, selection, publishing and the runner.
 
 A scorer with prefix ``p`` adds the float, int and string columns of :data:`FIELDS`, the last one ``{p}status``.
-A status in :data:`SCORED` means the row has real scores; any other status says why the scores are NaN.
+A status in :data:`OK_STATUSES` means the row has real scores; any other status says why the scores are NaN.
 Nothing here imports torch.
 
 Every score-column name is built or split by :class:`ScoreColumns`, and a scorer's name and prefix go back and
@@ -45,7 +45,6 @@ CONTEXT_TOO_LONG = "context_too_long"  # the row's own system context leaves no 
 OOM = "oom"  # a single row did not fit in accelerator memory
 ERROR = "error"  # the tokenizer or model raised on this row
 
-SCORED = frozenset({OK, TRUNCATED})
 OK_STATUSES = [OK, TRUNCATED]
 ALL = (OK, TRUNCATED, EMPTY_QUESTION, EMPTY_ANSWER, NOT_A_STRING, NO_TOKENS, NO_ASSISTANT_TURN, NO_USER_TURN,
        BAD_MESSAGES, CONTEXT_TOO_LONG, OOM, ERROR)
@@ -121,11 +120,6 @@ class ScoreColumns:
             if column.endswith(suffix):
                 return column[: -len(suffix)], suffix
         return None
-
-
-def score_columns(prefix: str) -> list[str]:
-    """All columns a scorer with this prefix writes, in order."""
-    return ScoreColumns(prefix).columns
 
 
 def infer_prefixes(columns: Iterable[str]) -> list[str]:

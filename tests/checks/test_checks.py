@@ -209,7 +209,7 @@ def test_checks_are_chosen_and_tuned_by_name():
         build_checks(["looping", "looping"])
     with pytest.raises(ConfigTypeError, match="mapping"):
         build_checks("looping")
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="does not go with"):
         check_fn(messages="m", question="q")
 
 
