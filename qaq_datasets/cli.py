@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import ColumnError, ConfigError, QAQError
+from .errors import ConfigError, QAQError
 from .models.aliases import DEFAULT_STRONG, DEFAULT_WEAK
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -107,7 +107,6 @@ def select(
     from .publishing import check_out_dir, load_scored, save_selection
     from .publishing.metadata import prefixes_for, text_columns_for
     from .publishing.push import selection_split
-    from .scoring import ScoreColumns
     from .selection import load_plan
 
     check_out_dir(out, "--out folder")
@@ -123,16 +122,7 @@ def select(
     selector = load_plan(plan, fraction=budget, scorers=scorers, **options)
     scored, computed = selector.add_checks(scored, text_columns_for(metadata), echo=typer.echo)
     metadata = {**metadata, "checks": {**(metadata.get("checks") or {}), **computed}} if computed else metadata
-    try:
-        selection = selector.fit(scored)
-    except ColumnError as exc:  # a preset's default strong_/weak_ on rows scored under other names
-        by_default = (ScoreColumns.parse(exc.column or "") or [""])[0] in ("strong_", "weak_") \
-            and exc.column not in scored.column_names  # a column of the wrong type keeps its own message
-        if by_default and not (strong or weak) and len(scorers) > 1:
-            raise ColumnError(f"Plan {plan!r} needs column {exc.column!r}, but the rows were scored by "
-                              f"{', '.join(scorers)}: name the models, e.g. --strong {scorers[0]} --weak "
-                              f"{scorers[1]}.") from None
-        raise
+    selection = selector.fit(scored)
     save_selection(out, scored, selection, metadata)
     rep = selection.report
     typer.echo(f"kept {rep['rows_kept']}/{rep['rows_in']} rows; dropped: {json.dumps(rep['drop_reasons'])}")

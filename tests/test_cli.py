@@ -302,7 +302,9 @@ def ab_scored(tmp_path_factory, tiny_model_dir):
 
 def test_select_on_scorers_of_other_names_suggests_strong_and_weak(ab_scored, tmp_path, capsys):
     err = _one_line_error(capsys, ["select", str(ab_scored), "--out", str(tmp_path / "sel")])
-    assert "'strong_status'" in err and "a_, b_" in err and "--strong a_ --weak b_" in err
+    assert "strong_ and weak_ columns" in err and "a_, b_" in err and "--strong a_ --weak b_" in err
+    err = _one_line_error(capsys, ["select", str(ab_scored), "--out", str(tmp_path / "sel"), "--plan", "cherry"])
+    assert "reads strong_ columns" in err and "--prefix a_" in err
     main(["select", str(ab_scored), "--out", str(tmp_path / "sel"), "--strong", "a_", "--weak", "b_"])
     assert json.loads((tmp_path / "sel" / "qaq_report.json").read_text())["rows_in"] == len(ROWS)
 

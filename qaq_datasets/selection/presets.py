@@ -182,8 +182,12 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     if name == "random":  # drop the unscorable rows of every model the data has
         ones = [prefix] if prefix else [p for p in (strong, weak) if p] or known or ["strong_", "weak_"]
         return _status_ok(*(_prefix(p, "prefix") for p in ones)).random(seed).keep_top(fraction)
+    others = known is not None and len(known) > 1 and not (prefix or strong or weak)  # scored under other names
     if name in _ONE_MODEL:
         default_model, build = _ONE_MODEL[name]
+        if others and f"{default_model}_" not in known:
+            raise ConfigError(f"preset {name!r} reads {default_model}_ columns, but the rows were scored by "
+                              f"{', '.join(known)}: name the model, e.g. --prefix {known[0]} (prefix=).")
         one = prefix or (strong if default_model == "strong" else weak)
         one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
         return build(ScoreColumns(_prefix(one, "prefix"))).keep_top(fraction)
@@ -194,6 +198,9 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
         raise ConfigError(f"preset {name!r} compares a strong and a weak model, but the scores hold {len(known)} "
                           f"model ({', '.join(known) or 'none'}); presets that work with one model: "
                           f"{', '.join([*_ONE_MODEL, 'random'])}.")
+    if others and not {"strong_", "weak_"} <= set(known):
+        raise ConfigError(f"preset {name!r} reads strong_ and weak_ columns, but the rows were scored by {', '.join(known)}: "
+                          f"name the models, e.g. --strong {known[0]} --weak {known[1]} (strong=, weak=).")
     strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
     if strong == weak:
         raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")
