@@ -6,6 +6,7 @@ built-in ``ValueError``/``TypeError``/``ImportError`` so callers that already ca
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import reprlib
 from collections.abc import Iterable
@@ -100,6 +101,14 @@ def shown(value) -> str:
 
     text = _short.repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= 100 else f"{text[:80]}...{text[-15:]}"
+
+
+def check_params(cls, params: Iterable, what: str) -> None:
+    """A one-line error naming the keys of ``params`` that the dataclass ``cls`` does not take, and those it does
+    (before ``cls(**params)`` would say only the first, in Python's words)."""
+    known = [f.name for f in dataclasses.fields(cls) if f.init]
+    if unknown := [str(k)[:40] for k in params if k not in known]:
+        raise ConfigError(f"{what} takes {', '.join(known)}; got {', '.join(unknown[:5])}{' …' * (len(unknown) > 5)}.")
 
 
 def check_int(value, what: str, minimum: int, maximum: int | None = None) -> int:

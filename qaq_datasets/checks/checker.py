@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -10,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _version
-from ..errors import ColumnError, ConfigError, ConfigTypeError
+from ..errors import ColumnError, ConfigError, ConfigTypeError, check_params
 from ..scoring.data_shapes import check_shape_columns, column_args, is_one_row, parse_batch, resolve_columns
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts
 
@@ -33,9 +32,7 @@ def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = No
                 raise ConfigError(f"unknown check {str(check)[:40]!r}; checks: {', '.join(CHECKS)}.")
             if not isinstance(args, Mapping):
                 raise ConfigTypeError(f"check {check}'s thresholds must be a mapping, got {type(args).__name__}.")
-            known = [f.name for f in dataclasses.fields(CHECKS[check])]
-            if unknown := [str(a)[:40] for a in args if a not in known]:
-                raise ConfigError(f"check {check} takes {', '.join(known)}; got {', '.join(unknown)}.")
+            check_params(CHECKS[check], args, f"check {check}")
             check = CHECKS[check](**args)
         out.append(check)
     if len({c.name for c in out}) != len(out):

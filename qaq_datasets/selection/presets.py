@@ -199,8 +199,8 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
                           f"model ({', '.join(known) or 'none'}); presets that work with one model: "
                           f"{', '.join([*_ONE_MODEL, 'random'])}.")
     if others and not {"strong_", "weak_"} <= set(known):
-        raise ConfigError(f"preset {name!r} reads strong_ and weak_ columns, but the rows were scored by {', '.join(known)}: "
-                          f"name the models, e.g. --strong {known[0]} --weak {known[1]} (strong=, weak=).")
+        raise ConfigError(f"preset {name!r} reads strong_ and weak_ columns, but the rows were scored by "
+                          f"{', '.join(known)}: name the models, e.g. --strong {known[0]} --weak {known[1]} (strong=, weak=).")
     strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
     if strong == weak:
         raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")

@@ -66,7 +66,8 @@ def rows_identity(ds) -> dict:
     Columns are read as Arrow (through any indices mapping); numbers hash as float64 with one NaN bit pattern,
     anything else (and a column with nulls) as JSON.
     """
-    columns = sorted(c for p in infer_prefixes(ds.column_names) for c in ScoreColumns(p).columns if c in ds.column_names)
+    names = ds.column_names
+    columns = sorted(c for p in infer_prefixes(names) for c in ScoreColumns(p).columns if c in names)
     table = ds.select_columns(columns).with_format("arrow")[:]  # one read: through an indices mapping, one gather
     digest = hashlib.sha256()
     for col, values in zip(columns, table.columns):  # select_columns keeps the order it is given

@@ -28,7 +28,6 @@ Rules that hold for every plan:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -40,7 +39,7 @@ import yaml
 from datasets import Dataset, DatasetDict
 
 from ..checks import add_checks, build_checks
-from ..errors import ConfigError, ConfigTypeError, QAQError, first_line, shown
+from ..errors import ConfigError, ConfigTypeError, QAQError, check_params, first_line, shown
 from . import filtering, scores  # noqa: F401  (importing a module registers its steps)
 from .result import Selection
 from .steps import NAN_SCORE, STEPS, FitState, Step, StepMethods, check_column
@@ -199,10 +198,7 @@ class Selector(StepMethods):
                                   "(see preset('default').to_yaml()).")
             if kind not in known:
                 raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
-            fields = [f.name for f in dataclasses.fields(STEPS[kind]) if f.init]
-            if unknown := sorted(str(k)[:40] for k in set(params) - set(fields)):
-                raise ConfigError(f"plan step {i} ({kind}): unknown parameter {', '.join(unknown[:5])}; "
-                                  f"known: {', '.join(fields)}.")
+            check_params(STEPS[kind], params, f"plan step {i} ({kind})")
             try:  # a bad signature or parameter name, or the step's own check (whatever its type): its values cut
                 selector = getattr(selector, kind)(**params)
             except (TypeError, ValueError, OverflowError) as exc:
