@@ -594,8 +594,8 @@ def choose(A, sets, budget, defect, seen, clean_idx, base, max_clean_loss=0.05, 
     """Two rounds from ``base``: first the final ranking (:func:`final_grid`, with ``base``'s filters), then the
     filters (:func:`knob_grid`, with that ranking). In each, the candidate with the best worst set (seen-defect
     rate among kept), then the best median, then the fewest knobs (thresholds and profile columns), then the least
-    clean loss, then the lowest mean, then ``base`` itself; only candidates whose filters drop at most ``max_clean_loss`` of the clean
-    rows ``clean_idx`` qualify (profiles are fitted on them too)."""
+    clean loss, then the lowest mean, then ``base`` itself; only candidates whose filters drop at most
+    ``max_clean_loss`` of the clean rows ``clean_idx`` qualify (profiles are fitted on them too)."""
     best = base
     for grid in (final_grid(base, A, clean_idx), None):
         rows = []

@@ -211,6 +211,10 @@ def test_checks_are_chosen_and_tuned_by_name():
         build_checks("looping")
     with pytest.raises(ConfigError, match="does not go with"):
         check_fn(messages="m", question="q")
+    with pytest.raises(ConfigTypeError, match="question must be a column name or a list of column names"):
+        check_fn(question=3)
+    with pytest.raises(ConfigError, match="wrong_language rejected_lines must be >= 1, got 0"):
+        build_checks({"wrong_language": {"rejected_lines": 0}})
 
 
 def test_a_registered_check_is_a_column():
