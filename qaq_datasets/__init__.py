@@ -1,6 +1,6 @@
 """qaq-datasets: QAQ bidirectional-coherence scoring and selection of synthetic code instructions.
 
-The public face only; heavy libraries (torch, transformers, matplotlib) load where they are used.
+The public face only; heavy libraries (torch, transformers) load where they are used.
 
 Examples:
     >>> import qaq_datasets as qaq

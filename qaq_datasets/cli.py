@@ -139,7 +139,7 @@ def publish(
     private: Annotated[bool, typer.Option(help="Create the repo private.")] = False,
     dry_run: Annotated[Optional[str], typer.Option(help="Write the repo layout to this folder instead.")] = None,
 ):
-    """Push scored (and curated) configs, card, plan, report and figures to the Hub (token: HF_TOKEN or login)."""
+    """Push scored (and curated) configs, card, plan and report to the Hub (token: HF_TOKEN or login)."""
     from .publishing import publish_folder
 
     where = publish_folder(scored_dir, repo_id, selection_dir=selection, private=private, dry_run=dry_run)

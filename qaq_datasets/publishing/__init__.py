@@ -1,7 +1,7 @@
-"""Publishing: scored/curated configs, card, plan, report and figures to the Hub (or a local folder).
+"""Publishing: scored/curated configs, card, plan and report to the Hub (or a local folder).
 
 - :func:`publish` — one repo with configs ``scored`` and ``curated``, the card, ``qaq_plan.yaml``,
-  ``qaq_report.json`` and the figures; ``dry_run=FOLDER`` writes the same layout locally.
+  ``qaq_report.json``; ``dry_run=FOLDER`` writes the same layout locally.
 - :func:`publish_folder` — the same from ``qaq score``/``qaq select`` output folders: the saved plan is
   re-fitted on the scored rows, and refused when it was fitted on other rows.
 - :func:`load_scored` — scored rows plus their ``qaq:`` metadata, from the Hub or a folder.

@@ -1,40 +1,32 @@
-"""The dataset card: ``huggingface_hub.DatasetCard`` YAML plus a body rendered from the Jinja templates in ``cards/``,
-and its figures.
+"""The dataset card: ``huggingface_hub.DatasetCard`` YAML plus a body rendered from the Jinja templates in ``cards/``.
 
 The part of the body this library writes sits between :data:`BEGIN` and :data:`END`; everything outside
 the markers, and every YAML key it does not set (``configs``/``dataset_info`` written by ``datasets``,
 keys a person added), is kept when the card is written again.
 
-The figures are histograms of RMI and IFD, kept vs dropped rows, as PNG bytes. matplotlib (extra ``figures``)
-is imported inside the functions; a bare ``Figure`` is saved as PNG (Agg), with no pyplot and no change to
-the user's global backend.
+The card draws no figures: the Hub's dataset viewer shows the distribution of every score column, for the
+``scored`` and the ``curated`` config.
 
 Input columns
     ``{p}rmi`` (float), ``{p}status`` (string) and the text columns the scorer read, for the example rows: those of
     the scorer recipe, else found as the scorer finds them (every data shape of ``qaq_datasets.scoring.data_shapes``:
     a ``messages`` column, ``prompt``/``completion``, ``instruction`` (+ ``input``)/``output``, ``problem``/
-    ``solution``, ...); ``{p}rmi`` and ``{p}ifd`` (float) of every scorer prefix ``p`` for the figures.
+    ``solution``, ...).
 
 Output columns
-    None: the card text, and PNG files ``figures/{name}_rmi.png`` and ``figures/{name}_ifd.png``.
+    None: the card text.
 
 Examples
     >>> text = merge_card(None, fields={"license": "mit"}, qaq={"seed": 0}, section="hello", title="T")
     >>> card = DatasetCard(text)
     >>> card.data.license, card.data.qaq
     ('mit', {'seed': 0})
-    >>> png = histogram_png({"kept": np.array([1.0, 2.0]), "dropped": np.array([0.0])}, title="t", xlabel="x")
-    >>> png[:4]
-    b'\\x89PNG'
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
-import io
 import re
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,7 +36,7 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
-from ..errors import ColumnError, ConfigError, require
+from ..errors import ColumnError, ConfigError
 from ..scoring.data_shapes import parse_row, resolve_columns
 from ..scoring.schema import ScoreColumns
 
@@ -199,51 +191,3 @@ def rmi_examples(ds, prefix: str, recipe: Mapping, keep: np.ndarray | None, k: i
          "status": row[sc.status] if row[sc.status] not in (None, "ok") else None,
          **dict(zip(("question", "answer"), _texts(row, cols)))} for i, row in zip(idx.tolist(), ds.select(idx))]}
         for title, idx in (("Highest RMI", order[::-1][:k]), ("Lowest RMI", order[:k]))]} if order.size else None
-
-
-_COLORS = {"kept": "#2a9d8f", "dropped": "#e76f51", "all rows": "#457b9d"}
-_METRICS = {"rmi": "RMI = NLL(Q) − NLL(Q | A)", "ifd": "IFD = exp(NLL(A | Q) − NLL(A))"}
-
-
-def histogram_png(groups: dict[str, np.ndarray], *, title: str, xlabel: str, bins: int = 40) -> bytes:
-    """One PNG with an overlaid histogram per group (non-finite values ignored; 0.5–99.5 % range)."""
-    require("matplotlib", extra="figures")
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    finite = {k: np.asarray(v, dtype=np.float64)[np.isfinite(v)] for k, v in groups.items()}
-    # savefig(format="png") draws with Agg; no pyplot
-    ax = Figure(figsize=(6.4, 3.6), dpi=100, layout="tight").add_subplot()
-    if any(v.size for v in finite.values()):
-        lo, hi = np.percentile(np.concatenate(list(finite.values())), [0.5, 99.5])  # hist widens lo == hi by 0.5
-        for name, v in ((n, v) for n, v in finite.items() if v.size):
-            ax.hist(np.clip(v, lo, hi), bins=bins, range=(lo, hi), alpha=0.6, color=_COLORS.get(name),
-                    label=f"{name} ({v.size})")
-        ax.legend(frameon=False)
-    else:
-        ax.text(0.5, 0.5, "no finite scores", ha="center", va="center", transform=ax.transAxes)
-    ax.set(title=title, xlabel=xlabel, ylabel="rows")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.figure.savefig(buf := io.BytesIO(), format="png", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def score_figures(ds, keep: np.ndarray | None, prefixes: list[str], want: bool | None = None):
-    """``([{path, alt, png}], note)``: RMI and IFD histograms per scorer prefix, kept vs dropped (or all rows).
-
-    ``want``: False draws nothing; None draws when matplotlib is installed, else returns a note (and warns).
-    """
-    if want is False:
-        return [], None
-    if want is None and importlib.util.find_spec("matplotlib") is None:
-        note = "Histograms were not drawn: install `qaq-datasets[figures]` (matplotlib) and publish again."
-        warnings.warn(note, stacklevel=3)
-        return [], note
-    out = []
-    for sc, metric, col in ((sc, m, getattr(sc, m)) for sc in map(ScoreColumns, prefixes) for m in _METRICS
-                            if getattr(sc, m) in ds.column_names):
-        values = np.asarray(ds.with_format("numpy")[col], dtype=np.float64)
-        groups = {"kept": values[keep], "dropped": values[~keep]} if keep is not None else {"all rows": values}
-        out.append({"path": f"figures/{sc.name}_{metric}.png", "alt": f"{col} histogram", "png": histogram_png(
-            groups, title=f"{col}: kept vs dropped" if keep is not None else col, xlabel=_METRICS[metric])})
-    return out, None

@@ -79,7 +79,7 @@ def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
 def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -> Path:
     """Return ``path`` as a Path if a folder can be written there, else ConfigError: refuse ``""``, an existing
     file, and a non-empty folder this library did not write (:func:`written_by_qaq`), since writing a folder
-    replaces its README.md, plan, report and figures and the parquet files of the configs it writes (entries
+    replaces its README.md, plan, report and the parquet files of the configs it writes (entries
     whose names start with ``.`` are not counted). A folder qaq wrote earlier is written over."""
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
         raise ConfigError(f"The {what} must name a folder (e.g. out/), got {shown(path)}.")

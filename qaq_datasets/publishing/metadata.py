@@ -45,7 +45,7 @@ def validate_metadata(meta: Any) -> dict:
 
     Raises :class:`ConfigError` when the block is not a mapping, or ``scorers`` is not a mapping of
     name → recipe whose ``prefix`` (default ``{name}_``) is a scorer prefix (``schema.check_prefix``: prefixes
-    name columns and the figure files).
+    name columns).
     """
     if not isinstance(meta, Mapping | None):
         raise ConfigError(f"The qaq: metadata block must be a mapping, got {type(meta).__name__}.")

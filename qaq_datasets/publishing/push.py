@@ -1,12 +1,12 @@
-"""``publish``: scored rows, curated rows, plan, report, figures and card to one Hub dataset repo (or a folder).
+"""``publish``: scored rows, curated rows, plan, report and card to one Hub dataset repo (or a folder).
 
 Order of operations (so a failure leaves a clear error and never a half-written card):
 
-1. check everything locally (repo id, token, datasets, selection) and draw the figures — nothing is sent before;
+1. check everything locally (repo id, token, datasets, selection) — nothing is sent before;
 2. push the data, one config at a time, with ``DatasetDict.push_to_hub(repo_id, config_name=...)``
    (``datasets`` writes ``configs:``/``dataset_info:`` into the card YAML);
-3. read the card ``datasets`` left, merge the generated part in, and upload README.md, the plan, the report
-   and the figures in ONE commit (``HfApi.create_commit``), so the card lands whole or not at all.
+3. read the card ``datasets`` left, merge the generated part in, and upload README.md, the plan and the report
+   in ONE commit (``HfApi.create_commit``), so the card lands whole or not at all.
 
 A failed step raises :class:`PublishError` naming the step, with the cause chained; the token never appears
 in messages, logs, the card or uploaded files. ``dry_run=FOLDER`` writes the same layout and the same card to
@@ -44,14 +44,14 @@ from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
 from ..files import to_builtin
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
-from .card import README, check_counts, merge_card, parse_card, render, rmi_examples, score_figures, size_category
+from .card import README, check_counts, merge_card, parse_card, render, rmi_examples, size_category
 from .folder import as_dataset_dict, check_out_dir, load_selection, selection_files, write_data, write_files
 from .metadata import inferred_scorers, load_scored, prefixes_for, read_card_text, text_columns_for, validate_metadata
 
 TAGS = ["qaq", "data-selection", "synthetic", "code"]  # every card this library writes carries them
 
 _DATA_HINT = "Configs uploaded before this step stay; nothing after it was uploaded. Publish again."
-_CARD_HINT = ("The data is on the Hub, but the card, plan, report and figures were not updated (they go in one "
+_CARD_HINT = ("The data is on the Hub, but the card, plan and report were not updated (they go in one "
               "all-or-nothing commit). Publish again.")
 
 
@@ -63,8 +63,7 @@ def selection_split(scored: DatasetDict) -> str:
                       "a Dataset (or a DatasetDict with a 'train' split, which the selection must match).")
 
 
-def prepare(repo_id, scored, selection=None, *, source=None, license=None, curated_only=False, metadata=None,
-            figures=None):
+def prepare(repo_id, scored, selection=None, *, source=None, license=None, curated_only=False, metadata=None):
     """Check the inputs; return ``(configs to push, card(readme_text) -> {path: bytes} of the final commit)``."""
     scored = as_dataset_dict(scored, what="scored dataset")
     meta = validate_metadata(metadata)
@@ -95,10 +94,8 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
         files.update(selection_files(selection))
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    figs, note = score_figures(base, keep, prefixes, figures)  # may raise: before anything is sent
-    files.update({f["path"]: f["png"] for f in figs})
     section = render("publish_section.md.j2", repo_id=repo_id, source=src, curated_only=curated_only, configs=configs,
-                     report=report, figures=figs, figures_note=note, selection_split=split, seed=block.get("seed"),
+                     report=report, selection_split=split, seed=block.get("seed"),
                      examples=rmi_examples(base, prefixes[0], text_columns_for(meta) or {}, keep),
                      checks=check_counts(base))
     fields = {"task_categories": ["text-generation"],
@@ -130,7 +127,7 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
 
 
 def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None) -> str:
-    """Push the data, then README + plan + report + figures in one final commit; return the repo URL."""
+    """Push the data, then README + plan + report in one final commit; return the repo URL."""
     api = HfApi(token=token)
     with _step("creating the repo and reading its card", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
@@ -143,10 +140,10 @@ def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False
     with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
         readme = read_card_text(repo_id, token=token, hub=True)
     operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
-    with _step("uploading the card, plan, report and figures (final commit)", repo_id, token, _CARD_HINT):
+    with _step("uploading the card, plan and report (final commit)", repo_id, token, _CARD_HINT):
         # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
         api.create_commit(repo_id, operations=operations, repo_type="dataset",
-                          commit_message="qaq: card, selection plan, report and figures")
+                          commit_message="qaq: card, selection plan and report")
     return str(url)
 
 
@@ -166,8 +163,8 @@ def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str 
 def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, private: bool = False,
             token: str | None = None, dry_run: str | os.PathLike | None = None, source: str | None = None,
             license: str | None = None, curated_only: bool = False, metadata: dict | None = None,
-            figures: bool | None = None, max_shard_size: int | str | None = None) -> str | Path:
-    """Publish scored and curated rows, with their card, plan, report and figures, to one Hub dataset repo.
+            max_shard_size: int | str | None = None) -> str | Path:
+    """Publish scored and curated rows, with their card, plan and report, to one Hub dataset repo.
 
     Args:
         repo_id: ``namespace/name`` of the dataset repo (created if missing).
@@ -183,7 +180,6 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
         license: the data's license; default the source's when known (metadata ``source.license``).
         curated_only: push only the ``curated`` config.
         metadata: the ``qaq:`` block of the scored data (scorer recipes, seed), e.g. from ``load_scored``.
-        figures: draw the RMI/IFD histograms (None: when matplotlib is installed).
         max_shard_size: parquet shard size, as for ``push_to_hub`` (bytes or e.g. ``"500MB"``).
 
     Returns:
@@ -191,7 +187,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     """
     folder, token = _target(repo_id, dry_run, token)
     configs, card = prepare(repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
-                            metadata=metadata, figures=figures)
+                            metadata=metadata)
     if folder is None:
         return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size)
     return write_files(folder, card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])))

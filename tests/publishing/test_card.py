@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 from huggingface_hub import DatasetCard, DatasetCardData
@@ -59,7 +55,7 @@ def test_qaq_block_holds_what_reproduces_it(dry):
     assert yaml.safe_load((out / "qaq_plan.yaml").read_text()) == sel.plan
 
 
-def test_body_funnel_bins_figures_examples_howto(dry):
+def test_body_funnel_bins_examples_howto(dry):
     out, ds, sel = dry
     body = DatasetCard((out / "README.md").read_text(encoding="utf-8")).text
     section = generated_section(body)
@@ -75,9 +71,7 @@ def test_body_funnel_bins_figures_examples_howto(dry):
     assert f"| **kept** | **{rows_kept}** |" in section
     for b in sel.report["bins"]:
         assert f"| {b['rows']} | {b['kept']} | {b['dropped']} |" in section
-    for rel in ("figures/qaq_rmi.png", "figures/qaq_ifd.png"):
-        assert f"]({rel})" in section
-        assert (out / rel).read_bytes()[:4] == b"\x89PNG"
+    assert "](figures/" not in section and not (out / "figures").exists()  # the Hub viewer draws distributions
     assert "### Highest RMI" in section and "### Lowest RMI" in section
     assert "more characters]" in section  # long answers are cut
     assert 'load_dataset("me/demo-curated", "curated")' in section
@@ -120,29 +114,15 @@ def test_size_categories():
     assert size_category(10**12) == "n>1T"
 
 
-def test_no_figures_without_matplotlib(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+def test_no_selection(tmp_path):
     ds = scored_ds(20)
-    with pytest.warns(UserWarning, match="figures"):
-        publish("me/nofig", ds, StandInSelection(ds), dry_run=tmp_path, metadata=METADATA)
-    assert not (tmp_path / "figures").exists()
-    assert "qaq-datasets[figures]" in (tmp_path / "README.md").read_text()
-
-
-def test_figures_false_and_no_selection(tmp_path):
-    ds = scored_ds(20)
-    publish("me/scored-only", ds, dry_run=tmp_path, metadata=METADATA, figures=False)
+    publish("me/scored-only", ds, dry_run=tmp_path, metadata=METADATA)
     text = (tmp_path / "README.md").read_text()
     data = yaml.safe_load(front_matter(text))
     assert [c["config_name"] for c in data["configs"]] == ["scored"]
     assert "selection" not in data["qaq"]
-    assert not (tmp_path / "qaq_plan.yaml").exists() and not (tmp_path / "figures").exists()
+    assert not (tmp_path / "qaq_plan.yaml").exists()
     assert "curated" not in generated_section(DatasetCard(text).text).split("## How to load it")[1]
-
-
-def test_matplotlib_is_imported_lazily():
-    code = "import sys, qaq_datasets.publishing; assert 'matplotlib' not in sys.modules, 'imported eagerly'"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
 def test_card_from_the_real_selector(tmp_path):
@@ -160,8 +140,6 @@ def test_card_from_the_real_selector(tmp_path):
     for reason, count in selection.report["drop_reasons"].items():
         assert f"| dropped: `{reason}` | −{count} |" in section
     assert not selection.report["bins"] and "rows per bin" not in section  # the default ranks without bins
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
-        "strong_ifd.png", "strong_rmi.png", "weak_ifd.png", "weak_rmi.png"]
     from datasets import load_dataset
 
     curated = load_dataset(str(tmp_path), "curated")["train"]
@@ -221,8 +199,7 @@ def test_example_rows_of_the_recipe_columns_and_of_no_shape():
 def test_a_published_card_shows_a_conversation_dataset_s_text(tmp_path):
     ds = scored_ds(12).remove_columns(["instruction", "input", "output"])
     ds = ds.add_column("messages", [_turns(f"How do I sort list {i}?", f"xs{i}.sort()") for i in range(12)])
-    publish("me/chats", ds, dry_run=tmp_path, metadata={"scorers": {"qaq": {"prefix": "qaq_", "messages": "messages"}}},
-            figures=False)
+    publish("me/chats", ds, dry_run=tmp_path, metadata={"scorers": {"qaq": {"prefix": "qaq_", "messages": "messages"}}})
     section = generated_section(DatasetCard((tmp_path / "README.md").read_text()).text)
     assert "How do I sort list" in section and ".sort()" in section and "(no question column)" not in section
 

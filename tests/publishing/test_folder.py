@@ -114,8 +114,7 @@ def test_dry_run_folder_loads_and_matches_the_selection(tmp_path):
     out = publish("me/dry", ds, sel, dry_run=tmp_path / "repo", metadata=METADATA)
     assert out == tmp_path / "repo"
     assert _files(out) == [
-        "README.md", "curated/train-00000-of-00001.parquet", "figures/qaq_ifd.png", "figures/qaq_rmi.png",
-        "qaq_plan.yaml", "qaq_report.json", "scored/train-00000-of-00001.parquet",
+        "README.md", "curated/train-00000-of-00001.parquet", "qaq_plan.yaml", "qaq_report.json", "scored/train-00000-of-00001.parquet",
     ]
     curated = load_dataset(str(out), "curated")["train"]
     assert curated.to_dict() == sel.apply(ds).to_dict()
@@ -128,10 +127,10 @@ def test_dry_run_folder_loads_and_matches_the_selection(tmp_path):
 def test_dry_run_with_several_splits_and_curated_only(tmp_path):
     train, test = scored_ds(20, seed=1), scored_ds(8, seed=2)
     sel = StandInSelection(train)
-    publish("me/dd", DatasetDict({"train": train, "test": test}), sel, dry_run=tmp_path / "a", figures=False)
+    publish("me/dd", DatasetDict({"train": train, "test": test}), sel, dry_run=tmp_path / "a")
     assert {k: len(v) for k, v in load_dataset(str(tmp_path / "a"), "scored").items()} == {"train": 20, "test": 8}
     assert list(load_dataset(str(tmp_path / "a"), "curated")) == ["train"]
-    publish("me/dd", train, sel, dry_run=tmp_path / "b", curated_only=True, figures=False)
+    publish("me/dd", train, sel, dry_run=tmp_path / "b", curated_only=True)
     data = yaml.safe_load(front_matter((tmp_path / "b" / "README.md").read_text()))
     assert [c["config_name"] for c in data["configs"]] == ["curated"]
     assert not (tmp_path / "b" / "scored").exists()
@@ -144,7 +143,7 @@ def test_dry_run_twice_gives_the_same_card(tmp_path):
     publish("me/same", ds, sel, dry_run=tmp_path / "a", metadata=METADATA)
     publish("me/same", ds, sel, dry_run=tmp_path / "b", metadata=METADATA)
     publish("me/same", ds, sel, dry_run=tmp_path / "b", metadata=METADATA)  # into an existing folder
-    for name in ("README.md", "figures/qaq_rmi.png", "qaq_plan.yaml", "qaq_report.json"):
+    for name in ("README.md", "qaq_plan.yaml", "qaq_report.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -287,12 +286,12 @@ def test_folders_qaq_wrote_are_written_over(tmp_path, layout):
     out = tmp_path / "out"
     out.mkdir()
     if layout == "qaq_folder":
-        publish("me/x", scored_ds(5), dry_run=out, metadata=METADATA, figures=False)
+        publish("me/x", scored_ds(5), dry_run=out, metadata=METADATA)
     elif layout == "hidden_only":
         (out / ".qaq.lock").write_text("")
     elif layout == "qaq_folders_inside":  # qaq demo's output: scored/ and hub/
         save_folder(out / "scored", {"scored": scored_ds(3)}, METADATA)
-        publish("me/x", scored_ds(3), dry_run=out / "hub", metadata=METADATA, figures=False)
+        publish("me/x", scored_ds(3), dry_run=out / "hub", metadata=METADATA)
     else:
         (out / "run").mkdir()
         (out / "run" / "manifest.json").write_text("{}")

@@ -28,7 +28,7 @@ def test_load_scored_default_config_and_dry_run_folder(tmp_path):
     ds, meta = load_scored(tmp_path / "a")
     assert len(ds["train"]) == 5 and meta["scorers"] == METADATA["scorers"]
     full = scored_ds(20)
-    publish("me/x", full, StandInSelection(full), dry_run=tmp_path / "b", metadata=METADATA, figures=False)
+    publish("me/x", full, StandInSelection(full), dry_run=tmp_path / "b", metadata=METADATA)
     ds, meta = load_scored(tmp_path / "b")
     assert len(ds["train"]) == 20 and meta["selection"]["steps"][0]["step"] == "top_fraction"
     cur, _ = load_scored(tmp_path / "b", config="curated", split="train")

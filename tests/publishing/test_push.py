@@ -49,10 +49,8 @@ def test_round_trip(hub, caplog):
     url = publish(REPO, ds, sel, metadata=METADATA, source="org/src", license="mit")
     assert REPO in url
     files = _repo_files(hub)
-    for name in ("README.md", PLAN_FILE, REPORT_FILE, "figures/qaq_rmi.png", "figures/qaq_ifd.png",
-                 "scored/train-00000-of-00001.parquet", "curated/train-00000-of-00001.parquet"):
+    for name in ("README.md", PLAN_FILE, REPORT_FILE, "scored/train-00000-of-00001.parquet", "curated/train-00000-of-00001.parquet"):
         assert name in files
-    assert (hub.repo_dir(REPO) / "figures/qaq_rmi.png").read_bytes()[:4] == b"\x89PNG"
     assert yaml.safe_load((hub.repo_dir(REPO) / PLAN_FILE).read_text()) == sel.plan
     assert json.loads((hub.repo_dir(REPO) / REPORT_FILE).read_text())["rows_kept"] == int(sel.keep.sum())
 
@@ -70,7 +68,7 @@ def test_round_trip(hub, caplog):
     card = DatasetCard(_readme(hub))
     assert {c["config_name"] for c in card.data["configs"]} == {"scored", "curated"}
     assert card.data["license"] == "mit"
-    assert "figures/qaq_rmi.png" in generated_section(card.text)
+    assert "Highest RMI" in generated_section(card.text)
     _assert_no_token(hub, caplog.text)
 
 
@@ -86,7 +84,7 @@ def test_push_and_dry_run_write_the_same_card(hub, tmp_path):
     assert strip(pushed.data) == strip(dry.data)
     names = lambda d: sorted(c["config_name"] for c in d.data["configs"])  # noqa: E731
     assert names(pushed) == names(dry) == ["curated", "scored"]
-    for name in ("figures/qaq_ifd.png", PLAN_FILE, REPORT_FILE):
+    for name in (PLAN_FILE, REPORT_FILE):
         assert (hub.repo_dir(REPO) / name).read_bytes() == (tmp_path / name).read_bytes()
 
 
@@ -139,7 +137,7 @@ def test_failed_final_commit_on_a_new_repo(hub, monkeypatch, kind):
     readme = _readme(hub)  # what datasets wrote with the data (YAML only), never a partial qaq card
     assert readme is None or (BEGIN not in readme and "qaq" not in (DatasetCard(readme).data.to_dict()))
     files = _repo_files(hub)
-    assert PLAN_FILE not in files and REPORT_FILE not in files and not any(f.startswith("figures/") for f in files)
+    assert PLAN_FILE not in files and REPORT_FILE not in files
 
 
 def test_failed_final_commit_keeps_the_old_card(hub, monkeypatch):
@@ -184,7 +182,7 @@ def test_missing_token_fails_before_any_request(hub, monkeypatch):
 def test_explicit_token_wins_and_a_wrong_one_is_scrubbed(hub, monkeypatch):
     monkeypatch.delenv("HF_TOKEN")
     ds = scored_ds(10)
-    publish(REPO, ds, StandInSelection(ds), token=hub.token, metadata=METADATA, figures=False)
+    publish(REPO, ds, StandInSelection(ds), token=hub.token, metadata=METADATA)
     assert hub.head(REPO) is not None
     bad = "hf_wrong_secret_token_123"
     with pytest.raises(PublishError, match="401.*The Hub refused the token.*Nothing was uploaded") as err:
@@ -207,7 +205,7 @@ def test_a_refused_token_is_one_line_from_the_cli(hub, tmp_path, monkeypatch, ca
 
 def test_private_repo(hub):
     ds = scored_ds(10)
-    publish(REPO, ds, StandInSelection(ds), private=True, figures=False, metadata=METADATA)
+    publish(REPO, ds, StandInSelection(ds), private=True, metadata=METADATA)
     assert HfApi().repo_info(REPO, repo_type="dataset").private is True
 
 
@@ -221,7 +219,7 @@ def test_upload_folder_of_a_dry_run_loads(hub, tmp_path):
     assert load_dataset(REPO, "curated")["train"]["instruction"] == sel.apply(ds)["instruction"]
     scored, meta = load_scored(REPO)
     assert len(scored["train"]) == 25 and meta["selection"] == sel.plan
-    assert "figures/qaq_rmi.png" in _repo_files(hub)
+    assert PLAN_FILE in _repo_files(hub)
 
 
 def test_publish_folder_from_score_and_select_outputs(hub, tmp_path):
@@ -254,22 +252,17 @@ def test_a_commit_in_between_is_kept(hub, monkeypatch):
         return text
 
     monkeypatch.setattr(push_mod, "merge_card", build_with_a_concurrent_commit)
-    publish(REPO, ds, StandInSelection(ds), metadata=METADATA, figures=False)
+    publish(REPO, ds, StandInSelection(ds), metadata=METADATA)
     assert "other.txt" in _repo_files(hub) and BEGIN in _readme(hub)
 
 
-def test_local_failures_come_before_any_upload(hub, monkeypatch):
-    from qaq_datasets.errors import MissingDependencyError
-    from qaq_datasets.publishing import card as figures_mod
+def test_local_failures_come_before_any_upload(hub):
+    from qaq_datasets.errors import ConfigError
 
-    def no_matplotlib(module, *, extra, package=None):
-        raise MissingDependencyError(f"{module} missing; pip install 'qaq-datasets[{extra}]'")
-
-    monkeypatch.setattr(figures_mod, "require", no_matplotlib)
     ds = scored_ds(10)
     before = len(hub.requests)
-    with pytest.raises(MissingDependencyError, match="figures"):
-        publish(REPO, ds, StandInSelection(ds), metadata=METADATA, figures=True)
+    with pytest.raises(ConfigError, match="re-fit the plan"):  # a selection fitted on other rows
+        publish(REPO, ds, StandInSelection(scored_ds(11)), metadata=METADATA)
     assert hub.requests[before:] == []
 
 
@@ -297,6 +290,6 @@ def test_a_hub_card_with_aliases_is_refused_before_any_upload(hub):
     HfApi().upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=REPO, repo_type="dataset")
     ds = scored_ds(20)
     with pytest.raises(ConfigError, match=f"dataset repo '{REPO}'.*anchors and aliases") as err:
-        publish(REPO, ds, StandInSelection(ds), metadata=METADATA, figures=False)
+        publish(REPO, ds, StandInSelection(ds), metadata=METADATA)
     assert len(str(err.value).splitlines()) == 1
     assert not [f for f in _repo_files(hub) if f.endswith(".parquet")] and _readme(hub) == card  # nothing went up
