@@ -89,8 +89,8 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
     ``source`` is a data file (``.json``, ``.jsonl``, ``.parquet``, ``.csv``, ``.arrow``), a folder
     (a Hub-layout folder, a folder of data files, or a ``save_to_disk`` folder), or a Hub dataset id.
     ``split`` (default ``train``) and ``config`` pick a part of a folder or a Hub dataset: a data file or a
-    saved ``Dataset`` has one split and no configs, so naming another one is an error, as is a source with
-    no rows.
+    saved ``Dataset`` has one split, ``train``, and no configs, so naming another one is an error, as is a
+    source with no rows.
 
     Examples:
         >>> ds = load_input("rows.jsonl", max_rows=100)   # doctest: +SKIP
@@ -102,17 +102,13 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
         raise ConfigError("The dataset is an empty string: give a data file, a folder or a Hub dataset id.")
     path = Path(text).expanduser()
     saved = path.is_dir() and any((path / f).exists() for f in ("dataset_info.json", "state.json", "dataset_dict.json"))
-    ds = datasets.load_from_disk(str(path)) if saved else None
-    if path.is_file() or isinstance(ds, datasets.Dataset):
-        if config is not None or split not in (None, "train"):
-            raise ConfigError(f"{text} holds one set of rows, without splits or configs: drop --split/--config "
-                              "(they pick a part of a folder or a Hub dataset).")
-        ds = ds if ds is not None else _load_file(path)
-    elif ds is not None:  # a saved DatasetDict
-        if config is not None or (split or "train") not in ds:
-            raise ConfigError(f"{text} has the splits {', '.join(ds)} and no configs: pick one of them with --split"
+    if path.is_file() or saved:  # a data file or a saved Dataset is one split, train, of no config
+        ds = datasets.load_from_disk(str(path)) if saved else _load_file(path)
+        splits = ds if isinstance(ds, datasets.DatasetDict) else {"train": ds}
+        if config is not None or (split or "train") not in splits:
+            raise ConfigError(f"{text} has the splits {', '.join(splits)} and no configs: pick one of them with --split"
                               f"{f' (not {split[:80]!r})' if split else ''}.")
-        ds = ds[split or "train"]
+        ds = splits[split or "train"]
     elif not path.is_dir() and not looks_like_hub_id(text):
         raise ConfigError(f"{text!r} does not exist (and is not a Hub dataset id).")
     else:

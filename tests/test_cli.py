@@ -327,7 +327,7 @@ def test_a_model_name_must_make_a_safe_prefix(data_file, tmp_path, capsys, name)
 def test_split_or_config_of_one_data_file_is_refused(data_file, tmp_path, capsys, args):
     err = _one_line_error(capsys, ["score", str(data_file), "--out", str(tmp_path / "o"), *args,
                                    "--model", "w=tests-never-loaded/model-id"])
-    assert "rows.jsonl holds one set of rows, without splits or configs" in err
+    assert "rows.jsonl has the splits train and no configs: pick one of them with --split" in err
 
 
 def test_a_folder_of_several_configs_names_them_and_config_picks_one(tmp_path, capsys, tiny_model_dir):
@@ -397,8 +397,8 @@ def test_a_saved_dataset_split_is_picked_or_refused_in_one_line(tmp_path, capsys
     rows.save_to_disk(str(tmp_path / "one"))
     DatasetDict({"train": rows, "dev": rows}).save_to_disk(str(tmp_path / "two"))
     base = ["--out", str(tmp_path / "o"), "--model", "w=tests-never-loaded/model-id"]
-    assert "without splits or configs" in _one_line_error(capsys, ["score", str(tmp_path / "one"), *base,
-                                                                   "--split", "dev"])
+    assert "has the splits train and no configs: pick one of them with --split (not 'dev')" in _one_line_error(
+        capsys, ["score", str(tmp_path / "one"), *base, "--split", "dev"])
     err = _one_line_error(capsys, ["score", str(tmp_path / "two"), *base, "--split", "test"])
     assert "has the splits train, dev and no configs: pick one of them with --split (not 'test')" in err
 
