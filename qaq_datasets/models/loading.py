@@ -49,25 +49,21 @@ class QAQModel:
         """What identifies these weights, tokenizer and numeric set-up, for fingerprints and cards."""
         if self.source is not None:
             return {**self.source.pinned().as_dict(), "dtype": self.dtype}
-        tok = self.tokenizer
+        import hashlib
+
+        import torch
+
+        # a model passed in: a digest of its weights (every byte for small models, a sample for large ones)
+        model, tok = self.model, self.tokenizer
         tok_id = f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}|{tok.all_special_tokens}"
-        return {"spec": None, "name": getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__,
-                "kind": "object", "identity": weights_digest(self.model, tok_id), "revision": None, "dtype": self.dtype}
-
-
-def weights_digest(model, extra: str = "") -> str:
-    """A digest of a model's weights (every byte for small models, a sample for large ones) and ``extra``."""
-    import hashlib
-
-    import torch
-
-    h = hashlib.sha256((type(model).__name__ + extra).encode())
-    total = sum(p.numel() for p in model.parameters())
-    for name, p in model.state_dict().items():
-        h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
-        t = p.detach().to("cpu").contiguous().view(-1)  # its raw bytes (numpy has no bfloat16)
-        h.update(t[:4096 if total > 20_000_000 else None].view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+        h = hashlib.sha256((type(model).__name__ + tok_id).encode())
+        total = sum(p.numel() for p in model.parameters())
+        for name, p in model.state_dict().items():
+            h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
+            t = p.detach().to("cpu").contiguous().view(-1)  # its raw bytes (numpy has no bfloat16)
+            h.update(t[:4096 if total > 20_000_000 else None].view(torch.uint8).numpy().tobytes())
+        return {"spec": None, "name": getattr(model.config, "_name_or_path", "") or type(model).__name__,
+                "kind": "object", "identity": h.hexdigest(), "revision": None, "dtype": self.dtype}
 
 
 def _location(src: ResolvedSpec) -> tuple[str, dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigTypeError, ModelNotFoundError
@@ -42,8 +42,8 @@ class ResolvedSpec:
         return replace(self, identity=commit, revision=commit)
 
     def as_dict(self) -> dict:
-        return {"spec": self.spec, "name": self.name, "kind": self.kind, "identity": self.identity,
-                "revision": self.revision}
+        """What identifies the weights (not where they lie on this machine, so a fingerprint holds elsewhere)."""
+        return {k: v for k, v in asdict(self).items() if k != "location"}
 
 
 def _folder_digest(folder: Path) -> str:
