@@ -20,8 +20,7 @@ CODE_DIGEST = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(__file
 def build_checks(spec: Iterable[Check | str] | Mapping[str, Mapping] | None = None) -> tuple[Check, ...]:
     """Checks from ``spec``: None (every registered check, default thresholds), a list of checks or check names,
     or ``{name: {threshold: value}}`` (a plan file's ``checks:``; ``{}`` keeps the defaults)."""
-    if spec is None:
-        return tuple(cls() for cls in CHECKS.values())
+    spec = list(CHECKS) if spec is None else spec
     if isinstance(spec, (str, bytes)) or not isinstance(spec, Iterable):
         raise ConfigTypeError(f"checks must be a list of checks or names, or a mapping name -> thresholds, got "
                               f"{type(spec).__name__}.")

@@ -74,7 +74,7 @@ class DropWhere(Step):
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         if isinstance(self._values[0], str):  # ==, !=, in, not in: membership, negated below
-            col = state.arrow(self.column)
+            col = state.table[self.column]
             hit = pc.is_in(col, value_set=pa.array(self._values, type=col.type)).to_numpy()  # a null row: False
         elif self.op in ("<", "<=", ">", ">="):
             # x / 0 is ±inf (compared as such); 0 / 0 is NaN, which matches no comparison

@@ -162,14 +162,11 @@ class Selection:
         self.plan, self.fitted_on = self.report["plan"], self.report["fitted_on"]
         for values in (self.keep, self.indices, *self.columns.values()):
             values.setflags(write=False)
-        self._codes, self._reason_names = state.code, list(state.reasons)
+        self._reasons = pa.array([None, *state.reasons], type=pa.string()).take(state.code.astype(np.int32))
 
     @cached_property
     def reasons(self) -> list[str | None]:
-        return self._reason_array().to_pylist()
-
-    def _reason_array(self) -> pa.Array:
-        return pa.array([None, *self._reason_names], type=pa.string()).take(pa.array(self._codes.astype(np.int32)))
+        return self._reasons.to_pylist()
 
     def check(self, ds) -> dict:
         """``rows_identity(ds)`` if ``ds`` holds the rows this selection was fitted on, else ConfigError."""
@@ -193,7 +190,7 @@ class Selection:
         ``ds`` must hold the rows the selection was fitted on (checked as in :meth:`apply`).
         """
         self.check(ds)
-        return _with_columns(ds, {KEEP_COLUMN: self.keep, REASON_COLUMN: self._reason_array(), **self.columns})
+        return _with_columns(ds, {KEEP_COLUMN: self.keep, REASON_COLUMN: self._reasons, **self.columns})
 
     def as_filter(self) -> Callable:
         """A function for ``ds.filter(fn, with_indices=True)`` (batched or not) keeping the selected rows.

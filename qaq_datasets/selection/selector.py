@@ -187,7 +187,6 @@ class Selector(StepMethods):
             selector = cls(keep_nan=plan.get("keep_nan", False), checks=plan.get("checks"))
         except QAQError as exc:
             raise type(exc)(f"plan: {first_line(exc, 300)}") from None
-        known = list(STEPS)  # a kind may be a list
         for i, entry in enumerate(plan["steps"]):
             if not isinstance(entry, dict) or "step" not in entry:
                 raise ConfigError(f"plan step {i} must be a mapping with a 'step' key, got {type(entry).__name__}.")
@@ -196,8 +195,8 @@ class Selector(StepMethods):
                 raise ConfigError(f"plan step {i}: drop_broken_answers is now the text checks' columns: drop_where "
                                   "check_{name} == 1 for looping, missing_code, wrong_language, unparseable_code "
                                   "(see preset('default').to_yaml()).")
-            if kind not in known:
-                raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(known)}.")
+            if not isinstance(kind, str) or kind not in STEPS:  # a kind may be a list
+                raise ConfigError(f"plan step {i}: unknown step {str(kind)[:40]!r}; known: {', '.join(STEPS)}.")
             check_params(STEPS[kind], params, f"plan step {i} ({kind})")
             try:  # a bad signature or parameter name, or the step's own check (whatever its type): its values cut
                 selector = getattr(selector, kind)(**params)

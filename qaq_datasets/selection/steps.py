@@ -69,20 +69,17 @@ class FitState:
 
     def __init__(self, ds):
         self.dataset, self.n, self.reasons, self.notes, self.warnings = ds, len(ds), [], [], []
-        self._arrow, self._numeric = ds.with_format("arrow"), {}  # Arrow columns, through any indices mapping
+        self.table, self._numeric = ds.with_format("arrow"), {}  # table[column]: Arrow, through any indices mapping
         self.alive, self.code = np.ones(self.n, dtype=bool), np.zeros(self.n, dtype=np.int16)  # k>0: reasons[k - 1]
         # the current stratification (ranking.Bins), (column, rank) of the latest rank step, the keep_top Score
         self.bins = self.ranked = self.score = None
         self.outputs: dict[str, np.ndarray] = {}  # computed columns, NaN where not computed
         self.stratifications: list[tuple] = []  # (step index, label or None, Bins)
 
-    def arrow(self, column: str) -> pa.ChunkedArray:
-        return self._arrow[column]
-
     def numeric(self, column: str) -> np.ndarray:
         """The column as float64 numpy (NaN for nulls)."""
         if column not in self._numeric:
-            self._numeric[column] = np.asarray(pc.cast(self.arrow(column), pa.float64()).to_numpy(), dtype=np.float64)
+            self._numeric[column] = np.asarray(pc.cast(self.table[column], pa.float64()).to_numpy(), dtype=np.float64)
         return self._numeric[column]
 
     def ratio(self, column: str, divide_by: str | None = None) -> np.ndarray:
@@ -95,7 +92,7 @@ class FitState:
     def missing(self, column: str, kind: str) -> np.ndarray:
         """True where the value is missing: NaN/±inf for numbers, null for strings."""
         if kind == STRING:
-            return np.asarray(self.arrow(column).is_null().to_numpy(), dtype=bool)
+            return np.asarray(self.table[column].is_null().to_numpy(), dtype=bool)
         return ~np.isfinite(self.numeric(column))
 
     def warn(self, note: str) -> None:
