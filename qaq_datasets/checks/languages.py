@@ -114,8 +114,7 @@ def guess_language(code: str, min_hits: int = 2, dominance: float = 2.0, c_lines
     counts = {lang: sum(1 for rx in rxs if rx.search(code)) for lang, rxs in _SIGNATURES.items()}
     if _BARE_DEF.search(code):
         counts["ruby" if _END.search(code) else "python"] += 1
-    hits = sorted(((n, lang) for lang, n in counts.items()), reverse=True)
-    (best, lang), (second, _) = hits[0], hits[1]
+    (best, lang), (second, _) = sorted(((n, lang) for lang, n in counts.items()), reverse=True)[:2]
     lines = [ln.rstrip() for ln in code.splitlines() if ln.strip()]
     braces = sum(ln.endswith((";", "{", "}")) for ln in lines)
     c_like = braces >= c_lines and c_every * braces >= len(lines) and not parses(code)  # a dict literal is Python
