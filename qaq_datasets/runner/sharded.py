@@ -142,43 +142,22 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
         >>> run_sharded(ds, {"weak": qaq.score_fn("smollm2-135m", prefix="weak_")}, "runs/code",
         ...             shard_rows=2000)                                              # doctest: +SKIP
     """
+    from datasets import Dataset, concatenate_datasets
+
     fn = scorers if isinstance(scorers, MultiScorer) else MultiScorer(scorers, dataset)  # built once: no check again
     batch_size = check_int(batch_size, "batch_size", 1)
     shard_rows = shard_rows if shard_rows is None else check_int(shard_rows, "shard_rows", 1)
     if len(dataset) == 0:
         raise ConfigError("Nothing to score: the dataset has no rows.")
-    out = Path(out)
+    out, echo = Path(out), echo or (lambda _: None)
     rank, world, local = dist_env() if distributed else (0, 1, 0)
-    dist = _init_group(local) if world > 1 else None
-    try:
+    with ExitStack() as held:  # the process group, the full-disk guard and rank 0's lock of out, closed in reverse
+        dist = _init_group(local, held) if world > 1 else None
         fn.device_index = None if world == 1 or os.environ.get("LOCAL_WORLD_SIZE") == "1" else local
-        with writing(out):  # a full disk: DiskFullError; the same command resumes from the finished shards
-            return _run(dataset, fn, out, shard_rows, batch_size, source, echo, rank, world, dist)
-    finally:
-        if dist is not None:
-            dist.destroy_process_group()
-
-
-def _init_group(local: int):
-    """The torch.distributed process group (gloo: CPU and across machines); it only carries one barrier."""
-    import torch
-    import torch.distributed as dist
-
-    if torch.cuda.is_available() and os.environ.get("LOCAL_WORLD_SIZE") != "1":
-        torch.cuda.set_device(local % torch.cuda.device_count())
-    dist.init_process_group(backend="gloo", timeout=timedelta(hours=72))  # env://: MASTER_ADDR, MASTER_PORT
-    return dist
-
-
-def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
-    from datasets import Dataset, concatenate_datasets
-
-    echo = echo or (lambda _: None)
-    with ExitStack() as held:  # rank 0's lock of out
-        state = _start(ds, fn, out, shard_rows, held) if rank == 0 else None
+        held.enter_context(writing(out))  # a full disk: DiskFullError; a re-run resumes
+        state = _start(dataset, fn, out, shard_rows, held) if rank == 0 else None
         if dist is not None:  # every rank gets rank 0's manifest, or its one-line error
-            box = [state]
-            dist.broadcast_object_list(box, src=0)
+            dist.broadcast_object_list(box := [state], src=0)
             state = box[0]
         if isinstance(state, str):
             raise ConfigError(state)
@@ -195,7 +174,7 @@ def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
         if cached := sum(paths[i].exists() for i in mine):
             logger.warning("Resuming %s: %d of this rank's %d shards were scored earlier.", out, cached, len(mine))
         for i in mine:
-            fn.map(ds.shard(n, i, contiguous=True), batch_size=batch_size, cache_file_name=str(paths[i]),
+            fn.map(dataset.shard(n, i, contiguous=True), batch_size=batch_size, cache_file_name=str(paths[i]),
                    new_fingerprint=f"{run_id}{i:05d}", desc=f"QAQ scoring shard {i + 1}/{n}")
         if dist is not None:
             dist.barrier()
@@ -215,3 +194,15 @@ def _run(ds, fn, out, shard_rows, batch_size, source, echo, rank, world, dist):
         echo(summary)
         return out
 
+
+def _init_group(local: int, held: ExitStack):
+    """The torch.distributed process group (gloo: CPU and across machines), destroyed when ``held`` closes; it only
+    carries one broadcast and one barrier."""
+    import torch
+    import torch.distributed as dist
+
+    if torch.cuda.is_available() and os.environ.get("LOCAL_WORLD_SIZE") != "1":
+        torch.cuda.set_device(local % torch.cuda.device_count())
+    dist.init_process_group(backend="gloo", timeout=timedelta(hours=72))  # env://: MASTER_ADDR, MASTER_PORT
+    held.callback(dist.destroy_process_group)
+    return dist
