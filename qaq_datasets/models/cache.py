@@ -7,6 +7,7 @@ Entries are written to a temporary folder and renamed into place, so a crash nev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -34,10 +35,11 @@ def file_sha256(path: Path) -> str:
     except (OSError, ValueError):
         memo = {}
     if key not in memo:
-        from huggingface_hub.utils.sha import sha_fileobj
-
+        digest = hashlib.sha256()
         with path.open("rb") as fh:
-            memo[key] = sha_fileobj(fh).hex()
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        memo[key] = digest.hexdigest()
         write_atomic(memo_file, json.dumps(memo, indent=0))
     return memo[key]
 
