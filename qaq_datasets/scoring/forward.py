@@ -130,8 +130,7 @@ class SpanScorer:
                 out = self.decoder(input_ids=ids, use_cache=True)
                 self._prefixes[prefix] = out.cache if hasattr(out, "cache") else out.past_key_values
         cache = copy.deepcopy(self._prefixes[prefix])
-        if batch > 1:
-            cache.batch_repeat_interleave(batch)
+        cache.batch_repeat_interleave(batch)
         return cache
 
     def _forward(self, seqs: list[list[int]], spans: list[list[tuple[int, int]]], prefix: tuple[int, ...] = ()):

@@ -3,6 +3,7 @@ scorers run (``qaq.score``, ``qaq score``, the runners and Ray map it)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -67,8 +68,9 @@ class Scorer:
         self.score_columns = ScoreColumns(config.prefix)
         self.from_loaded = loaded is not None  # a model object passed in (a worker process re-loads it by spec)
         self.columns: dict | None = None  # the columns scored, once given or found (see check)
-        self._encoders: dict = {}  # template -> PairEncoder
-        self._resolved: dict = {}  # (template, several Q parts) -> Template
+        # (template, several Q parts) -> Template: built-in names are resolved once (chat templates render slowly)
+        self._template = functools.cache(lambda t, several: resolve_template(t, self.tokenizer, 1 + several))
+        self._pair_encoder = functools.lru_cache(256)(lambda t: PairEncoder(self.tokenizer, t, config.max_length))
 
     # -- identity ---------------------------------------------------------------------------------
     @cached_property
@@ -174,15 +176,8 @@ class Scorer:
         t = self.config.template
         if callable(t):
             t = template_arg(t(row))  # a callable that returns a callable fails in resolve_template
-        if (t, n_parts > 1) not in self._resolved:  # built-in names are resolved once (chat templates render slowly)
-            self._resolved[t, n_parts > 1] = resolve_template(t, self.tokenizer, n_parts)
-        t = self._resolved[t, n_parts > 1]
-        t = t if system is None else replace(t, system=system)  # a conversation's own system turn
-        if t not in self._encoders:
-            if len(self._encoders) > 256:
-                self._encoders.clear()
-            self._encoders[t] = PairEncoder(self.tokenizer, t, self.config.max_length)
-        return self._encoders[t]
+        t = self._template(t, n_parts > 1)
+        return self._pair_encoder(t if system is None else replace(t, system=system))  # a conversation's own system
 
     def encode(self, question: str | list[str], answer: str, *, system: str | None = None, turns: bool = False) -> dict:
         """The two id sequences fed to the model for one pair, and the target spans scored.
@@ -215,14 +210,14 @@ class Scorer:
         n, c = len(parsed), self.score_columns
         result = {col: [math.nan] * n for col in c.columns}
         result[c.q_tokens], result[c.a_tokens] = [0] * n, [0] * n
-        status: list[str | None] = [p if isinstance(p, str) else None for p in parsed]
+        result[c.status] = [p if isinstance(p, str) else None for p in parsed]
         if rows := {i: p for i, p in enumerate(parsed) if not isinstance(p, str)}:
-            self._score_rows(batch, rows, status, result, rank)
-        result[c.status] = status
+            self._score_rows(batch, rows, result, rank)
         return result
 
-    def _score_rows(self, batch, rows, status, result, rank):
+    def _score_rows(self, batch, rows, result, rank):
         self._ensure_model(rank)
+        c, status = self.score_columns, result[self.score_columns.status]
         encoded = {}  # row -> (encoder, Q's texts, turns, A)
         for i, (system, parts, turns, a) in rows.items():
             row = {c: v[i] for c, v in batch.items()} if callable(self.config.template) else {}
@@ -258,7 +253,6 @@ class Scorer:
             seqs += [p["forward_ids"], p["reverse_ids"]]
             spans += [[sp["q"], sp["a_given_q"], sp["a_end"]], [sp["a"], sp["q_given_a"]]]
         nlls, fails = self.span_scorer.run(seqs, spans)  # ([], [] when no row got this far)
-        c = self.score_columns
         for i, (p, k) in pairs.items():
             if fails[k] or fails[k + 1]:
                 status[i] = fails[k] or fails[k + 1]
@@ -319,9 +313,6 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     token_budget = check_int(token_budget, "token_budget", 1, INT_MAX)
     st.check_prefix(prefix)
     template = template_arg(template)
-    if model is None:
-        raise ConfigError("score_fn needs a model: a loaded qaq.load_model(...) result, a transformers model "
-                          "with tokenizer=..., or a model spec string such as 'smollm2-135m'.")
     if tokenizer is not None and (isinstance(model, QAQModel) or not hasattr(model, "config")):
         raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
                           "result brings its own tokenizer.")
@@ -384,10 +375,9 @@ class MultiScorer:
 
     def features(self, dataset):
         """The features of ``dataset`` followed by every scorer's score columns (and the check columns)."""
-        features = dataset.features.copy()
-        for part in self.parts().values():
-            features.update(part.features())
-        return features
+        from datasets import Features
+
+        return Features({**dataset.features, **{c: f for p in self.parts().values() for c, f in p.features().items()}})
 
     def map(self, dataset, *, batch_size: int = 64, num_proc: int | None = None, desc: str | None = None,
             **map_kwargs):

@@ -268,8 +268,8 @@ def test_bad_model_specs():
         qaq.score_fn("no-such-alias")
     with pytest.raises(ModelNotFoundError):
         qaq.score_fn("/nonexistent/model.gguf")
-    with pytest.raises(ConfigError):
-        qaq.score_fn(None)
+    with pytest.raises(ConfigTypeError, match="model spec must be a string or path, got NoneType"):
+        qaq.score_fn(None)  # refused by resolve_spec, like any other model that is not a spec or a model object
     with pytest.raises(ModelNotFoundError, match="model spec is empty"):
         qaq.score_fn(" ")
     assert issubclass(ModelNotFoundError, ValueError)
