@@ -122,10 +122,13 @@ def check_int(value, what: str, minimum: int, maximum: int | None = None) -> int
     return int(value)
 
 
-def check_positive(value, what: str):
-    """``value`` if it is a number > 0 (an integer passes as it is), else a one-line error naming ``what``."""
+def check_number(value, what: str, interval: str = "(0, inf)"):
+    """``value`` as given if it is a real number in ``interval`` (``"(0, inf)"``, ``"[0, 1]"``, ``"(0, 1]"``, ...;
+    NaN is in none), else a one-line error naming ``what``. Compared as given: float() of a huge integer overflows."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {shown(value)}.")
-    if not value > 0:
-        raise ConfigError(f"{what} must be > 0, got {shown(value)}.")
+    lo, hi = map(float, interval[1:-1].split(","))
+    above = value > lo if interval[0] == "(" else value >= lo
+    if not (above and (value < hi if interval[-1] == ")" else value <= hi)):
+        raise ConfigError(f"{what} must be in {interval}, got {shown(value)}.")
     return value

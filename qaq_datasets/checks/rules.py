@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import ClassVar
 
-from ..errors import check_int, check_positive
+from ..errors import check_int, check_number
 from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, asked_language, differ, guess_language, named_languages
 
 #: the prefix of the check columns: ``check_looping`` is True where :class:`Looping` finds a looping answer
@@ -130,7 +130,7 @@ class Check:
     def __post_init__(self):
         for f in dataclasses.fields(self):  # a threshold is an integer >= 1 or a number > 0, as its default
             value, what = getattr(self, f.name), f"check {self.name} {f.name}"
-            value = check_positive(value, what) if isinstance(f.default, float) else check_int(value, what, 1)
+            value = check_number(value, what) if isinstance(f.default, float) else check_int(value, what, 1)
             object.__setattr__(self, f.name, value)
 
     @property

@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, shown
+from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, check_number, shown
 from .ranking import robust_fences, top_rows
 from .scores import measure_of, value_stats
-from .steps import STRING, FitState, Step, check_unit, is_number, register_step
+from .steps import STRING, FitState, Step, is_number, register_step
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -169,8 +169,8 @@ class DropExtremes(Step):
     high: float = 0.95
 
     def validate(self):
-        object.__setattr__(self, "low", check_unit(self.low, "drop_extremes low", "[0, 1)"))
-        object.__setattr__(self, "high", check_unit(self.high, "drop_extremes high", "(0, 1]"))
+        object.__setattr__(self, "low", float(check_number(self.low, "drop_extremes low", "[0, 1)")))
+        object.__setattr__(self, "high", float(check_number(self.high, "drop_extremes high", "(0, 1]")))
         if self.low >= self.high:
             raise ConfigError(f"drop_extremes needs low < high, got low={self.low}, high={self.high}.")
 
@@ -202,10 +202,10 @@ class KeepTop(Step):
              "keep_top() needs a score before it: add rank(), gap(), score(), closest_to() or random().")
     n: int | float
 
-    def validate(self):  # a row count (int), else a fraction: check_unit refuses anything but a number in (0, 1]
+    def validate(self):  # a row count (int), else a fraction: check_number refuses anything but a number in (0, 1]
         n = self.n
         object.__setattr__(self, "n", check_int(n, "keep_top row count", 1, INT_MAX) if isinstance(n, (int, np.integer))
-                           else check_unit(n, "keep_top n (a fraction, or an int row count)", "(0, 1]"))
+                           else float(check_number(n, "keep_top n (a fraction, or an int row count)", "(0, 1]")))
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         score, survivors = state.score, int(state.alive.sum())

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ConfigTypeError, shown
+from ..errors import ConfigError, ConfigTypeError, check_number, shown
 from ..scoring.schema import ScoreColumns
 from .ranking import quantile_bins, within_bin_rank
-from .steps import NUMERIC, FitState, Score, Step, check_unit, is_number, register_step
+from .steps import NUMERIC, FitState, Score, Step, is_number, register_step
 
 
 def value_stats(values: np.ndarray) -> dict[str, float | None]:
@@ -215,7 +215,7 @@ class ClosestTo(Step):
     name: str = "qaq_center_distance"
 
     def validate(self):
-        object.__setattr__(self, "center", check_unit(self.center, "closest_to center", "[0, 1]"))
+        object.__setattr__(self, "center", float(check_number(self.center, "closest_to center", "[0, 1]")))
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         state.outputs[self.name] = distance = np.where(state.alive, np.abs(state.ranked[1] - self.center), np.nan)

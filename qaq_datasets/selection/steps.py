@@ -213,11 +213,4 @@ def is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def check_unit(value: Any, what: str, interval: str) -> float:
-    """A float in the unit ``interval``: ``"[0, 1]"``, ``"(0, 1]"`` or ``"[0, 1)"`` (NaN is in none)."""
-    if not is_number(value):
-        raise ConfigTypeError(f"{what} must be a number, got {type(value).__name__}: {shown(value)}.")
-    above = value > 0 if interval[0] == "(" else value >= 0  # compared as given: float() of a huge integer overflows
-    if not (above and (value < 1 if interval[-1] == ")" else value <= 1)):
-        raise ConfigError(f"{what} must be in {interval}, got {shown(value)}.")
-    return float(value)
+

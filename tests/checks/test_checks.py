@@ -199,7 +199,7 @@ def test_checks_are_chosen_and_tuned_by_name():
         build_checks({"looping": {"min_repeat": 3}})
     with pytest.raises(ConfigTypeError, match="min_count must be an integer, got str"):
         build_checks({"looping": {"min_count": "6"}})
-    with pytest.raises(ConfigError, match="must be > 0"):
+    with pytest.raises(ConfigError, match=r"must be in \(0, inf\)"):
         Looping(line_share=0)
     with pytest.raises(ConfigTypeError, match="line_share must be a number, got str"):
         Looping(line_share="half")
