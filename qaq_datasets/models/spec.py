@@ -67,7 +67,8 @@ def resolve_spec(spec: str, *, revision: str | None = None) -> ResolvedSpec:
     if isinstance(spec, ResolvedSpec):
         return spec
     if not isinstance(spec, (str, os.PathLike)):
-        raise ConfigTypeError(f"A model spec must be a string or path, got {type(spec).__name__}.")
+        raise ConfigTypeError(f"A model must be a spec string or path such as 'smollm2-135m', a qaq.load_model() "
+                              f"result or a transformers model (with tokenizer=), got {type(spec).__name__}.")
     if not (spec := os.fspath(spec)).strip():
         raise ModelNotFoundError(f"The model spec is empty: name an alias ({', '.join(sorted(ALIASES))}), a .gguf "
                                  "file, a model folder or a Hub id.")

@@ -268,7 +268,8 @@ def test_bad_model_specs():
         qaq.score_fn("no-such-alias")
     with pytest.raises(ModelNotFoundError):
         qaq.score_fn("/nonexistent/model.gguf")
-    with pytest.raises(ConfigTypeError, match="model spec must be a string or path, got NoneType"):
+    with pytest.raises(ConfigTypeError, match=r"such as .smollm2-135m., a qaq.load_model\(\) result or a transformers "
+                                              r"model \(with tokenizer=\), got NoneType"):
         qaq.score_fn(None)  # refused by resolve_spec, like any other model that is not a spec or a model object
     with pytest.raises(ModelNotFoundError, match="model spec is empty"):
         qaq.score_fn(" ")
