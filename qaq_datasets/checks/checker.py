@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import _version
 from ..errors import ColumnError, ConfigError, ConfigTypeError, check_params
-from ..scoring.data_shapes import check_shape_columns, column_args, is_one_row, parse_batch, resolve_columns
+from ..scoring.data_shapes import check_shape_columns, column_args, parse_batch, resolve_columns, row_or_batch
 from .rules import CHECKS, COLUMN_PREFIX, Check, Texts
 
 #: a digest of this package's code: in the checks' fingerprint, so an edited rule never reads a stale cache
@@ -86,9 +86,7 @@ class CheckFn:
 
     def __call__(self, batch: dict) -> dict:
         """A ``Dataset.map`` batch (or one row, with ``batched=False``) → the check columns."""
-        if is_one_row(batch, self.resolve(tuple(batch))):
-            return {c: v[0] for c, v in self.score_batch({k: [v] for k, v in batch.items()}).items()}
-        return self.score_batch(batch)
+        return row_or_batch(self.score_batch, batch, self.resolve(tuple(batch)))
 
     def score_batch(self, batch: dict, rank: int | None = None) -> dict:
         """A batch → the check columns (``MultiScorer`` calls it, as a Scorer's: a batch is never guessed to be a

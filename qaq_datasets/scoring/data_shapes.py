@@ -22,6 +22,7 @@ Examples:
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Sequence
 
 from ..errors import ColumnError, ConfigError, ConfigTypeError
@@ -130,6 +131,15 @@ def _read(columns: dict) -> list[str]:
 
 def _is_list(feature) -> bool:
     return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
+
+
+def row_or_batch(fn, batch: dict, columns: dict) -> dict:
+    """``fn(batch)``; for one row (:func:`is_one_row`), ``fn`` of it as a batch of one, unwrapped, with a warning
+    (shown once per process by Python's default warning filter)."""
+    if not is_one_row(batch, columns):
+        return fn(batch)
+    warnings.warn("Mapping one row at a time: ds.map(fn, batched=True) is much faster.", stacklevel=2)
+    return {k: v[0] for k, v in fn({k: [v] for k, v in batch.items()}).items()}
 
 
 def is_one_row(batch, columns: dict) -> bool:

@@ -20,13 +20,12 @@ from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_i
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import ScoreColumns, count_statuses
-from .data_shapes import check_shape_columns, column_args, is_one_row, parse_batch, resolve_columns
+from .data_shapes import check_shape_columns, column_args, parse_batch, resolve_columns, row_or_batch
 from .templates import Template, resolve_template, template_arg
 
 logger = logging.getLogger(__name__)
 
 _LOADED: dict[tuple, Any] = {}  # one model per (spec, dtype, device) per process
-_HINTED = []  # the one-row-at-a-time hint is logged once per process
 _FORKED = []  # non-empty in a process forked from this one (a map worker under the fork start method)
 
 
@@ -196,12 +195,7 @@ class Scorer:
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
         """``ds.map(scorer)`` (one row) or ``ds.map(scorer, batched=True)``: told apart by the values' shape (see
         :func:`~qaq_datasets.scoring.data_shapes.is_one_row`); :meth:`score_batch` takes a batch without guessing."""
-        if not is_one_row(batch, self._resolve_columns(list(batch))):
-            return self.score_batch(batch, rank)
-        if not _HINTED:
-            _HINTED.append(True)
-            logger.warning("Scoring one row at a time: ds.map(scorer, batched=True) is much faster.")
-        return {k: v[0] for k, v in self.score_batch({k: [v] for k, v in batch.items()}, rank).items()}
+        return row_or_batch(lambda b: self.score_batch(b, rank), batch, self._resolve_columns(list(batch)))
 
     def score_batch(self, batch: dict, rank: int | None = None) -> dict:
         """The score columns of a batch (``{column: [cells]}``): what ``qaq.score`` and the runners map."""

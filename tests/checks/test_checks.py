@@ -150,7 +150,8 @@ def test_check_fn_writes_one_column_per_check_in_every_shape():
     assert {c: checked[c] for c in FOUND} == FOUND
     assert qaq.check_fn().map(ds)[:] == checked[:]  # CheckFn.map declares bool features
     assert checked.features["check_looping"].dtype == "bool"
-    assert ds.map(qaq.check_fn())[:] == checked[:]  # one row at a time, too
+    with pytest.warns(UserWarning, match="one row at a time: ds.map.fn, batched=True. is much faster"):
+        assert ds.map(qaq.check_fn())[:] == checked[:]  # one row at a time, too
     named = Dataset.from_dict({"task": q, "solution": a})
     assert check_fn(question="task", answer="solution").map(named).select_columns(list(FOUND))[:] == FOUND
     conv = Dataset.from_dict({"messages": [[{"role": "user", "content": x}, {"role": "assistant", "content": y}]
