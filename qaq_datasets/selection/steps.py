@@ -211,6 +211,3 @@ def register_step(cls: type[Step]) -> type[Step]:
 
 def is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-
