@@ -257,8 +257,12 @@ class Typical(Step):
         return [(c, NUMERIC) for c in self.profile]
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        z = [np.abs(state.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
+        with np.errstate(over="ignore"):
+            z = [np.abs(state.numeric(c) - m) / s for c, (m, s) in self.profile.items()]
         state.outputs[self.name] = distance = np.where(valid, np.max(z, axis=0), np.nan)
+        if np.isinf(distance).any():  # finite values over a tiny spread: no order left to rank by
+            raise ConfigError(f"typical profile {shown(self.profile)} puts {int(np.isinf(distance).sum())} rows at an "
+                              "infinite distance: give each column a spread of its values' scale.")
         state.score = Score(self.name, distance, True)
         return value_stats(distance)
 

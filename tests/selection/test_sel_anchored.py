@@ -205,3 +205,5 @@ def test_typical_refuses_a_bad_profile_in_one_line():
         Selector().typical({"weak_nll_x": [1, 1]}).fit(_typical_rows(5, 0))
     plan = Selector().typical({"weak_rmi": [0.2, 0.1]}).keep_top(3)
     assert Selector.from_yaml(plan.to_yaml()) == plan
+    with pytest.raises(ConfigError, match="infinite distance"):  # a subnormal spread: every distance overflows
+        Selector().typical({"weak_nll_a": [1.4, 1e-320]}).keep_top(3).fit(_typical_rows(5, 0))
