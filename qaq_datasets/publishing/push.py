@@ -42,6 +42,7 @@ from huggingface_hub.utils import validate_repo_id
 from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError, PublishError, first_line
 from ..files import to_builtin
+from ..inputs import looks_like_hub_id
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
 from .card import README, check_counts, merge_card, parse_card, render, rmi_examples, size_category
@@ -75,9 +76,10 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     # qaq.source: a dict (dataset, license) or what `qaq score` read (a path or a Hub id)
     known = k if isinstance(k := meta.get("source"), dict) else {"dataset": str(k)} if k else {}
     src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
+    hub = src if src and looks_like_hub_id(str(src)) else None  # a local path: its name only, never linked
     block = {**meta, "library_version": __version__, "scorers": meta.get("scorers") or inferred_scorers(prefixes)}
     if src:
-        block["source"] = {**known, "dataset": src, **({"license": license} if license else {})}
+        block["source"] = {**known, "dataset": hub or Path(src).name, **({"license": license} if license else {})}
     configs, keep, report, files = {} if curated_only else {"scored": scored}, None, None, {}
     if selection is not None:
         if not all(hasattr(selection, a) for a in ("plan", "report", "keep", "apply", "fitted_on")):
@@ -94,13 +96,13 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
         files.update(selection_files(selection))
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    section = render("publish_section.md.j2", repo_id=repo_id, source=src, curated_only=curated_only, configs=configs,
+    section = render("publish_section.md.j2", repo_id=repo_id, source=hub, curated_only=curated_only, configs=configs,
                      report=report, selection_split=split, seed=block.get("seed"),
                      examples=rmi_examples(base, prefixes[0], text_columns_for(meta) or {}, keep),
                      checks=check_counts(base))
     fields = {"task_categories": ["text-generation"],
               "size_categories": [size_category(sum(map(len, scored.values())))], "tags": TAGS, "license": license,
-              "source_datasets": [src] if src else None}
+              "source_datasets": [hub] if hub else None}
 
     def card(readme: str | None) -> dict[str, bytes]:
         text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1],

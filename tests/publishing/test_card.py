@@ -55,6 +55,16 @@ def test_qaq_block_holds_what_reproduces_it(dry):
     assert yaml.safe_load((out / "qaq_plan.yaml").read_text()) == sel.plan
 
 
+def test_a_local_source_is_named_by_its_file_name_and_never_linked(tmp_path):
+    """`qaq score` records the path it read; a published card must not carry a machine's path or a dead link."""
+    ds, local = scored_ds(), str(tmp_path / "private" / "rows.jsonl")
+    publish("me/x", ds, dry_run=tmp_path / "repo", metadata={**METADATA, "source": local})
+    text = (tmp_path / "repo" / "README.md").read_text(encoding="utf-8")
+    data = yaml.safe_load(front_matter(text))
+    assert data["qaq"]["source"] == {"dataset": "rows.jsonl"} and "source_datasets" not in data
+    assert str(tmp_path) not in text and "huggingface.co/datasets/rows" not in text
+
+
 def test_body_funnel_bins_examples_howto(dry):
     out, ds, sel = dry
     body = DatasetCard((out / "README.md").read_text(encoding="utf-8")).text
