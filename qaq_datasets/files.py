@@ -2,7 +2,7 @@
 
 - :func:`write_atomic`: a file goes to a temporary name in its folder, then ``os.replace`` puts it in place, so a
   crash or a full disk leaves the old file or none, never a truncated one; a full disk is :class:`DiskFullError`
-  naming the file (the OS names none). Every single file qaq writes (cards, plans, reports, figures, a run's
+  naming the file (the OS names none). Every single file qaq writes (cards, plans, reports, a run's
   manifest, the checksum memo of the model cache) goes through here.
 - :func:`to_builtin`: numpy values, tuples, sets and mappings as the plain values JSON and YAML write.
 

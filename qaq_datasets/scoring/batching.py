@@ -2,7 +2,7 @@
 
 Padding is wasted compute (and attention wastes its square), so groups are not filled greedily: sequences
 are sorted by length and cut where an optimal partition says, minimising the padded tokens fed plus a fixed
-cost per forward call, under the token budget (greedy filling feeds far more padding: see the README).
+cost per forward call, under the token budget (greedy filling feeds far more padding: see docs/speed.md).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ The token prefix every sequence of a batch shares (the template's system context
 once: its keys and values are cached and each micro-batch starts after it. Causal attention makes this
 exact up to float rounding (tested against full-sequence logits). It saves the prefix's share of the
 compute but makes attention take a masked kernel, so it is skipped when the prefix is a small share of the
-tokens (``benchmarks/speed.py --prefix-ab`` measures both; the README has the figures).
+tokens (``benchmarks/speed.py --prefix-ab`` measures both; docs/speed.md has the figures).
 
 Token NLLs stay on the device until every micro-batch of the map batch has been launched, and come back to
 the host once: a GPU then never idles while Python prepares the next micro-batch (the LM head likewise

@@ -3,7 +3,7 @@
 ``-log softmax(h @ W.T)[target]`` is computed tile by tile: a block of positions against a block of the
 vocabulary at a time, with a running (online) log-sum-exp in fp32, so each block of the LM head's weight is
 read once per block of positions and the fp32 tile stays in cache (faster than log-softmax over whole rows
-of logits; the README has the figures).
+of logits; docs/speed.md has the figures).
 """
 
 from __future__ import annotations

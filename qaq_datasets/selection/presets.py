@@ -90,7 +90,7 @@ def default_plan(strong: str = "strong_", weak: str = "weak_", fraction: int | f
     """The ``default`` plan with :data:`DEFAULT_PARAMS`, any of them replaced by ``knobs``.
 
     Examples:
-        >>> default_plan(q_max=None)  # without the question fence
+        >>> default_plan(q_max=5.0)  # with the question fence
     """
     if unknown := sorted(set(knobs) - set(DEFAULT_PARAMS)):
         raise ConfigError(f"unknown default-plan knobs {unknown}; knobs: {', '.join(DEFAULT_PARAMS)}.")
