@@ -38,32 +38,44 @@ class QAQModel:
         tokenizer: its tokenizer.
         source: the resolved spec (``None`` for a model passed in directly).
         dtype: the compute dtype name.
+        loaded_digest: :meth:`weights_digest` when ``load_model`` loaded it (None for a model passed in).
     """
 
     model: Any
     tokenizer: Any
     source: ResolvedSpec | None
     dtype: str
+    loaded_digest: str | None = None
 
-    def identity(self) -> dict:
-        """What identifies these weights, tokenizer and numeric set-up, for fingerprints and cards."""
-        if self.source is not None:
-            return {**self.source.pinned().as_dict(), "dtype": self.dtype}
+    def weights_digest(self) -> str:
+        """A digest of the weights (every byte for small models, a sample of each tensor for large ones) and
+        tokenizer: it changes when the weights are changed in place (fine-tuning)."""
         import hashlib
 
         import torch
 
-        # a model passed in: a digest of its weights (every byte for small models, a sample for large ones)
         model, tok = self.model, self.tokenizer
         tok_id = f"{type(tok).__name__}|{len(tok)}|{getattr(tok, 'chat_template', None)}|{tok.all_special_tokens}"
         h = hashlib.sha256((type(model).__name__ + tok_id).encode())
         total = sum(p.numel() for p in model.parameters())
         for name, p in model.state_dict().items():
             h.update(f"{name}|{tuple(p.shape)}|{p.dtype}".encode())
-            t = p.detach().to("cpu").contiguous().view(-1)  # its raw bytes (numpy has no bfloat16)
-            h.update(t[:4096 if total > 20_000_000 else None].view(torch.uint8).numpy().tobytes())
-        return {"spec": None, "name": getattr(model.config, "_name_or_path", "") or type(model).__name__,
-                "kind": "object", "identity": h.hexdigest(), "revision": None, "dtype": self.dtype}
+            if not p.is_meta:  # a weight offloaded to disk by accelerate has no data here
+                t = p.detach().reshape(-1)[:4096 if total > 20_000_000 else None].to("cpu").contiguous()  # only these
+                h.update(t.view(torch.uint8).numpy().tobytes())  # its raw bytes (numpy has no bfloat16)
+        return h.hexdigest()
+
+    def identity(self) -> dict:
+        """What identifies these weights, tokenizer and numeric set-up, for fingerprints and cards: the files it was
+        loaded from while its weights are as loaded, else (a model passed in, or changed since) their digest."""
+        digest = self.weights_digest()
+        if self.source is not None and digest == self.loaded_digest:
+            return {**self.source.pinned().as_dict(), "dtype": self.dtype}
+        if self.source is None:
+            name = getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__
+        else:
+            name = f"{self.source.name} (changed after loading)"
+        return {"spec": None, "name": name, "kind": "object", "identity": digest, "revision": None, "dtype": self.dtype}
 
 
 def _location(src: ResolvedSpec) -> tuple[str, dict]:
@@ -111,7 +123,9 @@ def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any
     tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, name), device_map=device_map, **kwargs)
     model.eval().requires_grad_(False)
-    return QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)
+    loaded = QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)
+    loaded.loaded_digest = loaded.weights_digest()
+    return loaded
 
 
 def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:

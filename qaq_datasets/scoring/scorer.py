@@ -152,9 +152,9 @@ class Scorer:
                 torch.set_num_threads(1)  # see _after_fork_in_child
             c, device_map = self.config, self.config.device_map
             if c.model is None:
-                raise ConfigError("This scorer was built from a model object without a spec, so a worker process (map "
-                                  "with num_proc > 1) cannot load it. Load the model with qaq.load_model(spec) or "
-                                  "pass the spec string to score_fn.")
+                raise ConfigError("This scorer was built from a model object without a spec (or changed since "
+                                  "qaq.load_model), so a worker process (map with num_proc > 1) cannot load it. Pass "
+                                  "the spec string to score_fn, or save the model and pass its folder.")
             if rank is not None and device_map != "cpu" and torch.cuda.is_available():
                 device_map = f"cuda:{rank % torch.cuda.device_count()}"
             key = (c.model.pinned(), c.dtype, str(device_map))
@@ -313,6 +313,8 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     if isinstance(model, QAQModel) or hasattr(model, "config"):
         loaded = as_qaq_model(model, tokenizer)
         src, dtype = loaded.source, loaded.dtype
+        if src is not None and loaded.identity()["kind"] == "object":  # changed since loaded: no spec to re-load
+            src = None
     else:  # a model spec (resolve_spec refuses anything else)
         loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
     return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template,

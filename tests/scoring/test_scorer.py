@@ -298,6 +298,24 @@ def test_fingerprint_is_stable_and_pickles_small(tiny_model_dir):
     assert c.fingerprint != a.fingerprint
 
 
+def test_a_loaded_model_changed_in_place_is_never_answered_from_the_cache(tiny_model_dir):
+    """As loaded, a qaq.load_model() result shares the spec's fingerprint (and cache); once its weights change (a
+    fine-tuning step), the fingerprint follows them, and no worker can re-load it from the spec."""
+    from qaq_datasets.models import load_model
+
+    m = load_model(tiny_model_dir, dtype="float32", device_map="cpu")
+    spec = qaq.score_fn(tiny_model_dir, dtype="float32", device_map="cpu")
+    assert qaq.score_fn(m).fingerprint == spec.fingerprint
+    ds = Dataset.from_dict(ROWS)
+    before = ds.map(qaq.score_fn(m), batched=True)["qaq_nll_a"]
+    with torch.no_grad():
+        m.model.lm_head.weight.mul_(3.0)
+    changed = qaq.score_fn(m)
+    assert changed.fingerprint != spec.fingerprint and changed.model_identity["kind"] == "object"
+    assert changed.config.model is None  # a worker process refuses it rather than re-load the old weights
+    assert not np.allclose(ds.map(changed, batched=True)["qaq_nll_a"], before)
+
+
 def test_map_cache_is_reused(tiny_model_dir, tmp_path):
     ds = Dataset.from_dict(ROWS)
     ds.save_to_disk(tmp_path / "ds")
