@@ -85,12 +85,13 @@ def _location(src: ResolvedSpec) -> tuple[str, dict]:
     return src.location, ({"revision": src.pinned().revision} if src.kind == "hub" else {})
 
 
-def load_tokenizer(spec: str | ResolvedSpec, *, revision: str | None = None):
-    """The tokenizer of a model spec alone (cheap: no weights are loaded, a GGUF file is converted once)."""
-    from transformers import AutoTokenizer
+def load_part(spec: str | ResolvedSpec, auto: str = "AutoTokenizer", *, revision: str | None = None):
+    """The tokenizer (``auto="AutoTokenizer"``) or config (``"AutoConfig"``) of a model spec alone (cheap: no
+    weights are loaded, a GGUF file is converted once)."""
+    import transformers
 
     location, kwargs = _location(resolve_spec(spec, revision=revision))
-    return AutoTokenizer.from_pretrained(location, **kwargs)
+    return getattr(transformers, auto).from_pretrained(location, **kwargs)
 
 
 def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any = None,

@@ -118,7 +118,8 @@ class Scorer:
     # -- contracts --------------------------------------------------------------------------------
     def check(self, dataset=None) -> None:
         """Every check that can run before the model loads: the columns (found from the column names when none
-        were given) and their types; then, from the tokenizer alone, that ``max_length`` leaves room for Q and A."""
+        were given), their types and that ``max_length`` fits the model's context (from its config alone); then, from
+        the tokenizer alone, that ``max_length`` leaves room for Q and A."""
         if getattr(dataset, "column_names", None) is not None:  # a streaming dataset may not know them yet
             self._resolve_columns(dataset.column_names, dataset.features)
         if not callable(self.config.template):
@@ -126,10 +127,14 @@ class Scorer:
                 self._encoder({}, n_parts, None)
 
     def _resolve_columns(self, names, features=None) -> dict:
-        if self.columns is None:
-            c = self.config  # the columns given, else the shape found from the column names
+        c = self.config
+        if self.columns is None:  # the columns given, else the shape found from the column names
             self.columns = resolve_columns(names, c.question, c.answer, c.messages)
-        return check_shape_columns(self.columns, names, features)
+        columns = check_shape_columns(self.columns, names, features)
+        if (limit := self.positions) and c.max_length > limit:  # past its context a model scores noise
+            raise ConfigError(f"max_length {c.max_length} is more than the model's context of {limit} tokens (its "
+                              f"max_position_embeddings): give max_length <= {limit}.")
+        return columns
 
     # -- model ------------------------------------------------------------------------------------
     @cached_property
@@ -137,9 +142,20 @@ class Scorer:
         """The model's tokenizer; loaded alone, without the weights, for a spec scorer whose model is not loaded."""
         if self._qaq_model is not None:
             return self._qaq_model.tokenizer
-        from ..models.loading import load_tokenizer
+        from ..models import load_part
 
-        return load_tokenizer(self.config.model.pinned())
+        return load_part(self.config.model.pinned())
+
+    @cached_property
+    def positions(self) -> int | None:
+        """The model's context in tokens (its config's ``max_position_embeddings``), read without the weights."""
+        from ..models import load_part
+
+        loaded, spec = self._qaq_model, self.config.model
+        if loaded is None and spec is None:  # a worker's copy of a model object: _ensure_model says why it cannot load
+            return None
+        config = loaded.model.config if loaded else load_part(spec.pinned(), "AutoConfig")
+        return getattr(config.get_text_config(), "max_position_embeddings", None)
 
     def _ensure_model(self, rank: int | None = None):
         """The loaded model (loaded once per process, on the GPU of ``rank`` where ``map`` passes one)."""

@@ -120,7 +120,7 @@ def test_exact_with_sliding_window_and_softcap(tiny_tokenizer, monkeypatch, min_
     cfg = Gemma3TextConfig(vocab_size=len(tiny_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
                            num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=8,
                            layer_types=["sliding_attention", "full_attention"] * 2, final_logit_softcapping=5.0,
-                           max_position_embeddings=512, bos_token_id=tiny_tokenizer.bos_token_id,
+                           max_position_embeddings=2048, bos_token_id=tiny_tokenizer.bos_token_id,
                            eos_token_id=tiny_tokenizer.eos_token_id, pad_token_id=tiny_tokenizer.pad_token_id)
     model = Gemma3ForCausalLM(cfg).eval()
     sc = qaq.score_fn(model, tokenizer=tiny_tokenizer, question=["instruction", "input"])
@@ -314,6 +314,19 @@ def test_a_loaded_model_changed_in_place_is_never_answered_from_the_cache(tiny_m
     assert changed.fingerprint != spec.fingerprint and changed.model_identity["kind"] == "object"
     assert changed.config.model is None  # a worker process refuses it rather than re-load the old weights
     assert not np.allclose(ds.map(changed, batched=True)["qaq_nll_a"], before)
+
+
+def test_max_length_past_the_models_context_is_refused_before_the_weights_load(tiny_model_dir, tiny_model,
+                                                                               tiny_tokenizer):
+    """Past max_position_embeddings a model scores noise: both ds.map(scorer) and qaq.score refuse it, from the
+    config alone."""
+    ds = Dataset.from_dict(ROWS)
+    sc = qaq.score_fn(tiny_model_dir, max_length=4096)
+    with pytest.raises(ConfigError, match="max_length 4096 is more than the model's context of 2048 tokens"):
+        ds.map(sc, batched=True)
+    assert sc._qaq_model is None
+    with pytest.raises(ConfigError, match="give max_length <= 2048"):
+        qaq.score(ds, {"w": qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, max_length=2049)})
 
 
 def test_map_cache_is_reused(tiny_model_dir, tmp_path):
