@@ -108,19 +108,20 @@ def check_distinct_columns(question, answer) -> None:
 def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> dict:
     """``columns`` (of :func:`resolve_columns`), or :class:`ColumnError` naming the first one missing from ``names``
     (listing those there) or, with ``features``, one whose feature cannot hold its cells: a text column must hold
-    text (lists are TRL's turns) and a ``messages`` column conversations. A column of mixed cells (``Json``) passes:
-    a cell of the wrong kind gets its status on its own row."""
+    text (or TRL's turns: lists of mappings) and a ``messages`` column conversations. A column of mixed cells
+    (``Json``) passes: a cell of the wrong kind gets its status on its own row."""
     names, conv = list(names), columns.get("messages")
     if missing := next((col for col in _read(columns) if col not in names), None):
         raise ColumnError(f"Column {missing!r} is not in the dataset.", column=missing, available=names)
     for col in _read(columns) if features is not None else ():
         feat, dtype = features[col], getattr(features[col], "dtype", None)
-        if col == conv and not _is_list(feat) and type(feat).__name__ != "Json":
+        if col == conv and not _is_turns(feat) and type(feat).__name__ != "Json":
             raise ColumnError(f"Column {col!r} must hold conversations (lists of {{role, content}} turns), but its "
                               f"feature is {feat}.", available=names)
-        if col != conv and not _is_list(feat) and (isinstance(feat, dict) or dtype not in _TEXT_DTYPES):
-            raise ColumnError(f"Column {col!r} must hold text, but its feature is {feat}.", column=col,
-                              available=names)
+        text = not (isinstance(feat, dict) or _is_list(feat)) and dtype in _TEXT_DTYPES
+        if col != conv and not _is_turns(feat) and not text:
+            raise ColumnError(f"Column {col!r} must hold text (or TRL's turns: lists of {{role, content}}), but its "
+                              f"feature is {feat}.", column=col, available=names)
     return columns
 
 
@@ -131,6 +132,12 @@ def _read(columns: dict) -> list[str]:
 
 def _is_list(feature) -> bool:
     return isinstance(feature, list) or type(feature).__name__ in ("List", "Sequence", "LargeList")
+
+
+def _is_turns(feature) -> bool:
+    """A list of mappings (turns, {role, content}); a list of strings is not one."""
+    inner = feature[0] if isinstance(feature, list) and feature else getattr(feature, "feature", None)
+    return _is_list(feature) and isinstance(inner, dict)
 
 
 def row_or_batch(fn, batch: dict, columns: dict) -> dict:

@@ -241,6 +241,9 @@ def test_missing_column_error_lists_available_before_model_load():
     with pytest.raises(ColumnError, match="must hold text"):
         qaq.score_fn("tests-never-loaded/model-id", question="n", answer="response").check(
             Dataset.from_dict({"n": [1], "response": ["a"]}))
+    words = Dataset.from_dict({"q": [["Write a function", "that adds"]], "response": ["a"]})  # not TRL's turns
+    with pytest.raises(ColumnError, match=r"'q' must hold text .* List\(Value\('string'\)\)"):
+        qaq.score_fn("tests-never-loaded/model-id", question="q", answer="response").check(words)
 
 
 @pytest.mark.parametrize("kwargs,exc", [
