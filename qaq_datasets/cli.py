@@ -65,7 +65,7 @@ def score(
     from .runner import has_run, out_lock, run_sharded
     from .scoring import MultiScorer, ScoreColumns, score_fn
 
-    out_dir = check_out_dir(out, "--out folder")
+    out_dir = check_out_dir(out, "--out folder", new_rows=True)
     # score_fn refuses messages with question/answer
     columns = {k: v for k, v in dict(question=question, answer=answer, messages=messages).items() if v}
     scorers = {name: score_fn(spec, prefix=ScoreColumns.named(name).prefix, template=template, max_length=max_length,

@@ -76,11 +76,12 @@ def written_by_qaq(folder: Path, *, parent: bool = True) -> bool:
         (folder / e).is_dir() and written_by_qaq(folder / e, parent=False) for e in _entries(folder)))
 
 
-def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -> Path:
+def check_out_dir(path: str | os.PathLike | None, what: str = "output folder", *, new_rows: bool = False) -> Path:
     """Return ``path`` as a Path if a folder can be written there, else ConfigError: refuse ``""``, an existing
     file, and a non-empty folder this library did not write (:func:`written_by_qaq`), since writing a folder
     replaces its README.md, plan, report and the parquet files of the configs it writes (entries
-    whose names start with ``.`` are not counted). A folder qaq wrote earlier is written over."""
+    whose names start with ``.`` are not counted). A folder qaq wrote earlier is written over, unless ``new_rows``
+    (rows other than a selection's) go where a selection is: it was fitted on the old rows."""
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path).strip():
         raise ConfigError(f"The {what} must name a folder (e.g. out/), got {shown(path)}.")
     folder = Path(path).expanduser()
@@ -92,6 +93,9 @@ def check_out_dir(path: str | os.PathLike | None, what: str = "output folder") -
         raise ConfigError(f"The {what} {os.fspath(path)!r} is not empty ({entries[0][:80]!r}{more}) and has no "
                           "README.md with a qaq: block, so qaq did not write it (or a first write failed before its "
                           "README): writing there could replace or delete files. Choose a new or empty folder.")
+    if new_rows and (folder / PLAN_FILE).is_file():
+        raise ConfigError(f"The {what} {os.fspath(path)!r} holds a selection ({PLAN_FILE}, config curated) fitted on "
+                          "its rows: new rows there would leave it stale. Choose a new or empty folder.")
     return folder
 
 
@@ -186,7 +190,7 @@ def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | Datas
     """
     if not isinstance(configs, Mapping) or not configs:
         raise ConfigError("configs must be a non-empty mapping of config name -> Dataset or DatasetDict.")
-    qaq, folder = validate_metadata(metadata), check_out_dir(folder)
+    qaq, folder = validate_metadata(metadata), check_out_dir(folder, new_rows="curated" not in configs)
     card, configs = write_data(folder, configs, max_shard_size=max_shard_size)
     qaq = {**(old if isinstance(old := card.data.get("qaq"), dict) else {}), **qaq, "library_version": __version__}
     first = next((split for splits in configs.values() if splits for split in splits.values()), None)

@@ -51,6 +51,20 @@ def test_save_selection_writes_plan_report_rows_and_identity(tmp_path):
     assert load_selection(out, ds).keep.tolist() == selection.keep.tolist()
 
 
+def test_new_rows_are_never_written_beside_a_selection_of_the_old_ones(tmp_path):
+    """`qaq score --out` onto a folder `qaq select` wrote would leave its curated rows, plan and fitted_on stale."""
+    from qaq_datasets.cli import main
+
+    ds = scored_ds(40)
+    _score_and_select(tmp_path, ds, qs.Selector().score("qaq_rmi").keep_top(0.5))
+    with pytest.raises(ConfigError, match="holds a selection .* new rows there would leave it stale"):
+        save_folder(tmp_path / "selected", {"scored": scored_ds(40, seed=1)}, METADATA)
+    save_selection(tmp_path / "selected", ds, qs.Selector().score("qaq_rmi").keep_top(0.25).fit(ds), METADATA)
+    with pytest.raises(SystemExit) as exit_code:  # refused before the models are even resolved
+        main(["score", "data.json", "--out", str(tmp_path / "selected"), "--model", "w=never/loaded"])
+    assert exit_code.value.code == 2
+
+
 def test_publish_folder_refits_the_plan(tmp_path):
     ds = scored_ds(120, prefixes=("strong_", "weak_"))
     selection = _score_and_select(tmp_path, ds, qs.preset("default"), meta=TWO)
