@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ..errors import INT_MAX, ConfigError, ConfigTypeError, check_int, check_number, shown
 from .ranking import robust_fences, top_rows
 from .scores import measure_of, value_stats
-from .steps import STRING, FitState, Step, is_number, register_step
+from .steps import NAN_SCORE, STRING, FitState, Step, is_number, register_step
 
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
@@ -61,6 +61,8 @@ class DropWhere(Step):
             raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {shown(self.value)}.")
         if not strings and any(math.isnan(v) for v in values):
             raise ConfigError("drop_where value must not be NaN (missing values are dropped as nan_score).")
+        if self.reason in (NAN_SCORE, "below_cut", "kept"):  # a count of these must mean what the library says
+            raise ConfigError(f"drop_where reason {self.reason!r} is one the library gives; name your own reason.")
         if self.divide_by is not None and self.op not in ("<", "<=", ">", ">="):
             raise ConfigError(f"drop_where divide_by= compares a ratio with < <= > >=, not {self.op!r}.")
         object.__setattr__(self, "value", tuple(values) if many else values[0])

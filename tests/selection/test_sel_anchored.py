@@ -110,6 +110,9 @@ def test_drop_where_default_reasons_name_the_column_the_op_and_a_single_value():
              "status_eq_oom": Selector().drop_where("status", "==", "oom")}
     for reason, plan in plans.items():
         assert reason in plan.fit(ds).report["drop_reasons"]
+    for own in ("nan_score", "below_cut", "kept"):  # a count under these must mean what the library says
+        with pytest.raises(ConfigError, match=f"reason '{own}' is one the library gives"):
+            Selector().drop_where("ifd", ">", 1.0, reason=own)
 
 
 def test_default_plan_names_unknown_knobs():
