@@ -128,9 +128,10 @@ class Check:
     name: ClassVar[str]
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):  # a threshold is an integer >= 1 or a number > 0, as its default
+        for f in dataclasses.fields(self):  # an integer >= 1 or a number > 0 (a share: at most 1), as its default
             value, what = getattr(self, f.name), f"check {self.name} {f.name}"
-            value = check_number(value, what) if isinstance(f.default, float) else check_int(value, what, 1)
+            interval = "(0, 1]" if f.name.endswith("_share") else "(0, inf)"
+            value = check_number(value, what, interval) if isinstance(f.default, float) else check_int(value, what, 1)
             object.__setattr__(self, f.name, value)
 
     @property

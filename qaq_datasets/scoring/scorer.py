@@ -443,6 +443,11 @@ def score(dataset, model: Any, *, batch_size: int = 64, num_proc: int | None = N
     Examples:
         >>> scored = qaq.score(ds, {"strong": "gemma3-270m", "weak": "smollm2-135m"})  # doctest: +SKIP
     """
+    from datasets import Dataset, IterableDataset
+
+    if not isinstance(dataset, (Dataset, IterableDataset)):
+        raise ConfigTypeError(f"qaq.score scores a datasets.Dataset (one split), got {type(dataset).__name__}: build "
+                              "one with Dataset.from_list(rows), or pick a split of a DatasetDict (ds['train']).")
     if isinstance(model, Mapping):
         model = {name: m if isinstance(m, Scorer) else score_fn(m, prefix=ScoreColumns.named(name).prefix,
                                                                  **scorer_kwargs) for name, m in model.items()}

@@ -178,6 +178,7 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     """
     if name not in list_presets():
         raise ConfigError(f"unknown selection preset {name!r}; presets: {', '.join(list_presets())}.")
+    scorers = [scorers] if isinstance(scorers, str) else scorers  # one prefix, not its characters
     known = [_prefix(p, "scorers") for p in scorers] if scorers is not None else None
     if name == "random":  # drop the unscorable rows of every model the data has
         ones = [prefix] if prefix else [p for p in (strong, weak) if p] or known or ["strong_", "weak_"]

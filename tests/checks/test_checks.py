@@ -200,8 +200,11 @@ def test_checks_are_chosen_and_tuned_by_name():
         build_checks({"looping": {"min_repeat": 3}})
     with pytest.raises(ConfigTypeError, match="min_count must be an integer, got str"):
         build_checks({"looping": {"min_count": "6"}})
-    with pytest.raises(ConfigError, match=r"must be in \(0, inf\)"):
-        Looping(line_share=0)
+    with pytest.raises(ConfigError, match=r"dominance must be in \(0, inf\)"):
+        build_checks({"wrong_language": {"dominance": 0}})
+    for share in (0, 5):  # a share of the lines or words is at most all of them
+        with pytest.raises(ConfigError, match=r"gram_share must be in \(0, 1\], got " + str(share)):
+            Looping(gram_share=share)
     with pytest.raises(ConfigTypeError, match="line_share must be a number, got str"):
         Looping(line_share="half")
     with pytest.raises(ConfigTypeError, match="min_count must be an integer, got float"):

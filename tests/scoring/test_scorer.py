@@ -332,6 +332,11 @@ def test_max_length_past_the_models_context_is_refused_before_the_weights_load(t
         qaq.score(ds, {"w": qaq.score_fn(tiny_model, tokenizer=tiny_tokenizer, max_length=2049)})
 
 
+def test_score_takes_a_dataset_and_says_how_to_make_one():
+    with pytest.raises(ConfigTypeError, match="qaq.score scores a datasets.Dataset .* got list: .*from_list"):
+        qaq.score([{"instruction": "q", "output": "a"}], {"w": "tests-never-loaded/model-id"})
+
+
 def test_map_cache_is_reused(tiny_model_dir, tmp_path):
     ds = Dataset.from_dict(ROWS)
     ds.save_to_disk(tmp_path / "ds")

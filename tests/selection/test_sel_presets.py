@@ -155,6 +155,7 @@ def test_one_model_scores_pick_the_prefix_or_name_the_presets_that_work():
         with pytest.raises(ConfigError, match="presets that work with one model: sweet-spot, paper-band, cherry"):
             preset(name, scorers=["weak"])
     assert preset("default", strong="a", weak="b", scorers=["a_"]).steps[0]["column"] == "a_status"
+    assert preset("sweet-spot", scorers="weak_") == preset("sweet-spot", scorers=["weak_"])  # one prefix as a str
 
 
 def test_random_preset_seed(ds):
