@@ -96,7 +96,8 @@ def score(
 def select(
     scored_dir: Annotated[str, typer.Argument(help="A folder (or Hub repo) written by `qaq score`.")],
     out: Annotated[str, typer.Option(help="Output folder: curated rows, qaq_plan.yaml, qaq_report.json.")],
-    plan: Annotated[str, typer.Option(help="A preset name or a plan YAML file.")] = "default",
+    plan: Annotated[str, typer.Option(
+        help="A preset name, or a plan YAML file (a file named like a preset: write ./NAME).")] = "default",
     fraction: Annotated[Optional[float], typer.Option(
         help="Budget: a fraction of the rows in (0, 1], or a whole row count > 1.")] = None,
     strong: Annotated[Optional[str], typer.Option(help="Column prefix of the strong model (presets).")] = None,

@@ -186,6 +186,9 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
     others = known is not None and len(known) > 1 and not (prefix or strong or weak)  # scored under other names
     if name in _ONE_MODEL:
         default_model, build = _ONE_MODEL[name]
+        if unread := [o for o, v in (("strong", strong), ("weak", weak)) if v and (prefix or o != default_model)]:
+            raise ConfigError(f"preset {name!r} reads one model, named by --prefix or --{default_model} (prefix=, "
+                              f"{default_model}=): --{unread[0]} would not be read.")
         if others and f"{default_model}_" not in known:
             raise ConfigError(f"preset {name!r} reads {default_model}_ columns, but the rows were scored by "
                               f"{', '.join(known)}: name the model, e.g. --prefix {known[0]} (prefix=).")

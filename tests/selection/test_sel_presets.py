@@ -156,6 +156,9 @@ def test_one_model_scores_pick_the_prefix_or_name_the_presets_that_work():
             preset(name, scorers=["weak"])
     assert preset("default", strong="a", weak="b", scorers=["a_"]).steps[0]["column"] == "a_status"
     assert preset("sweet-spot", scorers="weak_") == preset("sweet-spot", scorers=["weak_"])  # one prefix as a str
+    for options, unread in ((dict(prefix="weak_", strong="zzz_"), "strong"), (dict(weak="weak_"), "weak")):
+        with pytest.raises(ConfigError, match=f"reads one model, named by --prefix or --strong .* --{unread} would"):
+            preset("sweet-spot", **options)  # an option that would be ignored is refused
 
 
 def test_random_preset_seed(ds):
