@@ -118,15 +118,12 @@ class DropOutliers(Step):
     kind = "drop_outliers"
     needs = (("stratify",), "drop_outliers() needs a stratify() step before it (stratify(column, bins=1) for one "
                             "global fence).")
+    intervals = {"low": "(0, inf)", "high": "(0, inf)"}  # a number of scales, or None: no fence on that side
     column: str
     low: float | None = 3.0
     high: float | None = 3.0
 
     def validate(self):
-        for what in ("low", "high"):
-            if (k := getattr(self, what)) is not None and not (is_number(k) and 0 < k < math.inf):
-                raise ConfigError(f"drop_outliers {what} must be a number of scales > 0 or None, got {shown(k)}.")
-            object.__setattr__(self, what, None if k is None else float(k))
         if self.low is None and self.high is None:
             raise ConfigError("drop_outliers needs low=, high= or both (a number of scales from the median).")
 
@@ -167,12 +164,11 @@ class DropExtremes(Step):
 
     kind = "drop_extremes"
     needs = (("rank",), "drop_extremes() needs a rank() step (after a stratify()) before it.")
+    intervals = {"low": "[0, 1)", "high": "(0, 1]"}
     low: float = 0.1
     high: float = 0.95
 
     def validate(self):
-        object.__setattr__(self, "low", float(check_number(self.low, "drop_extremes low", "[0, 1)")))
-        object.__setattr__(self, "high", float(check_number(self.high, "drop_extremes high", "(0, 1]")))
         if self.low >= self.high:
             raise ConfigError(f"drop_extremes needs low < high, got low={self.low}, high={self.high}.")
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ConfigTypeError, check_number, shown
+from ..errors import ConfigError, ConfigTypeError, shown
 from ..scoring.schema import ScoreColumns
-from .ranking import quantile_bins, within_bin_rank
+from .ranking import Bins, quantile_bins, within_bin_rank
 from .steps import NUMERIC, FitState, Score, Step, is_number, register_step
 
 
@@ -27,6 +27,18 @@ def value_stats(values: np.ndarray) -> dict[str, float | None]:
 def measure_of(column: str) -> str:
     """The score name of a contract column (``"weak_rmi"`` → ``"rmi"``), else the column itself."""
     return (ScoreColumns.parse(column) or (None, column))[1]
+
+
+def bin_rows(state: FitState, valid, index: int, label: str | None, column: str, bins: int, min_rows: int) -> Bins:
+    """Quantile bins of ``column`` over the ``valid`` rows, recorded in ``state`` for step ``index`` (``label``: gap's
+    ``"weak"``/``"strong"``, else None), with a note when tied edges collapsed bins or small ones were merged."""
+    b = quantile_bins(column, state.numeric(column), valid, bins, min_rows)
+    state.stratifications.append((index, label, b))
+    if b.collapsed or b.merged:
+        state.notes.append(f"step {index} ({f'gap, {label}' if label else 'stratify'} bins of {column}): {bins} bins "
+                           f"requested, {b.count} used ({b.collapsed} lost to tied quantile edges, {b.merged} merged "
+                           f"for having fewer than {min_rows} rows).")
+    return b
 
 
 @register_step
@@ -54,12 +66,7 @@ class Stratify(Step):
     min_rows: int = 2
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
-        state.bins = b = quantile_bins(self.column, state.numeric(self.column), valid, self.bins, self.min_rows)
-        state.stratifications.append((index, None, b))
-        if b.collapsed or b.merged:
-            state.notes.append(f"step {index} (stratify {self.column}): {self.bins} bins requested, {b.count} used "
-                               f"({b.collapsed} lost to tied quantile edges, {b.merged} merged for having fewer "
-                               f"than {self.min_rows} rows).")
+        state.bins = b = bin_rows(state, valid, index, None, self.column, self.bins, self.min_rows)
         return {"bins_used": b.count, "collapsed_by_ties": b.collapsed, "merged_small": b.merged,
                 "edges": [float(x) for x in b.low[1:]]}
 
@@ -152,11 +159,8 @@ class Gap(Step):
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         ranks, used = {}, {}
         for label, column, by in (("weak", self.weak, self.weak_by), ("strong", self.strong, self.strong_by)):
-            b = quantile_bins(by, state.numeric(by), valid, self.bins, self.min_rows)
-            state.stratifications.append((index, label, b))
+            b = bin_rows(state, valid, index, label, by, self.bins, self.min_rows)
             ranks[label], used[label] = within_bin_rank(state.numeric(column), b.of_row, valid), b.count
-            if b.collapsed or b.merged:
-                state.notes.append(f"step {index} (gap, {label} bins of {by}): {self.bins} requested, {b.count} used.")
         diff = ranks["strong"] - ranks["weak"]
         state.outputs.update({self.name: diff, **{f"{self.name}_{k}_rank": v for k, v in ranks.items()}})
         state.score = Score(self.name, diff, False)
@@ -210,12 +214,10 @@ class ClosestTo(Step):
 
     kind = "closest_to"
     needs = (("rank",), "closest_to() needs a rank() step before it (it measures distance from a rank).")
+    intervals = {"center": "[0, 1]"}
     center: float = 0.5
     _: KW_ONLY
     name: str = "qaq_center_distance"
-
-    def validate(self):
-        object.__setattr__(self, "center", float(check_number(self.center, "closest_to center", "[0, 1]")))
 
     def run(self, state: FitState, valid: np.ndarray, index: int) -> dict[str, Any]:
         state.outputs[self.name] = distance = np.where(state.alive, np.abs(state.ranked[1] - self.center), np.nan)

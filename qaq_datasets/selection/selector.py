@@ -179,10 +179,8 @@ class Selector(StepMethods):
         if type(version := plan.get("version", PLAN_VERSION)) is not int or not 1 <= version <= PLAN_VERSION:
             raise ConfigError(f"plan version must be an integer from 1 to {PLAN_VERSION} (a newer plan needs a newer "
                               f"library), got {shown(version)}.")
-        if not isinstance(plan.get("steps"), list):
-            raise ConfigError("a selection plan needs a 'steps' list.")
-        if len(plan["steps"]) > MAX_STEPS:
-            raise ConfigError(f"a selection plan has at most {MAX_STEPS} steps, this one {len(plan['steps'])}.")
+        if not isinstance(plan.get("steps"), list) or len(plan["steps"]) > MAX_STEPS:
+            raise ConfigError(f"a selection plan needs a 'steps' list of at most {MAX_STEPS} steps.")
         try:
             selector = cls(keep_nan=plan.get("keep_nan", False), checks=plan.get("checks"))
         except QAQError as exc:

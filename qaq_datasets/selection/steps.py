@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int, shown
+from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int, check_number, shown
 from ..scoring.schema import kind_of
 
 NUMERIC, STRING = "numeric", "string"
@@ -137,14 +137,18 @@ class Step:
     #: what the step needs before it: (the kinds of which an earlier step must be one, the error when none is, in
     #: which ``{self.<field>}`` is filled in)
     needs: ClassVar[tuple[tuple[str, ...], str] | None] = None
+    #: real-number parameters and the interval each must lie in (``errors.check_number``); stored as floats
+    intervals: ClassVar[dict[str, str]] = {}
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             value, what = getattr(self, f.name), f"{self.kind} {f.name}"
-            if value is None and f.default is None:  # None where it is the default: none, or resolved later
+            if value is None and (f.default is None or "None" in str(f.type)):  # none, or resolved later
                 continue
             if f.name in _INTS:
                 object.__setattr__(self, f.name, check_int(value, what, *_INTS[f.name]))
+            elif f.name in self.intervals:
+                object.__setattr__(self, f.name, float(check_number(value, what, self.intervals[f.name])))
             elif f.name in _NAMES and not (isinstance(value, str) and value):
                 raise (ConfigError if isinstance(value, str) else ConfigTypeError)(
                     f"{what} must be a non-empty column name (str), got {type(value).__name__}: {shown(value)}.")
@@ -153,7 +157,7 @@ class Step:
         self.validate()
 
     def validate(self) -> None:
-        """Check (and normalise) the parameters beyond column names, integers and bools."""
+        """Check (and normalise) the parameters beyond column names, integers, bools and ``intervals``."""
 
     def params(self) -> dict[str, Any]:
         """The step's parameters, YAML/JSON-ready (tuples become lists)."""
