@@ -71,10 +71,8 @@ class QAQModel:
         digest = self.weights_digest()
         if self.source is not None and digest == self.loaded_digest:
             return {**self.source.pinned().as_dict(), "dtype": self.dtype}
-        if self.source is None:
-            name = getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__
-        else:
-            name = f"{self.source.name} (changed after loading)"
+        name = (f"{self.source.name} (changed after loading)" if self.source is not None
+                else getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__)
         return {"spec": None, "name": name, "kind": "object", "identity": digest, "revision": None, "dtype": self.dtype}
 
 
@@ -85,12 +83,12 @@ def _location(src: ResolvedSpec) -> tuple[str, dict]:
     return src.location, ({"revision": src.pinned().revision} if src.kind == "hub" else {})
 
 
-def load_part(spec: str | ResolvedSpec, auto: str = "AutoTokenizer", *, revision: str | None = None):
-    """The tokenizer (``auto="AutoTokenizer"``) or config (``"AutoConfig"``) of a model spec alone (cheap: no
+def load_part(src: ResolvedSpec, auto: str = "AutoTokenizer"):
+    """The tokenizer (``auto="AutoTokenizer"``) or config (``"AutoConfig"``) of a resolved spec alone (cheap: no
     weights are loaded, a GGUF file is converted once)."""
     import transformers
 
-    location, kwargs = _location(resolve_spec(spec, revision=revision))
+    location, kwargs = _location(src)
     return getattr(transformers, auto).from_pretrained(location, **kwargs)
 
 

@@ -15,8 +15,8 @@ Shapes (:func:`detect_columns` finds them from the column names when none are gi
 Examples:
     >>> detect_columns(["instruction", "input", "output", "id"])
     {'question': ['instruction', 'input'], 'answer': 'output'}
-    >>> parse_conversation([{"role": "user", "content": "Add 1 and 2."}, {"role": "assistant", "content": "3"}])
-    (None, ['Add 1 and 2.'], '3')
+    >>> parse_row([[{"role": "user", "content": "Add 1 and 2."}, {"role": "assistant", "content": "3"}]], None, True)
+    (None, ['Add 1 and 2.'], True, '3')
 """
 
 from __future__ import annotations
@@ -177,23 +177,6 @@ def _describe(columns: dict) -> str:
     return f"question={columns['question']} answer={columns['answer']!r}"
 
 
-def parse_conversation(turns) -> tuple[str | None, list[str], str] | str:
-    """``(system, Q's turns, A)`` of a conversation, or the status saying why it cannot be scored."""
-    if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("role"), str)
-                                              and isinstance(t.get("content"), str) for t in turns):
-        return st.BAD_MESSAGES
-    system = turns[0]["content"] if turns and turns[0]["role"] == "system" else None
-    rest = turns[1:] if system is not None else turns
-    if not rest or rest[-1]["role"] != "assistant":
-        return st.NO_ASSISTANT_TURN
-    roles = [t["role"] for t in rest[:-1]]
-    if "user" not in roles:
-        return st.NO_USER_TURN
-    if roles != ["user", "assistant"] * (len(roles) // 2) + ["user"]:
-        return st.BAD_MESSAGES  # turns that do not alternate, or a system or tool turn inside the conversation
-    return system, [t["content"] for t in rest[:-1]], rest[-1]["content"]
-
-
 def parse_batch(batch, columns: dict) -> list:
     """:func:`parse_row` of every row of a ``Dataset.map`` batch (``{column: [cells]}``), reading ``columns``
     (:func:`resolve_columns`)."""
@@ -207,18 +190,30 @@ def parse_row(q_cells: list, a_cell, messages: bool = False) -> tuple[str | None
     """``(system, Q's parts, whether they are conversation turns, A)`` of one row, or why it cannot be scored.
 
     ``q_cells`` are the question columns' cells, or ``[conversation]`` for a ``messages`` column; when the
-    answer cell is a list, the cells are turns (TRL's conversational prompt/completion).
+    answer cell is a list, the cells are turns (TRL's conversational prompt/completion). A conversation's
+    last turn is A, and must be the assistant's; the turns before it must alternate user, assistant, ..., user,
+    after an optional leading system turn (the system context).
     """
-    if messages or isinstance(a_cell, list):
+    system, turn = None, messages or isinstance(a_cell, list)
+    if turn:
         turns = q_cells[0] if messages else [t for c in [*q_cells, a_cell] for t in (c if isinstance(c, list) else [c])]
-        conv = parse_conversation(turns)
-        if isinstance(conv, str):
-            return conv
-        (system, q_parts, a), turn = conv, True
+        if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("role"), str)
+                                                  and isinstance(t.get("content"), str) for t in turns):
+            return st.BAD_MESSAGES
+        if turns and turns[0]["role"] == "system":
+            system, turns = turns[0]["content"], turns[1:]
+        if not turns or turns[-1]["role"] != "assistant":
+            return st.NO_ASSISTANT_TURN
+        roles = [t["role"] for t in turns[:-1]]
+        if "user" not in roles:
+            return st.NO_USER_TURN
+        if roles != ["user", "assistant"] * (len(roles) // 2) + ["user"]:
+            return st.BAD_MESSAGES  # turns that do not alternate, or a system or tool turn inside the conversation
+        q_parts, a = [t["content"] for t in turns[:-1]], turns[-1]["content"]
+    elif any(c is not None and not isinstance(c, str) for c in q_cells):
+        return st.NOT_A_STRING
     else:
-        if any(c is not None and not isinstance(c, str) for c in q_cells):
-            return st.NOT_A_STRING
-        system, q_parts, turn, a = None, [c for c in q_cells if c and c.strip()], False, a_cell
+        q_parts, a = [c for c in q_cells if c and c.strip()], a_cell
     if not any(p.strip() for p in q_parts):
         return st.EMPTY_QUESTION
     if a is not None and not isinstance(a, str):  # (a conversation's answer is text)

@@ -73,22 +73,18 @@ class PairEncoder:
     def question_texts(self, parts: list[str], turns: bool) -> list[str]:
         """The texts tokenised for Q: question columns joined by ``q_sep`` into one text (so Q's ids are what the
         tokenizer gives for the joined question), or a conversation's turns as they are (joined by control
-        tokens in :meth:`question`)."""
+        tokens in :meth:`pair`)."""
         return list(parts) if turns else [self.template.q_sep.join(parts)]
 
-    def question(self, parts: list[list[int]], turns: bool) -> list[int]:
-        """Q's ids from the ids of :meth:`question_texts`: one text, or a conversation's earlier turns (user,
-        assistant, user, ...) joined by the user-to-assistant and assistant-to-user separators."""
-        out = list(parts[0])
-        for k, part in enumerate(parts[1:]):
-            out += self.au_sep if k % 2 else self.qa_sep
-            out += part
-        return out
-
-    def pair(self, q: list[int], a: list[int]) -> dict:
-        """``{"forward_ids": template + Q + sep + A + end-of-answer token, "reverse_ids": template + A + sep + Q,
-        "spans": {"q", "a_given_q", "a_end"} (in forward_ids) and {"a", "q_given_a"} (in reverse_ids),
-        "truncated"}``: spans are half-open target ranges."""
+    def pair(self, ids: list[list[int]]) -> dict:
+        """The pair from the ids of :meth:`question_texts` and of A (``ids[-1]``): Q is one text, or a
+        conversation's earlier turns (user, assistant, user, ...) joined by the user-to-assistant and
+        assistant-to-user separators. ``{"forward_ids": template + Q + sep + A + end-of-answer token,
+        "reverse_ids": template + A + sep + Q, "spans": {"q", "a_given_q", "a_end"} (in forward_ids) and {"a",
+        "q_given_a"} (in reverse_ids), "truncated"}``: spans are half-open target ranges."""
+        q, a = list(ids[0]), ids[-1]
+        for k, part in enumerate(ids[1:-1]):
+            q += (self.au_sep if k % 2 else self.qa_sep) + part
         truncated = len(q) + len(a) > self.budget
         if truncated:
             q = q[: min(len(q), max(self.budget // 2, self.budget - len(a)))]

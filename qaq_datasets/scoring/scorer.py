@@ -144,7 +144,7 @@ class Scorer:
             return self._qaq_model.tokenizer
         from ..models import load_part
 
-        return load_part(self.config.model.pinned())
+        return load_part(self.config.model)
 
     @cached_property
     def positions(self) -> int | None:
@@ -154,7 +154,7 @@ class Scorer:
         loaded, spec = self._qaq_model, self.config.model
         if loaded is None and spec is None:  # a worker's copy of a model object: _ensure_model says why it cannot load
             return None
-        config = loaded.model.config if loaded else load_part(spec.pinned(), "AutoConfig")
+        config = loaded.model.config if loaded else load_part(spec, "AutoConfig")
         return getattr(config.get_text_config(), "max_position_embeddings", None)
 
     def _ensure_model(self, rank: int | None = None):
@@ -204,8 +204,7 @@ class Scorer:
         """
         parts = [question] if isinstance(question, str) else list(question)
         enc = self._encoder({}, len(parts), system)
-        ids = data_ids(self.tokenizer, [*enc.question_texts(parts, turns), answer])
-        return enc.pair(enc.question(ids[:-1], turns), ids[-1])
+        return enc.pair(data_ids(self.tokenizer, [*enc.question_texts(parts, turns), answer]))
 
     # -- scoring ----------------------------------------------------------------------------------
     def __call__(self, batch: dict, rank: int | None = None) -> dict:
@@ -257,22 +256,21 @@ class Scorer:
             if None in row_ids or not any(row_ids[:-1]) or not row_ids[-1]:
                 status[i] = st.ERROR if None in row_ids else st.NO_TOKENS  # the tokenizer failed, or gave no tokens
                 continue
-            p = enc.pair(enc.question(row_ids[:-1], turns), row_ids[-1])
+            p = enc.pair(row_ids)
             pairs[i] = (p, len(seqs))
             sp = p["spans"]
             seqs += [p["forward_ids"], p["reverse_ids"]]
             spans += [[sp["q"], sp["a_given_q"], sp["a_end"]], [sp["a"], sp["q_given_a"]]]
         nlls, fails = self.span_scorer.run(seqs, spans)  # ([], [] when no row got this far)
         for i, (p, k) in pairs.items():
-            if fails[k] or fails[k + 1]:
-                status[i] = fails[k] or fails[k + 1]
+            status[i] = fails[k] or fails[k + 1] or (st.TRUNCATED if p["truncated"] else st.OK)
+            if status[i] not in st.OK_STATUSES:
                 continue
             (nq, naq, nend), (na, nqa) = nlls[k], nlls[k + 1]
             (q0, q1), (a0, a1) = p["spans"]["q"], p["spans"]["a"]
             end = math.nan if p["truncated"] else nend  # a cut answer has no real end
             for col, value in zip(c.columns, (nq, nqa, na, naq, nq - nqa, math.exp(naq - na), end, q1 - q0, a1 - a0)):
                 result[col][i] = value  # in the order of schema.FIELDS
-            status[i] = st.TRUNCATED if p["truncated"] else st.OK
 
 
 def _rebuild(config: ScorerConfig, fingerprint: str, from_loaded: bool) -> Scorer:
@@ -327,10 +325,9 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
                           "result brings its own tokenizer.")
     if isinstance(model, QAQModel) or hasattr(model, "config"):
-        loaded = as_qaq_model(model, tokenizer)
-        src, dtype = loaded.source, loaded.dtype
-        if src is not None and loaded.identity()["kind"] == "object":  # changed since loaded: no spec to re-load
-            src = None
+        loaded = as_qaq_model(model, tokenizer)  # changed since loaded (an "object" identity): no spec to re-load
+        src = loaded.source if loaded.source is not None and loaded.identity()["kind"] != "object" else None
+        dtype = loaded.dtype
     else:  # a model spec (resolve_spec refuses anything else)
         loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
     return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template,

@@ -85,24 +85,13 @@ def _chat_pieces(tokenizer, roles: list[str]) -> list[str] | None:
     msgs = [{"role": "system", "content": _S[0]}] + [{"role": r, "content": s} for r, s in zip(roles, _S[1:])]
     try:
         text = tokenizer.apply_chat_template(msgs, tokenize=False)
-    except Exception:  # noqa: BLE001 - templates that insist on user/assistant alternation from the user
+    except Exception:  # noqa: BLE001 - no chat template, or one that insists on alternation from the user
         return None
     turns = _S[1 : 1 + len(roles)]
     cut = re.split(f"({'|'.join(map(re.escape, turns))})", text.replace(_S[0], SYSTEM))
     if cut[1::2] != turns or text.count(_S[0]) > 1:  # each turn once, in order; the system turn at most once
         return None
     return cut[::2]
-
-
-def chat_template(tokenizer) -> Template | None:
-    """The standard template cut from the tokenizer's chat template, or None if it cannot be."""
-    if not getattr(tokenizer, "chat_template", None):
-        return None
-    fwd = _chat_pieces(tokenizer, ["user", "assistant"])
-    rev = _chat_pieces(tokenizer, ["assistant", "user"])
-    if fwd is None or rev is None:
-        return None
-    return Template("standard-chat", fwd[0], fwd[1], rev[0], rev[1], a_end=fwd[2].strip())
 
 
 def resolve_template(template, tokenizer, n_parts: int = 1) -> Template:
@@ -118,7 +107,10 @@ def resolve_template(template, tokenizer, n_parts: int = 1) -> Template:
         return Template("raw", "", "\n\n", "", "\n\n", add_bos=True)
     if template_arg(template) not in ("standard", "paper"):  # an unknown name or type fails in template_arg
         raise ConfigTypeError("A template callable is called with the row and must return a Template or a name.")
-    std = chat_template(tokenizer) or FORMAT_TEMPLATE
+    # the standard template is cut from the model's chat template where it can be (see _chat_pieces)
+    fwd, rev = _chat_pieces(tokenizer, ["user", "assistant"]), _chat_pieces(tokenizer, ["assistant", "user"])
+    chat = fwd and rev and Template("standard-chat", fwd[0], fwd[1], rev[0], rev[1], a_end=fwd[2].strip())
+    std = chat or FORMAT_TEMPLATE
     if template == "standard":
         return std
     # the QAQ authors' recipe: the reverse pass has A inside the reverse instruction in the user's turn, Q the reply
