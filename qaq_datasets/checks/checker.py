@@ -98,13 +98,14 @@ class CheckFn:
                 out[check.column].append(None if texts is None else check.found(texts))
         return out
 
-    def map(self, dataset, *, batch_size: int = 1000, num_proc: int | None = None, **map_kwargs):
-        """``dataset.map`` of :meth:`score_batch` (batched) with the check columns declared, after :meth:`check`."""
+    def map(self, dataset, **map_kwargs):
+        """``dataset.map`` of :meth:`score_batch` (batched; ``map_kwargs`` such as ``batch_size``, ``num_proc`` go
+        to it) with the check columns declared, after :meth:`check`."""
         self.check(dataset)
         features = dataset.features.copy()
         features.update(self.features())
-        return dataset.map(self.score_batch, batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
-                           **{"desc": "QAQ text checks", **map_kwargs})
+        return dataset.map(self.score_batch, batched=True, features=features, **{"desc": "QAQ text checks",
+                                                                                **map_kwargs})
 
 
 def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,
@@ -146,7 +147,7 @@ def check_columns(names: Iterable[str], features: Mapping | None = None) -> list
 
 
 def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = None, text: Mapping | None = None,
-               num_proc: int | None = None, echo=None) -> tuple:
+               echo=None) -> tuple:
     """``(dataset, recipe)``: ``dataset`` with the check ``columns`` a plan reads, those it lacks computed (default
     thresholds), or, with ``thresholds`` (a plan's ``checks:``), the ones named there computed again with them;
     ``recipe`` holds the thresholds of the checks computed here (``{}``: none), for the rows' ``qaq:`` block.
@@ -170,5 +171,4 @@ def add_checks(dataset, columns: Iterable[str], *, thresholds: Mapping | None = 
     if echo:
         why = "with the plan's thresholds" if thresholds.keys() & todo else "the data has none; `qaq score` writes them"
         echo(f"computing the text checks {', '.join(todo)} ({why})")
-    done = fn.map(dataset.remove_columns([c for c in todo.values() if c in dataset.column_names]), num_proc=num_proc)
-    return done, fn.recipe()
+    return fn.map(dataset.remove_columns([c for c in todo.values() if c in dataset.column_names])), fn.recipe()

@@ -93,12 +93,6 @@ _BARE_DEF = re.compile(r"^def \w+\([^():\n]*\)[ \t]*\n[ \t]+\S", re.MULTILINE)
 _END = re.compile(r"^[ \t]*end\b[ \t]*(#.*)?$", re.MULTILINE)
 
 
-def asked_language(question: str) -> str | None:
-    """The one language the question names (of those told apart), or None."""
-    found = named_languages(question)
-    return found.pop() if len(found) == 1 else None
-
-
 def named_languages(text: str) -> set[str]:
     """The languages (of those told apart) that ``text`` names."""
     return {lang for lang, rx in NAMED if rx.search(text)}

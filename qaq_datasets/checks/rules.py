@@ -47,7 +47,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from ..errors import check_int, check_number
-from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, asked_language, differ, guess_language, named_languages
+from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, differ, guess_language, named_languages
 
 #: the prefix of the check columns: ``check_looping`` is True where :class:`Looping` finds a looping answer
 COLUMN_PREFIX = "check_"
@@ -88,7 +88,9 @@ class Texts:
 
     @cached_property
     def asked(self) -> str | None:
-        return asked_language(self.question)
+        """The one language the question names (of those told apart), or None."""
+        found = named_languages(self.question)
+        return found.pop() if len(found) == 1 else None
 
     @cached_property
     def fenced(self) -> list[tuple[str, str]]:

@@ -10,8 +10,8 @@ from datasets import Dataset
 
 import qaq_datasets as qaq
 from qaq_datasets.checks import CHECKS, Check, build_checks, check_fn, register
-from qaq_datasets.checks.languages import asked_language, guess_language
-from qaq_datasets.checks.rules import Looping
+from qaq_datasets.checks.languages import guess_language
+from qaq_datasets.checks.rules import Looping, Texts
 from qaq_datasets.errors import ColumnError, ConfigError, ConfigTypeError
 from qaq_datasets.selection import Selector, preset
 
@@ -100,9 +100,9 @@ def test_each_check(question, answer, expected):
 
 
 def test_languages():
-    assert asked_language("Write a JavaScript function") == "javascript"
-    assert asked_language("Write a Java class") == "java"
-    assert asked_language("Port this C++ code to Python") is None
+    assert Texts("Write a JavaScript function", "").asked == "javascript"
+    assert Texts("Write a Java class", "").asked == "java"
+    assert Texts("Port this C++ code to Python", "").asked is None
     assert guess_language(JS) == "javascript" and guess_language(JAVA) == "java" and guess_language(PY) == "python"
     assert guess_language("int x = f(y);\nint z = g(x);\nreturn z;") == "c-family"
     assert guess_language("hello world") is None
