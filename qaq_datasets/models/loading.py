@@ -114,15 +114,14 @@ def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any
     name = resolve_dtype(dtype, device_map)
     src = resolve_spec(spec, revision=revision).pinned()
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     location, kwargs = _location(src)
     if device_map == "auto" and not torch.cuda.is_available():
         device_map = "cpu"  # accelerate's auto map adds nothing on a CPU-only machine
-    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(location, dtype=getattr(torch, name), device_map=device_map, **kwargs)
     model.eval().requires_grad_(False)
-    loaded = QAQModel(model=model, tokenizer=tokenizer, source=src, dtype=name)
+    loaded = QAQModel(model=model, tokenizer=load_part(src), source=src, dtype=name)
     loaded.loaded_digest = loaded.weights_digest()
     return loaded
 

@@ -37,10 +37,8 @@ class PairEncoder:
         self.a_prefix = start + self.ids(template.a_prefix) or self._start_ids()
         self.qa_sep, self.aq_sep = self.between(template.qa_sep), self.between(template.aq_sep)
         self.au_sep = self.aq_sep if template.au_sep is None else self.between(template.au_sep)
-        end = self.ids(template.a_end)[:1] if template.a_end else []
-        if not end and tokenizer.eos_token_id is not None:
-            end = [int(tokenizer.eos_token_id)]
-        self.a_end = end  # may be empty: then nll_end is NaN
+        eos = [] if tokenizer.eos_token_id is None else [int(tokenizer.eos_token_id)]
+        self.a_end = self.ids(template.a_end)[:1] or eos  # may be empty: then nll_end is NaN
         overhead = max(len(self.q_prefix) + len(self.qa_sep) + len(self.a_end), len(self.a_prefix) + len(self.aq_sep))
         self.budget = max_length - overhead
         if self.budget < 2:

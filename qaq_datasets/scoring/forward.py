@@ -154,8 +154,7 @@ class SpanScorer:
             ids = ids.to(self.input_device)  # once: the decoder's input and the targets
             hidden = self.decoder(input_ids=ids, **kwargs).last_hidden_state  # right padding: causal mask suffices
             del kwargs  # (the prefix's cache)
-            r = torch.tensor(rows, dtype=torch.long, device=hidden.device)
-            p = torch.tensor(pos, dtype=torch.long, device=hidden.device)
+            r, p = (torch.tensor(x, dtype=torch.long, device=hidden.device) for x in (rows, pos))
             h = hidden[r, p]
             targets = ids.to(hidden.device)[r, p + 1]
             del hidden
