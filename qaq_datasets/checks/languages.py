@@ -74,16 +74,14 @@ LANGUAGES = {
         "NodeJS", "SQL", "MySQL", "HTML", "CSS", "Bash", "shell", "Rust", "Swift", "Kotlin", "Perl", "Scala",
         "MATLAB", "jQuery", "React", "Django", "Flask")},
 }
-#: one-letter (or two-letter) language names, which make a question one about programming only as written
-SHORT_NAMES = ("C", "R", "Go")
-
 _NAME = r"(?<![\w.])(?:{})(?![\w+#])"  # a language's name as a word ("Java" is not in "JavaScript")
 #: (language, pattern of one of its names), for the languages told apart
 NAMED = [(lang, re.compile(_NAME.format(re.escape(name)))) for lang, spec in LANGUAGES.items() if spec.signatures
          for name in spec.names]
 ANY_NAME = re.compile(_NAME.format("|".join(re.escape(n) for spec in LANGUAGES.values() for n in spec.names)),
                       re.IGNORECASE)
-SHORT_NAME = re.compile(_NAME.format("|".join(SHORT_NAMES)))
+#: one-letter (or two-letter) language names, which make a question one about programming only as written
+SHORT_NAME = re.compile(_NAME.format("C|R|Go"))
 TAGS = {tag: lang for lang, spec in LANGUAGES.items() for tag in spec.tags}
 _SIGNATURES = {lang: [re.compile(p, re.MULTILINE) for p in spec.signatures]
                for lang, spec in LANGUAGES.items() if spec.signatures}
@@ -117,7 +115,3 @@ def guess_language(code: str, min_hits: int = 2, dominance: float = 2.0, c_lines
         return lang
     return "c-family" if c_like else None
 
-
-def differ(asked: str, guessed: str) -> bool:
-    """Whether code guessed as ``guessed`` is not in the ``asked`` language (c-family code fits any of them)."""
-    return asked != guessed and not (guessed == "c-family" and LANGUAGES[asked].c_family)

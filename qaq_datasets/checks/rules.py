@@ -47,7 +47,7 @@ from functools import cached_property
 from typing import ClassVar
 
 from ..errors import check_int, check_number
-from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, differ, guess_language, named_languages
+from .languages import ANY_NAME, LANGUAGES, SHORT_NAME, TAGS, guess_language, named_languages
 
 #: the prefix of the check columns: ``check_looping`` is True where :class:`Looping` finds a looping answer
 COLUMN_PREFIX = "check_"
@@ -89,8 +89,7 @@ class Texts:
     @cached_property
     def asked(self) -> str | None:
         """The one language the question names (of those told apart), or None."""
-        found = named_languages(self.question)
-        return found.pop() if len(found) == 1 else None
+        return found.pop() if len(found := named_languages(self.question)) == 1 else None
 
     @cached_property
     def fenced(self) -> list[tuple[str, str]]:
@@ -235,7 +234,7 @@ class WrongLanguage(_Guessing):
         for lang, code in blocks:
             if not lang and texts.rejects(asked, code):  # code the asked language's parser rejects: C-family
                 lang = guess_language(code, self.min_hits, self.dominance, self.rejected_lines, self.c_every)
-            if lang and differ(asked, lang):
+            if lang and lang != asked and not (lang == "c-family" and LANGUAGES[asked].c_family):  # c-family fits any
                 return True
         if any(lang == asked for lang, _ in blocks):
             return False
