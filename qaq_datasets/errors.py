@@ -37,8 +37,7 @@ class ColumnError(QAQError, ValueError):
     """A column the step needs is missing from the dataset, or has the wrong type."""
 
     def __init__(self, message: str, *, column: str | None = None, available: Iterable[str] = ()):
-        self.column = column
-        self.available = list(available)
+        self.column, self.available = column, list(available)
         if self.available:
             message = f"{message} Available columns: {', '.join(self.available)}."
         super().__init__(message)
@@ -91,15 +90,12 @@ class _Short(reprlib.Repr):
         return super().repr_int(x, level)
 
 
-_short = _Short()
-
-
 def shown(value) -> str:
     """``repr(value)`` cut to about 80 characters, for error messages: the value may come from a plan file,
     where a column name can be 100 KB long and an integer thousands of digits."""
     import numpy as np
 
-    text = _short.repr(value.item() if isinstance(value, np.generic) else value)
+    text = _Short().repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= 100 else f"{text[:80]}...{text[-15:]}"
 
 

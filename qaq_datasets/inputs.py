@@ -28,18 +28,6 @@ def looks_like_hub_id(source: str) -> bool:
     return Path(source).suffix.lower() not in _BUILDERS and not ("/" in source and Path(source.split("/")[0]).is_dir())
 
 
-def _not_utf8_line(path: Path) -> int | None:
-    """The first line of ``path`` that is not UTF-8 text (Arrow's readers do not check), or None. A line can be
-    checked alone: no UTF-8 character holds the byte of a newline."""
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError:
-                return n
-    return None
-
-
 def _why(exc: Exception, path: Path, builder: str = "") -> str:
     """Why the data file (``builder``) or folder ``path`` could not be read: empty, no rows, where it stops being
     JSON, else the reader's own first line."""
@@ -67,8 +55,14 @@ def _load_file(path: Path):
     builder = _BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ConfigError(f"Cannot read {path}: use a file ending in one of {', '.join(sorted(_BUILDERS))}.")
-    if builder in ("json", "csv") and (line := _not_utf8_line(path)) is not None:
-        raise ConfigError(f"Cannot read {path}: line {line} is not UTF-8 text.")
+    # Arrow's readers do not check UTF-8; a line can be checked alone (no UTF-8 character holds a newline's byte)
+    if builder in ("json", "csv"):
+        with path.open("rb") as lines:
+            for n, line in enumerate(lines, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ConfigError(f"Cannot read {path}: line {n} is not UTF-8 text.") from None
     verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its own log of the failure would repeat ours
     datasets.disable_progress_bars()  # nor its "Generating train split" bar on stderr beside our one error line
@@ -119,7 +113,6 @@ def load_input(source: str | os.PathLike, *, split: str | None = None, config: s
             raise ConfigError(f"Cannot read {where}: {_why(exc, path)}") from None
     if len(ds) == 0:
         raise ConfigError(f"{text} holds no rows{f' in split {split!r}' if split else ''}; there is nothing to score.")
-    if max_rows is not None and max_rows < len(ds):  # (``qaq score --max-rows`` is >= 1: typer checks it)
-        ds = ds.select(range(max_rows))
-    return ds
+    # (``qaq score --max-rows`` is >= 1: typer checks it)
+    return ds if max_rows is None or max_rows >= len(ds) else ds.select(range(max_rows))
 

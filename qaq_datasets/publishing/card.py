@@ -49,7 +49,8 @@ _SIZES = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
 
 
 @functools.lru_cache(maxsize=None)
-def _environment():
+def template(name: str):
+    """The Jinja template ``cards/<name>`` (``template(name).render(**context)``)."""
     import jinja2
 
     # cards/ ships as qaq_datasets/cards; in a source checkout it sits at the repository root
@@ -59,12 +60,7 @@ def _environment():
     env.globals.update(library_version=__version__, plan_file=PLAN_FILE, report_file=REPORT_FILE)
     env.filters["g"] = lambda x: "–" if x is None else f"{float(x):.4g}"
     env.filters["fence"] = lambda text: "`" * max(3, 1 + max(map(len, re.findall(r"`+", text)), default=0))
-    return env
-
-
-def render(name: str, **context) -> str:
-    """Render the template ``cards/<name>`` with ``context``."""
-    return _environment().get_template(name).render(**context)
+    return env.get_template(name)
 
 
 def check_counts(ds) -> list[dict]:

@@ -46,7 +46,7 @@ from .._version import __version__
 from ..errors import ConfigError, ConfigTypeError, shown
 from ..files import to_builtin, write_atomic, writing
 from ..selection.result import check_fitted_on, rows_identity
-from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, render
+from .card import PLAN_FILE, README, REPORT_FILE, check_counts, merge_card, parse_card, template
 from .metadata import read_card_text, validate_metadata
 
 _UNITS = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
@@ -194,9 +194,9 @@ def save_folder(folder: str | os.PathLike, configs: Mapping[str, Dataset | Datas
     card, configs = write_data(folder, configs, max_shard_size=max_shard_size)
     qaq = {**(old if isinstance(old := card.data.get("qaq"), dict) else {}), **qaq, "library_version": __version__}
     first = next((split for splits in configs.values() if splits for split in splits.values()), None)
-    section = render("folder_section.md.j2", configs=configs, scorers=qaq.get("scorers"), note=note,
-                     has_selection=bool(qaq.get("selection")), location=str(folder),
-                     checks=check_counts(first) if first is not None else [])
+    section = template("folder_section.md.j2").render(
+        configs=configs, scorers=qaq.get("scorers"), note=note, has_selection=bool(qaq.get("selection")),
+        location=str(folder), checks=check_counts(first) if first is not None else [])
     text = merge_card(str(card), fields={}, qaq=qaq, section=section, title=title or folder.resolve().name)
     return write_files(folder, {README: text})
 

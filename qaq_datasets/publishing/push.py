@@ -45,7 +45,7 @@ from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
-from .card import README, check_counts, merge_card, parse_card, render, rmi_examples, size_category
+from .card import README, check_counts, merge_card, parse_card, rmi_examples, size_category, template
 from .folder import as_dataset_dict, check_out_dir, load_selection, selection_files, write_data, write_files
 from .metadata import inferred_scorers, load_scored, prefixes_for, read_card_text, text_columns_for, validate_metadata
 
@@ -96,18 +96,17 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
         files.update(selection_files(selection))
     elif curated_only:
         raise ConfigError("curated_only=True needs a selection (the curated rows come from it).")
-    section = render("publish_section.md.j2", repo_id=repo_id, source=hub, curated_only=curated_only, configs=configs,
-                     report=report, selection_split=split, seed=block.get("seed"),
-                     examples=rmi_examples(base, prefixes[0], text_columns_for(meta) or {}, keep),
-                     checks=check_counts(base))
+    section = template("publish_section.md.j2").render(
+        repo_id=repo_id, source=hub, curated_only=curated_only, configs=configs, report=report, selection_split=split,
+        seed=block.get("seed"), examples=rmi_examples(base, prefixes[0], text_columns_for(meta) or {}, keep),
+        checks=check_counts(base))
     fields = {"task_categories": ["text-generation"],
               "size_categories": [size_category(sum(map(len, scored.values())))], "tags": TAGS, "license": license,
               "source_datasets": [hub] if hub else None}
 
     def card(readme: str | None) -> dict[str, bytes]:
-        text = merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1],
-                          where=f"dataset repo {repo_id!r}")
-        return {README: text.encode("utf-8"), **files}
+        return {README: merge_card(readme, fields=fields, qaq=block, section=section, title=repo_id.split("/")[-1],
+                                   where=f"dataset repo {repo_id!r}").encode("utf-8"), **files}
 
     return configs, card
 
@@ -126,27 +125,6 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
             hint = f"The Hub refused the token: check token=, HF_TOKEN or `hf auth login`. {hint}"
         raise PublishError(f"Publishing to dataset repo {repo_id!r} failed while {name}: "
                            f"{detail.rstrip('.')}. {hint}") from exc
-
-
-def push(repo_id: str, configs: dict, card, *, token: str, private: bool = False, max_shard_size=None) -> str:
-    """Push the data, then README + plan + report in one final commit; return the repo URL."""
-    api = HfApi(token=token)
-    with _step("creating the repo and reading its card", repo_id, token, "Nothing was uploaded."):
-        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        readme = read_card_text(repo_id, token=token, hub=True)
-    parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
-    for name, dsdict in configs.items():
-        with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
-            dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
-                               commit_message=f"qaq: upload config {name!r}")
-    with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
-        readme = read_card_text(repo_id, token=token, hub=True)
-    operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
-    with _step("uploading the card, plan and report (final commit)", repo_id, token, _CARD_HINT):
-        # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
-        api.create_commit(repo_id, operations=operations, repo_type="dataset",
-                          commit_message="qaq: card, selection plan and report")
-    return str(url)
 
 
 def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
@@ -190,9 +168,26 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     folder, token = _target(repo_id, dry_run, token)
     configs, card = prepare(repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
                             metadata=metadata)
-    if folder is None:
-        return push(repo_id, configs, card, token=token, private=private, max_shard_size=max_shard_size)
-    return write_files(folder, card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])))
+    if folder is not None:
+        return write_files(folder, card(str(write_data(folder, configs, max_shard_size=max_shard_size)[0])))
+    # the data, then README + plan + report in one final commit
+    api = HfApi(token=token)
+    with _step("creating the repo and reading its card", repo_id, token, "Nothing was uploaded."):
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        readme = read_card_text(repo_id, token=token, hub=True)
+    parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
+    for name, dsdict in configs.items():
+        with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
+            dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
+                               commit_message=f"qaq: upload config {name!r}")
+    with _step("reading the card that the data upload left", repo_id, token, _CARD_HINT):
+        readme = read_card_text(repo_id, token=token, hub=True)
+    operations = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=data) for p, data in card(readme).items()]
+    with _step("uploading the card, plan and report (final commit)", repo_id, token, _CARD_HINT):
+        # as huggingface_hub's own card updates: other files committed meanwhile stay, the card is ours
+        api.create_commit(repo_id, operations=operations, repo_type="dataset",
+                          commit_message="qaq: card, selection plan and report")
+    return str(url)
 
 
 def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir: str | os.PathLike | None = None,

@@ -46,8 +46,7 @@ DEFAULT_SHARD_ROWS = 1000
 def dist_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from the environment torchrun / accelerate launch set."""
     try:
-        rank, world, local = (int(os.environ.get(k) or d) for k, d in (("RANK", 0), ("WORLD_SIZE", 1),
-                                                                       ("LOCAL_RANK", 0)))
+        rank, world, local = (int(os.getenv(k) or d) for k, d in zip(("RANK", "WORLD_SIZE", "LOCAL_RANK"), (0, 1, 0)))
     except ValueError as exc:
         raise ConfigError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({exc}).") from None
     if not 0 <= rank < world:
@@ -186,23 +185,21 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
                               "filesystem that every rank sees?")
         scored = concatenate_datasets([Dataset.from_file(str(p)) for p in paths])
         save_folder(out, {"scored": scored}, fn.metadata(source))
-        summary = fn.summary(scored, out)
         files = ["README.md", *(str(p.relative_to(out)) for p in sorted((out / "scored").glob("*.parquet")))]
         write_atomic(out / RUN_MANIFEST, json.dumps({**state, "finished": True, "files": files}, indent=1))
+        echo(fn.summary(scored, out))
         del scored
         shutil.rmtree(shards)  # the scored folder is now the only copy of the scored rows
-        echo(summary)
         return out
 
 
 def _init_group(local: int, held: ExitStack):
-    """The torch.distributed process group (gloo: CPU and across machines), destroyed when ``held`` closes; it only
-    carries one broadcast and one barrier."""
-    import torch
-    import torch.distributed as dist
+    """The torch.distributed process group (gloo: CPU and across machines; env://: MASTER_ADDR, MASTER_PORT),
+    destroyed when ``held`` closes; it only carries one broadcast and one barrier."""
+    import torch.distributed  # (binds torch too)
 
     if torch.cuda.is_available() and os.environ.get("LOCAL_WORLD_SIZE") != "1":
         torch.cuda.set_device(local % torch.cuda.device_count())
-    dist.init_process_group(backend="gloo", timeout=timedelta(hours=72))  # env://: MASTER_ADDR, MASTER_PORT
-    held.callback(dist.destroy_process_group)
-    return dist
+    torch.distributed.init_process_group(backend="gloo", timeout=timedelta(hours=72))
+    held.callback(torch.distributed.destroy_process_group)
+    return torch.distributed
