@@ -37,7 +37,7 @@ from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from .._version import __version__
 from ..errors import ColumnError, ConfigError
-from ..scoring.data_shapes import parse_row, resolve_columns
+from ..scoring.data_shapes import parse_batch, resolve_columns
 from ..scoring.schema import ScoreColumns
 
 README, PLAN_FILE, REPORT_FILE = "README.md", "qaq_plan.yaml", "qaq_report.json"
@@ -166,8 +166,7 @@ def example_columns(recipe: Mapping, names: list[str]) -> dict | None:
 
 def _texts(row: Mapping, cols: dict | None) -> tuple[str | None, str | None]:
     """A row's question and answer as the scorer reads them (a conversation's earlier turns, then its last one)."""
-    parsed = cols and parse_row([row[c] for c in cols.get("question", [cols.get("messages")])],
-                                row[cols["answer"]] if "answer" in cols else None, "messages" in cols)
+    parsed = cols and parse_batch({c: [cell] for c, cell in row.items()}, cols)[0]  # a batch of one row
     return (truncate("\n\n".join(parsed[1])), truncate(parsed[3])) if isinstance(parsed, tuple) else (None, None)
 
 

@@ -172,7 +172,8 @@ def write_data(folder: Path, configs: Mapping, *, max_shard_size=None) -> tuple[
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
     card.data["configs"] = yaml_configs or None  # a None key is left out of the YAML
-    card.data["dataset_info"] = [i for i in card.data.get("dataset_info") or []
+    infos = card.data.get("dataset_info") or []  # one mapping where datasets wrote one config
+    card.data["dataset_info"] = [i for i in ([infos] if isinstance(infos, dict) else infos)
                                  if i.get("config_name", "default") not in configs] or None
     return card, configs
 

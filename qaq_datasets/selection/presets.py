@@ -192,8 +192,8 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
         if others and f"{default_model}_" not in known:
             raise ConfigError(f"preset {name!r} reads {default_model}_ columns, but the rows were scored by "
                               f"{', '.join(known)}: name the model, e.g. --prefix {known[0]} (prefix=).")
-        one = prefix or (strong if default_model == "strong" else weak)
-        one = one or (known[0] if known and len(known) == 1 else f"{default_model}_")
+        # the one named (only the model the preset reads may be, see above), else the data's one, else the default
+        one = prefix or strong or weak or (known[0] if known and len(known) == 1 else f"{default_model}_")
         return build(ScoreColumns(_prefix(one, "prefix"))).keep_top(fraction)
     if prefix is not None:
         raise ConfigError(f"preset {name!r} compares two models (strong= and weak=); prefix= only applies "
@@ -204,7 +204,8 @@ def preset(name: str, *, strong: str | None = None, weak: str | None = None, pre
                           f"{', '.join([*_ONE_MODEL, 'random'])}.")
     if others and not {"strong_", "weak_"} <= set(known):
         raise ConfigError(f"preset {name!r} reads strong_ and weak_ columns, but the rows were scored by "
-                          f"{', '.join(known)}: name the models, e.g. --strong {known[0]} --weak {known[1]} (strong=, weak=).")
+                          f"{', '.join(known)}: name the models, e.g. --strong {known[0]} --weak {known[1]} (strong=, "
+                          "weak=).")
     strong, weak = _prefix(strong or "strong_", "strong"), _prefix(weak or "weak_", "weak")
     if strong == weak:
         raise ConfigError(f"preset {name!r} needs two different model prefixes, got {strong!r} twice.")

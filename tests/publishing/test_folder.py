@@ -72,6 +72,11 @@ def test_stale_dataset_info_of_a_rewritten_config_goes(tmp_path):
     data = yaml.safe_load(front_matter(readme.read_text()))
     assert data["dataset_info"] == infos[1:]
     assert len(load_dataset(str(tmp_path), "scored")["train"]) == 7
+    card = DatasetCard(readme.read_text())
+    card.data["dataset_info"] = infos[1]  # one config: datasets writes a single mapping, not a list
+    readme.write_text(str(card))
+    save_folder(tmp_path, {"other": scored_ds(3)}, METADATA)
+    assert "dataset_info" not in yaml.safe_load(front_matter(readme.read_text()))
 
 
 def test_new_rows_are_read_afresh_despite_the_datasets_cache(tmp_path):
