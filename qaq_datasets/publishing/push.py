@@ -45,7 +45,7 @@ from ..files import to_builtin
 from ..inputs import looks_like_hub_id
 from ..scoring.schema import check_score_columns
 from ..selection.result import check_fitted_on
-from .card import README, check_counts, merge_card, parse_card, rmi_examples, size_category, template
+from .card import PLAN_FILE, README, check_counts, merge_card, parse_card, rmi_examples, size_category, template
 from .folder import as_dataset_dict, check_out_dir, load_selection, selection_files, write_data, write_files
 from .metadata import inferred_scorers, load_scored, prefixes_for, read_card_text, text_columns_for, validate_metadata
 
@@ -77,7 +77,8 @@ def prepare(repo_id, scored, selection=None, *, source=None, license=None, curat
     known = k if isinstance(k := meta.get("source"), dict) else {"dataset": str(k)} if k else {}
     src, license = source or known.get("dataset") or known.get("id"), license or known.get("license")
     hub = src if src and looks_like_hub_id(str(src)) else None  # a local path: its name only, never linked
-    block = {**meta, "library_version": __version__, "scorers": meta.get("scorers") or inferred_scorers(prefixes)}
+    kept = {k: v for k, v in meta.items() if selection is not None or k not in ("selection", "fitted_on")}
+    block = {**kept, "library_version": __version__, "scorers": meta.get("scorers") or inferred_scorers(prefixes)}
     if src:
         block["source"] = {**known, "dataset": hub or Path(src).name, **({"license": license} if license else {})}
     configs, keep, report, files = {} if curated_only else {"scored": scored}, None, None, {}
@@ -127,13 +128,14 @@ def _step(name: str, repo_id: str, token: str | None, hint: str):
                            f"{detail.rstrip('.')}. {hint}") from exc
 
 
-def _target(repo_id: str, dry_run, token: str | None) -> tuple[Path | None, str | None]:
-    """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work)."""
+def _target(repo_id: str, dry_run, token: str | None, new_rows: bool) -> tuple[Path | None, str | None]:
+    """``(dry-run folder, token)`` once the repo id, the folder and the token are checked (before any work);
+    ``new_rows``: no selection is published, so a folder holding one would keep a stale one."""
     try:
         validate_repo_id(repo_id if repo_id is not None else "")  # it lets None through
     except HFValidationError as exc:
         raise ConfigError(f"repo_id {str(repo_id)[:120]!r} is not a valid Hub repo id: {str(exc)[:200]}") from exc
-    folder = check_out_dir(dry_run, "dry-run folder") if dry_run is not None else None
+    folder = check_out_dir(dry_run, "dry-run folder", new_rows=new_rows) if dry_run is not None else None
     if folder is None and not (token := token or get_token()):
         raise PublishError("No Hugging Face token: pass token=..., set HF_TOKEN, or run `hf auth login`. Nothing was "
                            "uploaded. (Use dry_run=FOLDER to write the repo layout locally instead.)")
@@ -165,7 +167,7 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     Returns:
         The repo URL, or the dry-run folder.
     """
-    folder, token = _target(repo_id, dry_run, token)
+    folder, token = _target(repo_id, dry_run, token, new_rows=selection is None)
     configs, card = prepare(repo_id, scored, selection, source=source, license=license, curated_only=curated_only,
                             metadata=metadata)
     if folder is not None:
@@ -175,7 +177,10 @@ def publish(repo_id: str, scored: Dataset | DatasetDict, selection=None, *, priv
     with _step("creating the repo and reading its card", repo_id, token, "Nothing was uploaded."):
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         readme = read_card_text(repo_id, token=token, hub=True)
-    parse_card(readme, f"dataset repo {repo_id!r}")  # a card we could not merge: refused before any upload
+    old = parse_card(readme, f"dataset repo {repo_id!r}").data.get("qaq")  # a card we could not merge: refused
+    if selection is None and isinstance(old, dict) and old.get("selection"):  # before any upload
+        raise ConfigError(f"The dataset repo {repo_id!r} holds a selection (config curated, {PLAN_FILE}) of the rows "
+                          "published before: publish with a selection, or delete those from the repo first.")
     for name, dsdict in configs.items():
         with _step(f"uploading the data of config {name!r}", repo_id, token, _DATA_HINT):
             dsdict.push_to_hub(repo_id, config_name=name, token=token, private=private, max_shard_size=max_shard_size,
@@ -198,7 +203,7 @@ def publish_folder(scored_dir: str | os.PathLike, repo_id: str, *, selection_dir
     selection folder fitted on other rows (another dataset, even of the same length) is refused
     (ConfigError). Returns what :func:`publish` returns (the repo URL or the dry-run folder).
     """
-    token = _target(repo_id, dry_run, token)[1]
+    token = _target(repo_id, dry_run, token, new_rows=selection_dir is None)[1]
     scored, metadata = load_scored(scored_dir)
     card = parse_card(read_card_text(scored_dir), f"the folder {os.fspath(scored_dir)!r}").data
     sources = card.get("source_datasets") or []

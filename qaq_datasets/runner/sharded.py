@@ -79,9 +79,13 @@ def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: ExitSta
         if not path.is_file() and out.is_dir() and any(p.name not in (RUN, LOCK) for p in out.iterdir()):
             raise ConfigError(other)  # before anything is written into out
         held.enter_context(out_lock(out))
-        old = json.loads(path.read_text()) if path.is_file() else None
-        if old is not None and not {"rows", "dataset", "num_shards", "scorers", "finished"} <= set(old):
-            raise ConfigError(f"{path} was written by another version of qaq; use another --out.")
+        try:
+            old = json.loads(path.read_text()) if path.is_file() else None
+        except ValueError:  # not JSON: damaged
+            old = {}
+        if old is not None and not (isinstance(old, dict) and {"rows", "dataset", "num_shards", "scorers", "finished"}
+                                    <= set(old) and type(old["num_shards"]) is int and old["num_shards"] > 0):
+            raise ConfigError(f"{path} was written by another version of qaq, or damaged; use another --out.")
         if old is None and any(p.name not in (RUN, LOCK) for p in out.iterdir()):  # written meanwhile
             raise ConfigError(other)
         n = -(-len(ds) // (shard_rows or DEFAULT_SHARD_ROWS)) if shard_rows or not old else old["num_shards"]
@@ -170,6 +174,13 @@ def run_sharded(dataset, scorers, out, *, shard_rows: int | None = None, distrib
             return out if rank == 0 else None
         paths = [shards / f"{run_id}-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
         mine = list(range(rank, n, world))
+        for i in mine:
+            try:
+                if paths[i].exists():
+                    Dataset.from_file(str(paths[i]))
+            except (OSError, ValueError):  # cut short or overwritten (Arrow's errors are both): scored again
+                logger.warning("%s cannot be read: scoring that shard again.", paths[i])
+                paths[i].unlink()
         if cached := sum(paths[i].exists() for i in mine):
             logger.warning("Resuming %s: %d of this rank's %d shards were scored earlier.", out, cached, len(mine))
         for i in mine:

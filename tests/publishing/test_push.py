@@ -293,3 +293,20 @@ def test_a_hub_card_with_aliases_is_refused_before_any_upload(hub):
         publish(REPO, ds, StandInSelection(ds), metadata=METADATA)
     assert len(str(err.value).splitlines()) == 1
     assert not [f for f in _repo_files(hub) if f.endswith(".parquet")] and _readme(hub) == card  # nothing went up
+
+
+def test_rows_published_without_a_selection_never_sit_beside_an_old_one(hub, tmp_path):
+    """A repo (or dry-run folder) holding a selection of the rows published before is refused before any upload:
+    its curated config, plan and report would describe other rows. Nor is a card's stale selection copied."""
+    ds, other = scored_ds(12), scored_ds(11, seed=1)
+    publish(REPO, ds, StandInSelection(ds), metadata=METADATA)
+    before = _repo_files(hub)
+    with pytest.raises(ConfigError, match=f"repo '{REPO}' holds a selection .* publish with a selection"):
+        publish(REPO, other, metadata=METADATA)
+    assert _repo_files(hub) == before and len(load_scored(REPO)[0]["train"]) == 12  # nothing went up
+    publish(REPO, ds, StandInSelection(ds), metadata=METADATA, dry_run=tmp_path / "dry")
+    with pytest.raises(ConfigError, match="holds a selection .* new rows there would leave it stale"):
+        publish(REPO, other, metadata=METADATA, dry_run=tmp_path / "dry")
+    stale = {**METADATA, "selection": {"steps": []}, "fitted_on": {"rows": 12, "sha256": "0" * 64}}
+    card = DatasetCard((publish("me/new", other, metadata=stale, dry_run=tmp_path / "new") / "README.md").read_text())
+    assert not {"selection", "fitted_on"} & set(card.data["qaq"])

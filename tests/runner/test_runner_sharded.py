@@ -118,6 +118,26 @@ def test_another_shard_count_dataset_or_scorer_is_refused(scorers, tiny_model_di
     (old / "manifest.json").write_text('{"format": "qaq-sharded-run/1", "plan": {}}')  # the runner of 0.1.0
     with pytest.raises(ConfigError, match="written by another version of qaq"):
         run_sharded(ds, scorers, tmp_path / "old")
+    manifest = (out / "run" / "manifest.json").read_text()
+    for damaged in ("", "5", manifest.replace('"num_shards": 3', '"num_shards": "3"'),
+                    manifest.replace('"num_shards": 3', '"num_shards": 0')):  # edited by hand: one line, no traceback
+        (old / "manifest.json").write_text(damaged)
+        with pytest.raises(ConfigError, match="written by another version of qaq, or damaged"):
+            run_sharded(ds, scorers, tmp_path / "old")
+
+
+def test_a_damaged_shard_is_scored_again(scorers, reference, forward_calls, tmp_path):
+    calls, limit = forward_calls
+    ds, out = make_dataset(ROWS), tmp_path / "out"
+    limit[0] = 12  # stops in shard 1: shard 0 is finished
+    with pytest.raises(Stop):
+        run_sharded(ds, scorers, out, shard_rows=7, batch_size=4)
+    [shard] = (out / "run" / "shards").iterdir()
+    shard.write_bytes(shard.read_bytes()[:100])  # cut short, as a disk or a hand can leave it
+    limit[0], calls[:] = None, []
+    run_sharded(ds, scorers, out, batch_size=4)
+    assert sum(calls) == 2 * scorable_rows(ds, 5, range(5))  # every shard scored, shard 0 again
+    assert_same_rows(scored_of(out), reference, exact=False)
 
 
 def test_full_disk_while_scoring_leaves_finished_shards_only(scorers, reference, monkeypatch, tmp_path):
