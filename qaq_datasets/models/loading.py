@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ConfigTypeError
+from ..errors import ConfigError
 from .cache import gguf_folder
 from .spec import ResolvedSpec, resolve_spec
 
@@ -124,17 +124,3 @@ def load_model(spec: str | ResolvedSpec, *, device_map: Any = "auto", dtype: Any
     loaded = QAQModel(model=model, tokenizer=load_part(src), source=src, dtype=name)
     loaded.loaded_digest = loaded.weights_digest()
     return loaded
-
-
-def as_qaq_model(model: Any, tokenizer: Any = None) -> QAQModel:
-    """Wrap a ``transformers`` model (and tokenizer) passed in directly by the user."""
-    if isinstance(model, QAQModel):
-        return model
-    if tokenizer is None:
-        raise ConfigError("score_fn got a bare model without a tokenizer: pass tokenizer=..., or load it with "
-                          "qaq.load_model().")
-    if not callable(tokenizer) or not hasattr(tokenizer, "eos_token_id"):
-        raise ConfigTypeError(f"tokenizer must be the model's transformers tokenizer (AutoTokenizer.from_pretrained"
-                              f"(...)), got {type(tokenizer).__name__}.")
-    dtype = str(next(model.parameters()).dtype).replace("torch.", "")
-    return QAQModel(model=model.eval(), tokenizer=tokenizer, source=None, dtype=dtype)

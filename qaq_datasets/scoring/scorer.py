@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import _version
 from ..errors import INT_MAX, ColumnError, ConfigError, ConfigTypeError, check_int
+from ..models import QAQModel, load_model, load_part, resolve_dtype, resolve_spec
 from . import schema as st
 from .encoding import PairEncoder, data_ids
 from .schema import ScoreColumns, count_statuses
@@ -140,17 +141,11 @@ class Scorer:
     @cached_property
     def tokenizer(self):
         """The model's tokenizer; loaded alone, without the weights, for a spec scorer whose model is not loaded."""
-        if self._qaq_model is not None:
-            return self._qaq_model.tokenizer
-        from ..models import load_part
-
-        return load_part(self.config.model)
+        return self._qaq_model.tokenizer if self._qaq_model is not None else load_part(self.config.model)
 
     @cached_property
     def positions(self) -> int | None:
         """The model's context in tokens (its config's ``max_position_embeddings``), read without the weights."""
-        from ..models import load_part
-
         loaded, spec = self._qaq_model, self.config.model
         if loaded is None and spec is None:  # a worker's copy of a model object: _ensure_model says why it cannot load
             return None
@@ -161,8 +156,6 @@ class Scorer:
         """The loaded model (loaded once per process, on the GPU of ``rank`` where ``map`` passes one)."""
         if self._qaq_model is None:
             import torch
-
-            from ..models import load_model
 
             if _FORKED:
                 torch.set_num_threads(1)  # see _after_fork_in_child
@@ -314,8 +307,6 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
         >>> scored = ds.map(qaq.score_fn("smollm2-135m"), batched=True)  # doctest: +SKIP
         >>> scored = chats.map(qaq.score_fn("smollm2-135m", template="paper"), batched=True)  # doctest: +SKIP
     """
-    from ..models import QAQModel, as_qaq_model, resolve_dtype, resolve_spec
-
     question, answer, messages = column_args(question, answer, messages)
     max_length = check_int(max_length, "max_length", 4, INT_MAX)
     token_budget = check_int(token_budget, "token_budget", 1, INT_MAX)
@@ -324,10 +315,14 @@ def score_fn(model, *, tokenizer=None, question=None, answer=None, messages: str
     if tokenizer is not None and (isinstance(model, QAQModel) or not hasattr(model, "config")):
         raise ConfigError("tokenizer= goes with a transformers model object; a model spec or a qaq.load_model() "
                           "result brings its own tokenizer.")
-    if isinstance(model, QAQModel) or hasattr(model, "config"):
-        loaded = as_qaq_model(model, tokenizer)  # changed since loaded (an "object" identity): no spec to re-load
-        src = loaded.source if loaded.source is not None and loaded.identity()["kind"] != "object" else None
-        dtype = loaded.dtype
+    if hasattr(model, "config") and not isinstance(model, QAQModel):  # a transformers model passed in
+        if not callable(tokenizer) or not hasattr(tokenizer, "eos_token_id"):
+            raise ConfigTypeError(f"tokenizer must be the model's transformers tokenizer (AutoTokenizer.from_pretrained"
+                                  f"(...)), got {type(tokenizer).__name__}; or load the model with qaq.load_model().")
+        model = QAQModel(model.eval(), tokenizer, None, str(next(model.parameters()).dtype).removeprefix("torch."))
+    if isinstance(model, QAQModel):  # changed since loaded (an "object" identity): no spec to re-load
+        src = model.source if model.source is not None and model.identity()["kind"] != "object" else None
+        loaded, dtype = model, model.dtype
     else:  # a model spec (resolve_spec refuses anything else)
         loaded, src, dtype = None, resolve_spec(model, revision=revision), resolve_dtype(dtype, device_map)
     return Scorer(ScorerConfig(src, dtype, question, answer, messages, prefix, template,

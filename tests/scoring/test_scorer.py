@@ -370,7 +370,7 @@ def test_bare_model_scorer_fails_clearly_in_a_worker(tiny_model, tiny_tokenizer)
 
 
 def test_a_tokenizer_that_is_not_one_is_refused_by_score_fn(tiny_model, tiny_tokenizer, tiny_model_dir):
-    for bad in ("not a tokenizer", 5, {"input_ids": []}):
+    for bad in ("not a tokenizer", 5, {"input_ids": []}, None):  # None: a bare model without its tokenizer
         with pytest.raises(ConfigTypeError, match="tokenizer must be"):
             qaq.score_fn(tiny_model, tokenizer=bad)
     with pytest.raises(ConfigError, match="brings its own tokenizer"):  # it would be ignored
