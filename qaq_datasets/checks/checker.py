@@ -101,11 +101,11 @@ class CheckFn:
     def map(self, dataset, **map_kwargs):
         """``dataset.map`` of :meth:`score_batch` (batched; ``map_kwargs`` such as ``batch_size``, ``num_proc`` go
         to it) with the check columns declared, after :meth:`check`."""
+        from datasets import Features
+
         self.check(dataset)
-        features = dataset.features.copy()
-        features.update(self.features())
-        return dataset.map(self.score_batch, batched=True, features=features, **{"desc": "QAQ text checks",
-                                                                                **map_kwargs})
+        return dataset.map(self.score_batch, batched=True, features=Features({**dataset.features, **self.features()}),
+                           **{"desc": "QAQ text checks", **map_kwargs})
 
 
 def check_fn(checks=None, *, question: str | list[str] | None = None, answer: str | None = None,

@@ -115,13 +115,12 @@ def check_shape_columns(columns: dict, names: Iterable[str], features=None) -> d
         raise ColumnError(f"Column {missing!r} is not in the dataset.", column=missing, available=names)
     for col in _read(columns) if features is not None else ():
         feat, dtype = features[col], getattr(features[col], "dtype", None)
-        if col == conv and not _is_turns(feat) and type(feat).__name__ != "Json":
-            raise ColumnError(f"Column {col!r} must hold conversations (lists of {{role, content}} turns), but its "
-                              f"feature is {feat}.", available=names)
         text = not (isinstance(feat, dict) or _is_list(feat)) and dtype in _TEXT_DTYPES
-        if col != conv and not _is_turns(feat) and not text:
-            raise ColumnError(f"Column {col!r} must hold text (or TRL's turns: lists of {{role, content}}), but its "
-                              f"feature is {feat}.", column=col, available=names)
+        if not (_is_turns(feat) or (type(feat).__name__ == "Json" if col == conv else text)):
+            what = ("conversations (lists of {role, content} turns)" if col == conv else
+                    "text (or TRL's turns: lists of {role, content})")
+            raise ColumnError(f"Column {col!r} must hold {what}, but its feature is {feat}.", column=col,
+                              available=names)
     return columns
 
 
