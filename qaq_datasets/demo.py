@@ -84,10 +84,9 @@ def run_demo(out_dir: str | Path = "qaq_demo_output", *, n_clean: int = 64, n_ea
             print(f"   rank {ranks[i]:.2f}  rmi {scored[int(i)][sc.rmi]:+.3f}  [{defect[i]:>10}]  {preview}")
 
     selection = preset("default").fit(scored)
-    kept = selection.keep
     rate_all = float(np.mean(defect != "none"))
-    rate_kept = float(np.mean(defect[kept] != "none")) if kept.any() else float("nan")
-    print(f"\n== Default selection (the recommended plan) ==\nkept {int(kept.sum())}/{len(scored)} rows; "
+    rate_kept = float(np.mean(defect[selection.keep] != "none")) if selection.keep.any() else float("nan")
+    print(f"\n== Default selection (the recommended plan) ==\nkept {selection.report['rows_kept']}/{len(scored)} rows; "
           f"defective rows: {rate_all:.0%} of all rows -> {rate_kept:.0%} of kept rows")
     print("drop reasons:", selection.report["drop_reasons"])
 

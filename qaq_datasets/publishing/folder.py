@@ -210,9 +210,7 @@ def save_selection(out: str | os.PathLike, scored: Dataset, selection, metadata:
     cannot load an empty split); the card says so. Returns the folder.
     """
     kept = int(np.sum(selection.keep))
-    fitted_on = check_fitted_on(getattr(selection, "fitted_on", None), scored, what="The selection",
-                                fix="re-fit the plan on these scored rows: plan.fit(scored)")
-    qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": fitted_on}
+    qaq = {**validate_metadata(metadata), "selection": to_builtin(selection.plan), "fitted_on": selection.check(scored)}
     note = None if kept else f"The plan kept none of the {len(scored)} rows: there is no `curated` config."
     # the README goes first: it marks the folder as one qaq wrote
     folder = save_folder(out, {"curated": selection.apply(scored) if kept else None}, qaq, note=note)
@@ -264,8 +262,7 @@ def load_selection(folder: str | os.PathLike, scored: Dataset, text: dict | None
         saved = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
     except (ValueError, RecursionError):
         raise ConfigError(f"{where}: {REPORT_FILE} is not valid JSON; {again}.") from None
-    scored = plan.add_checks(scored, text)[0]
-    selection = plan.fit(scored)
+    selection = plan.fit(plan.add_checks(scored, text)[0])
     now = {k: selection.report[k] for k in ("rows_kept", "drop_reasons")}
     if not isinstance(saved, dict) or {k: saved.get(k) for k in now} != now:
         old = saved.get("rows_kept") if isinstance(saved, dict) else None

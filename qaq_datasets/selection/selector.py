@@ -121,8 +121,7 @@ class Selector(StepMethods):
     def add_checks(self, ds, text: Mapping | None = None, echo=None) -> tuple:
         """``(ds, recipe)``: ``ds`` with the text checks' columns this plan reads, computed with its ``checks``
         thresholds where it carries them or the data lacks them (:func:`~qaq_datasets.checks.add_checks`)."""
-        columns = [s.get("column") or "" for s in self.steps]
-        return add_checks(ds, columns, thresholds=self.checks, text=text, echo=echo)
+        return add_checks(ds, [s.get("column") or "" for s in self.steps], thresholds=self.checks, text=text, echo=echo)
 
     # ------------------------------------------------------------------ fitting
 
@@ -168,7 +167,8 @@ class Selector(StepMethods):
         line, with the plan's values cut: a plan may come from anyone's file).
         """
         if not isinstance(plan, dict):
-            raise ConfigError(f"a selection plan must be a mapping with a 'steps' list, got {type(plan).__name__}.")
+            raise ConfigError(f"a selection plan must be a mapping with a 'steps' list, got {type(plan).__name__}"
+                              f"{' (the path of a file that does not exist?)' if isinstance(plan, str) else ''}.")
         if (inner := next((plan[k] for k in ("plan", "selection") if isinstance(plan.get(k), dict)), None)) is not None:
             return cls.from_dict(inner)  # a report's plan, or a card's qaq: block
         if unknown := sorted(str(k)[:40] for k in set(plan) - {"format", "version", "keep_nan", "checks", "steps"}):
@@ -227,9 +227,7 @@ class Selector(StepMethods):
                 raise ConfigError(f"cannot read {where}: {getattr(e, 'strerror', None) or 'not UTF-8 text'}.") from None
         if not isinstance(source, str):
             raise ConfigTypeError(f"from_yaml needs YAML text or a file path, got {type(source).__name__}.")
-        data = load_yaml(source, where)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where} must be a mapping with a 'steps' list (or the path of an existing file).")
+        data = load_yaml(source, where)  # a mapping, else from_dict's error
         try:
             return cls.from_dict(data)
         except QAQError as exc:

@@ -82,8 +82,10 @@ def test_bad_plans():
         Selector.from_dict([1, 2])
     with pytest.raises(ConfigError):
         Selector.from_yaml("steps: [unclosed")
-    with pytest.raises(ConfigError, match="mapping"):
+    with pytest.raises(ConfigError, match="mapping.*got str .the path of a file that does not exist"):
         Selector.from_yaml("no/such/file.yaml")
+    with pytest.raises(ConfigError, match="^the plan: a selection plan must be a mapping.*got list.$"):
+        Selector.from_yaml("[1, 2]")
     with pytest.raises(ConfigError, match="neither a selection preset nor an existing plan file"):
         load_plan("no/such/file.yaml")
 
