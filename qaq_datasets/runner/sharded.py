@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 RUN = Path(RUN_MANIFEST).parts[0]  # the run's folder
 LOCK = ".qaq.lock"
-DEFAULT_SHARD_ROWS = 1000
 
 
 def dist_env() -> tuple[int, int, int]:
@@ -88,7 +87,7 @@ def _start(ds, fn: MultiScorer, out: Path, shard_rows: int | None, held: ExitSta
             raise ConfigError(f"{path} was written by another version of qaq, or damaged; use another --out.")
         if old is None and any(p.name not in (RUN, LOCK) for p in out.iterdir()):  # written meanwhile
             raise ConfigError(other)
-        n = -(-len(ds) // (shard_rows or DEFAULT_SHARD_ROWS)) if shard_rows or not old else old["num_shards"]
+        n = -(-len(ds) // (shard_rows or 1000)) if shard_rows or not old else old["num_shards"]  # 1000: the default
         h = hashlib.sha256(json.dumps(ds.features.to_dict(), sort_keys=True).encode())
         for table in ds.with_format("arrow").iter(batch_size=10_000):
             h.update(pickle.dumps(table.to_pydict(), protocol=4))

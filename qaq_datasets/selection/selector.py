@@ -103,10 +103,9 @@ class Selector(StepMethods):
 
     def with_fraction(self, n: int | float) -> Selector:
         """This plan with the budget of its last ``keep_top`` replaced by ``n`` (ConfigError if it has none)."""
-        last = [i for i, step in enumerate(self._steps) if isinstance(step, filtering.KeepTop)][-1:]
-        if last:
-            return self._with_steps((*self._steps[: last[0]], filtering.KeepTop(n), *self._steps[last[0] + 1 :]))
-        raise ConfigError("this plan has no keep_top() step whose budget could be changed.")
+        if not (last := [i for i, step in enumerate(self._steps) if isinstance(step, filtering.KeepTop)][-1:]):
+            raise ConfigError("this plan has no keep_top() step whose budget could be changed.")
+        return self._with_steps((*self._steps[: last[0]], filtering.KeepTop(n), *self._steps[last[0] + 1 :]))
 
     @property
     def checks(self) -> dict | None:
