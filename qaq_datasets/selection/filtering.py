@@ -16,6 +16,8 @@ from .ranking import robust_fences, top_rows
 from .scores import measure_of, value_stats
 from .steps import NAN_SCORE, STRING, FitState, Step, is_number, register_step
 
+#: the drop reason of the rows outside keep_top's budget (a user's drop_where reason may not take it)
+BELOW_CUT = "below_cut"
 #: drop_where operators → the word used in default reasons (and the ``operator`` function for numbers)
 OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "in": "in", "not in": "not_in"}
 
@@ -61,7 +63,7 @@ class DropWhere(Step):
             raise ConfigError(f"drop_where {self.op!r} compares numbers; got the string {shown(self.value)}.")
         if not strings and any(math.isnan(v) for v in values):
             raise ConfigError("drop_where value must not be NaN (missing values are dropped as nan_score).")
-        if self.reason in (NAN_SCORE, "below_cut", "kept"):  # a count of these must mean what the library says
+        if self.reason in (NAN_SCORE, BELOW_CUT, "kept"):  # a count of these must mean what the library says
             raise ConfigError(f"drop_where reason {self.reason!r} is one the library gives; name your own reason.")
         if self.divide_by is not None and self.op not in ("<", "<=", ">", ">="):
             raise ConfigError(f"drop_where divide_by= compares a ratio with < <= > >=, not {self.op!r}.")
@@ -214,7 +216,7 @@ class KeepTop(Step):
                        f"budget of {budget} (not filled); all of them were kept.")
         cut_off = state.alive.copy()  # every survivor outside the budget (none when they all fit)
         cut_off[top_rows(score.values, state.alive, budget, score.ascending)] = False
-        state.drop(cut_off, "below_cut")
+        state.drop(cut_off, BELOW_CUT)
         cut = value_stats(score.values[state.alive])["max" if score.ascending else "min"]  # None: no finite score
         # ties_at_cut_dropped: rows scoring exactly the cut that the row-index tie rule left out
         return {"score": score.name, "ascending": score.ascending, "basis_rows": state.n, "budget": budget,
